@@ -1,0 +1,29 @@
+import torch
+import torch.nn.functional as F
+
+
+def pool_hidden_state(h: torch.Tensor, stride: int) -> torch.Tensor:
+    """Average-pool the RLA hidden state into a strided stage's resolution.
+
+    The paper pools ``h`` by 2x2 average pooling on entering a new stage. A
+    3x3 (or 1x1) convolution with stride ``s`` and "same" padding produces
+    ``ceil(H / s)`` rows, whereas plain pooling gives ``floor(H / s)`` and the
+    authors' code crashes on odd sizes. ``ceil_mode`` keeps the sizes aligned;
+    its border windows average only the pixels that exist. At sizes divisible
+    by ``s`` the result is exactly the paper's pooling.
+
+    Args:
+        h (Tensor): Hidden state of shape (N, k, H, W).
+        stride (int): Stride of the stage's first block.
+
+    Returns:
+        Tensor: Shape (N, k, ceil(H / stride), ceil(W / stride)).
+
+    Example:
+        >>> import torch
+        >>> pool_hidden_state(torch.rand(1, 32, 57, 56), 2).shape
+        torch.Size([1, 32, 29, 28])
+    """
+    if stride == 1:
+        return h
+    return F.avg_pool2d(h, kernel_size=stride, stride=stride, ceil_mode=True)

@@ -1,0 +1,98 @@
+"""Config loading and input checks shared by the command-line tools."""
+import difflib
+import glob
+import os
+import os.path as osp
+from typing import Iterator, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+
+
+class UserError(Exception):
+    """A mistake in the user's input; tools print it without a traceback."""
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config file, merging ``--cfg-options``.
+
+    Raises:
+        UserError: If the file is missing (suggesting close names) or does
+            not parse.
+    """
+    if not osp.isfile(path):
+        folder = osp.dirname(path) or '.'
+        known = [
+            osp.relpath(p, folder)
+            for p in glob.glob(osp.join(folder, '**', '*.py'), recursive=True)
+        ]
+        close = difflib.get_close_matches(
+            osp.relpath(path, folder), known, n=3, cutoff=0.6)
+        hint = f' Did you mean {", ".join(close)}?' if close else ''
+        raise UserError(f'Config file {path} does not exist.{hint}')
+    try:
+        cfg = Config.fromfile(path)
+    except (SyntaxError, NameError, ImportError, KeyError) as e:
+        raise UserError(f'Cannot parse config {path}: '
+                        f'{type(e).__name__}: {e}') from e
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _dataset_cfgs(dataset) -> Iterator[dict]:
+    """Yield leaf dataset configs, looking through dataset wrappers."""
+    if isinstance(dataset, dict):
+        if 'dataset' in dataset:
+            yield from _dataset_cfgs(dataset['dataset'])
+        elif 'datasets' in dataset:
+            for d in dataset['datasets']:
+                yield from _dataset_cfgs(d)
+        else:
+            yield dataset
+
+
+def _join(root: str, path: str) -> str:
+    return path if not root or osp.isabs(path) or '://' in path else \
+        osp.join(root, path)
+
+
+def _data_paths(dataset: dict) -> Iterator[Tuple[str, str]]:
+    root = dataset.get('data_root') or ''
+    if root and '://' not in root:
+        yield 'data_root', root
+    if dataset.get('ann_file'):
+        yield 'ann_file', _join(root, dataset['ann_file'])
+    prefix = dataset.get('data_prefix')
+    if isinstance(prefix, str):
+        prefix = dict(img_path=prefix)
+    for key, value in (prefix or {}).items():
+        if isinstance(value, str) and value:
+            yield f'data_prefix.{key}', _join(root, value)
+
+
+def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
+    """Fail early, with the fix, when a dataloader's files are missing.
+
+    Args:
+        cfg (Config): A runner config.
+        splits (Sequence[str]): Dataloaders to check, e.g. ``('train',
+            'val')``; absent dataloaders are skipped.
+
+    Raises:
+        UserError: Naming the missing path and how to point the config at
+            the data.
+    """
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        for dataset in _dataset_cfgs(loader.get('dataset')):
+            for key, path in _data_paths(dataset):
+                if not os.path.exists(path):
+                    raise UserError(
+                        f'The {split} dataset {key} "{path}" does not exist. '
+                        'Prepare the dataset as the README describes, or '
+                        'point the config at it, e.g. --cfg-options '
+                        f'{split}_dataloader.dataset.data_root=/path/to/data'
+                        f' (and {split}_dataloader.dataset.{key.split(".")[0]}'
+                        ' if it differs).')

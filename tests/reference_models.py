@@ -1,0 +1,228 @@
+"""Independent re-statements of the official RLANet models, for tests only.
+
+They reproduce the module *names* of the authors' checkpoints and their
+forward semantics in the simplest possible form (plain torch, no mmcv), so
+that the converter can be checked end to end: weights in the official layout
+-> ``convert_rlanet_state_dict`` -> mmrla model -> equal outputs.
+
+Two facts of the released code matter for equal outputs:
+- ResNet: the block returns its branch output ``y`` as the same tensor that
+  then receives ``+= identity`` and an in-place ReLU, so the shared 1x1 conv
+  sees the block *output*. MobileNetV2 adds the identity out of place, so
+  there it sees the branch output.
+- MobileNetV2: a single depthwise 3x3 conv object serves all five
+  resolution stages (``recurrent_dsconvs.{0..4}`` hold the same tensor), and
+  ``conv_outs``/``stage_bns`` follow the seven rows of the block table.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class RefECA(nn.Module):
+
+    def __init__(self, k):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=False)
+
+    def forward(self, x):
+        w = x.mean((2, 3)).unsqueeze(1)
+        return x * self.conv(w).sigmoid().transpose(1, 2).unsqueeze(-1)
+
+
+class RefSE(nn.Module):
+
+    def __init__(self, c, r=16):
+        super().__init__()
+        self.fc = nn.Sequential(
+            nn.Linear(c, c // r, bias=False), nn.ReLU(),
+            nn.Linear(c // r, c, bias=False), nn.Sigmoid())
+
+    def forward(self, x):
+        return x * self.fc(x.mean((2, 3)))[:, :, None, None]
+
+
+class RefBottleneck(nn.Module):
+
+    def __init__(self, cin, planes, k, stride, eca, se, groups=1, width=64):
+        super().__init__()
+        mid = int(planes * width / 64) * groups
+        cout = planes * 4
+        self.conv1 = nn.Conv2d(cin + k, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(
+            mid, mid, 3, stride, 1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, cout, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False),
+                nn.BatchNorm2d(cout))
+        self.se = RefSE(cout) if se else None
+        self.eca = RefECA(eca) if eca else None
+        self.stride = stride
+
+    def forward(self, x, h):
+        y = F.relu(self.bn1(self.conv1(torch.cat([x, h], 1))))
+        y = F.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        if self.se is not None:
+            y = self.se(y)
+        if self.eca is not None:
+            y = self.eca(y)
+        idt = x if self.downsample is None else self.downsample(x)
+        out = F.relu(y + idt)
+        if self.stride != 1:
+            h = F.avg_pool2d(h, 2)
+        return out, out, h  # the released code feeds the block output
+
+
+class RefRLAResNet(nn.Module):
+
+    def __init__(self,
+                 layers=(3, 4, 6, 3),
+                 k=32,
+                 eca=None,
+                 se=False,
+                 groups=1,
+                 width=64,
+                 num_classes=1000):
+        super().__init__()
+        eca = eca or [None] * 4
+        self.k = k
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        cin = 64
+        stages, bns, outs, recs = [], [], [], []
+        for i, n in enumerate(layers):
+            planes = 64 * 2**i
+            blocks = []
+            for j in range(n):
+                blocks.append(
+                    RefBottleneck(cin, planes, k, 2 if i and not j else 1,
+                                  eca[i], se, groups, width))
+                cin = planes * 4
+            stages.append(nn.ModuleList(blocks))
+            bns.append(nn.ModuleList(nn.BatchNorm2d(k) for _ in range(n)))
+            outs.append(nn.Conv2d(cin, k, 1, bias=False))
+            recs.append(nn.Conv2d(k, k, 3, 1, 1, bias=False))
+        self.stages = nn.ModuleList(stages)
+        self.stage_bns = nn.ModuleList(bns)
+        self.conv_outs = nn.ModuleList(outs)
+        self.recurrent_convs = nn.ModuleList(recs)
+        self.bn2 = nn.BatchNorm2d(k)
+        self.fc = nn.Linear(cin + k, num_classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        h = x.new_zeros(x.shape[0], self.k, *x.shape[2:])
+        for blocks, bns, co, rc in zip(self.stages, self.stage_bns,
+                                       self.conv_outs, self.recurrent_convs):
+            for block, bn in zip(blocks, bns):
+                x, y, h = block(x, h)
+                h = rc(torch.tanh(bn(h + co(y))))
+        x = torch.cat([x, F.relu(self.bn2(h))], 1)
+        return self.fc(x.mean((2, 3)))
+
+
+def _cbr(cin, cout, k=3, stride=1, groups=1):
+    return nn.Sequential(
+        nn.Conv2d(
+            cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout), nn.ReLU6())
+
+
+class RefInvertedResidual(nn.Module):
+
+    def __init__(self, cin, cout, stride, t, k, eca):
+        super().__init__()
+        hidden = int(round(cin * t))
+        self.conv1x1 = _cbr(cin, hidden, 1) if t != 1 else None
+        hk = hidden + k
+        layers = [
+            _cbr(hk, hk, 3, stride, hk),
+            nn.Conv2d(hk, cout, 1, bias=False),
+            nn.BatchNorm2d(cout)
+        ]
+        if eca:
+            layers.append(RefECA(eca))
+        self.conv = nn.Sequential(*layers)
+        self.stride = stride
+        self.res = stride == 1 and cin == cout
+
+    def forward(self, x, h):
+        e = self.conv1x1(x) if self.conv1x1 is not None else x
+        y = self.conv(torch.cat([e, h], 1))
+        out = x + y if self.res else y
+        if self.stride != 1:
+            h = F.avg_pool2d(h, 2)
+        return out, y, h
+
+
+class RefRLAMobileNetV2(nn.Module):
+    SETTING = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2],
+               [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]
+
+    def __init__(self, k=32, eca=False, num_classes=1000):
+        super().__init__()
+        self.k = k
+        self.conv1 = _cbr(3, 32, 3, 2)
+        cin = 32
+        stages, bns, outs = [], [], []
+        self.new_stage = []
+        for row, (t, c, n, s) in enumerate(self.SETTING):
+            self.new_stage.append(row == 0 or s == 2)
+            ek = (1 if c < 96 else 3) if eca else None
+            blocks = []
+            for j in range(n):
+                blocks.append(
+                    RefInvertedResidual(cin, c, s if j == 0 else 1, t, k, ek))
+                cin = c
+            stages.append(nn.ModuleList(blocks))
+            bns.append(nn.ModuleList(nn.BatchNorm2d(k) for _ in range(n)))
+            outs.append(nn.Conv2d(c, k, 1, bias=False))
+        self.stages = nn.ModuleList(stages)
+        self.stage_bns = nn.ModuleList(bns)
+        self.conv_outs = nn.ModuleList(outs)
+        shared = nn.Conv2d(k, k, 3, 1, 1, groups=k, bias=False)
+        self.recurrent_dsconvs = nn.ModuleList([shared] * 5)
+        self.conv2 = _cbr(cin + k, 1280, 1)
+        self.bn2 = nn.BatchNorm2d(k)
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.2), nn.Linear(1280, num_classes))
+
+    def forward(self, x):
+        x = self.conv1(x)
+        h = x.new_zeros(x.shape[0], self.k, *x.shape[2:])
+        s = -1
+        for row, (blocks, bns, co) in enumerate(
+                zip(self.stages, self.stage_bns, self.conv_outs)):
+            s += self.new_stage[row]
+            rc = self.recurrent_dsconvs[s]
+            for block, bn in zip(blocks, bns):
+                x, y, h = block(x, h)
+                h = rc(torch.tanh(bn(h + co(y))))
+        x = torch.cat([x, F.relu6(self.bn2(h))], 1)
+        x = self.conv2(x)
+        return self.classifier(x.mean((2, 3)))
+
+
+def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every parameter and BN statistic distinct random values."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if t.dtype.is_floating_point:
+                if name.endswith('running_var'):
+                    t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
+                elif name.endswith('weight') and t.dim() == 1:
+                    t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
+                elif t.dim() > 1:
+                    # Fan-in scaling keeps activations O(1) through depth.
+                    fan_in = t[0].numel()
+                    t.copy_(torch.randn(t.shape, generator=gen) / fan_in**0.5)
+                else:
+                    t.copy_(torch.randn(t.shape, generator=gen) * 0.1)
+    return model

@@ -1,0 +1,122 @@
+"""Evaluate a checkpoint of an mmrla classifier or detector.
+
+Examples:
+    python tools/test.py configs/r50rla_4xb64_in1k.py \
+        checkpoints/rla_resnet50_in1k.pth
+    python tools/test.py configs/mask_rcnn_r50rla_fpn_1x_coco.py \
+        work_dirs/mask_rcnn_r50rla_fpn_1x_coco/epoch_12.pth \
+        --out results.pkl --show-dir vis
+    bash tools/dist_test.sh configs/faster_rcnn_r50rla_fpn_1x_coco.py \
+        epoch_12.pth 8
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmrla.engine import setup_cpu_distributed
+from mmrla.utils import UserError, check_data_paths, load_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test an mmrla model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--out', help='dump the raw predictions to this pickle file')
+    parser.add_argument(
+        '--show-dir',
+        help='draw the predictions into this folder (under the work dir '
+        'of the run)')
+    parser.add_argument(
+        '--wait-time', type=float, default=0, help='seconds between shows')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _is_detection(cfg) -> bool:
+    return cfg.get('default_scope') == 'mmdet'
+
+
+def merge_args(cfg, args):
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise UserError(f'Checkpoint {args.checkpoint} does not exist.')
+    cfg.load_from = args.checkpoint
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise UserError(f'--out must be a .pkl file, got {args.out}.')
+    if args.show_dir:
+        if _is_detection(cfg):
+            vis = cfg.default_hooks.visualization
+            vis.update(
+                draw=True,
+                test_out_dir=args.show_dir,
+                wait_time=args.wait_time)
+        else:
+            cfg.default_hooks.visualization = dict(
+                type='VisualizationHook',
+                enable=True,
+                out_dir=args.show_dir,
+                wait_time=args.wait_time)
+    return cfg
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = merge_args(load_config(args.config, args.cfg_options), args)
+        check_data_paths(cfg, ('test', ))
+        setup_cpu_distributed(cfg, args.launcher)
+        try:
+            runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+                Runner.from_cfg(cfg)
+        except KeyError as e:
+            if 'registry' not in str(e):
+                raise
+            raise UserError(f'{e.args[0]} Check the spelling of that "type" '
+                            f'in {args.config}.') from e
+    except UserError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    if args.out:
+        if _is_detection(cfg):
+            from mmdet.evaluation import DumpDetResults
+            dumper = DumpDetResults(out_file_path=args.out)
+        else:
+            from mmengine.evaluator import DumpResults
+            dumper = DumpResults(out_file_path=args.out)
+        runner.test_evaluator.metrics.append(dumper)
+    metrics = runner.test()
+    print({
+        k: round(v, 4) if isinstance(v, float) else v
+        for k, v in metrics.items()
+    })
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Train a classifier (mmpretrain) or a detector (mmdet) from an mmrla
+config.
+
+Examples:
+    python tools/train.py configs/r50rla_4xb64_in1k.py
+    python tools/train.py configs/faster_rcnn_r50rla_fpn_1x_coco.py \
+        --work-dir work_dirs/frcnn --resume auto
+    bash tools/dist_train.sh configs/faster_rcnn_r50rla_fpn_1x_coco.py 8
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmrla.engine import setup_cpu_distributed
+from mmrla.utils import UserError, check_data_paths, load_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train an mmrla model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or, without a path, from '
+        'the latest checkpoint in the work directory')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic mixed precision training (needs a GPU)')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual total batch size')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs, e.g. '
+        'train_cfg.max_epochs=1 "model.backbone.init_cfg=None"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch>=2) or
+    # --local_rank (older); torchrun sets LOCAL_RANK instead.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise UserError('--amp needs a CUDA GPU; on CPU train without '
+                            'it.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise UserError(
+                f'{args.config} has no auto_scale_lr.base_batch_size, so '
+                '--auto-scale-lr cannot scale the learning rate.')
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise UserError(f'--resume checkpoint {args.resume} does not '
+                            'exist.')
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = merge_args(load_config(args.config, args.cfg_options), args)
+        check_data_paths(cfg, ('train', ) if args.no_validate else
+                         ('train', 'val'))
+        setup_cpu_distributed(cfg, args.launcher)
+        try:
+            runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+                Runner.from_cfg(cfg)
+        except KeyError as e:
+            if 'registry' not in str(e):
+                raise
+            raise UserError(f'{e.args[0]} Check the spelling of that "type" '
+                            f'in {args.config}.') from e
+    except UserError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    runner.train()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
