@@ -18,7 +18,7 @@ from mmpretrain.models.utils import SELayer
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.registry import MODELS
-from ..utils import ECALayer, pool_hidden_state
+from ..utils import ECALayer, check_pretrained_file, pool_hidden_state
 
 RLA_SOURCES = ('output', 'residual')
 
@@ -537,11 +537,13 @@ class RLAResNet(BaseModule):
         return tuple(channels)
 
     def init_weights(self) -> None:
-        super().init_weights()
         if isinstance(self.init_cfg, dict) and \
                 self.init_cfg.get('type') == 'Pretrained':
+            check_pretrained_file(self.init_cfg.get('checkpoint'))
+            super().init_weights()
             # Pretrained weights must not be overwritten by zero init.
             return
+        super().init_weights()
         if self.zero_init_residual:
             for m in self.modules():
                 if isinstance(m, _RLABlock):

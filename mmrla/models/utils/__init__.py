@@ -1,4 +1,4 @@
 from .eca_layer import ECALayer
-from .rla import pool_hidden_state
+from .rla import check_pretrained_file, pool_hidden_state
 
-__all__ = ['ECALayer', 'pool_hidden_state']
+__all__ = ['ECALayer', 'check_pretrained_file', 'pool_hidden_state']

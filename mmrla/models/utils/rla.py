@@ -1,3 +1,5 @@
+import os
+
 import torch
 import torch.nn.functional as F
 
@@ -27,3 +29,24 @@ def pool_hidden_state(h: torch.Tensor, stride: int) -> torch.Tensor:
     if stride == 1:
         return h
     return F.avg_pool2d(h, kernel_size=stride, stride=stride, ceil_mode=True)
+
+
+def check_pretrained_file(checkpoint: str) -> None:
+    """Explain how to get RLA ImageNet weights when a local file is missing.
+
+    mmengine would fail deep inside its loader; this names the fix instead.
+    Remote URIs (``http://``, ``torchvision://``, ...) are left to mmengine.
+
+    Raises:
+        FileNotFoundError: If ``checkpoint`` is a missing local path.
+    """
+    if not isinstance(checkpoint, str) or '://' in checkpoint or \
+            os.path.isfile(checkpoint):
+        return
+    raise FileNotFoundError(
+        f'Pretrained backbone weights "{checkpoint}" not found. Either '
+        'convert the authors\' ImageNet checkpoint (github.com/'
+        'fangyanwen1106/RLANet): python tools/model_converters/'
+        f'rlanet_to_mmrla.py resnet50_rla_2283.pth.tar {checkpoint} ; or '
+        'train the backbone from scratch: --cfg-options '
+        'model.backbone.init_cfg=None')
