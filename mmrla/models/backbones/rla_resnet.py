@@ -10,6 +10,7 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
@@ -26,9 +27,9 @@ RLA_SOURCES = ('output', 'residual')
 class _RLABlock(BaseModule):
     """Shared logic of the RLA residual blocks.
 
-    Subclasses build ``conv1``/``norm1`` ... and implement
-    :meth:`_residual_branch`, which maps ``cat(x, h)`` to the branch output
-    before its attention module.
+    Subclasses build ``conv1`` (over ``C_in + k`` channels), ``norm1`` ...
+    and implement :meth:`_residual_branch`, which maps ``(x, h)`` to the
+    branch output before its attention module.
 
     Args:
         in_channels (int): Channels of ``x`` (``h`` not included).
@@ -90,18 +91,44 @@ class _RLABlock(BaseModule):
         self.rla_norm = build_norm_layer(
             norm_cfg, rla_channel)[1] if with_rla_update else None
 
-    def _residual_branch(self, x: torch.Tensor) -> torch.Tensor:
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
+    def _conv1_with_hidden(self, x: torch.Tensor,
+                           h: Optional[torch.Tensor]) -> torch.Tensor:
+        """``conv1(cat(x, h))``, where ``h=None`` stands for zeros.
+
+        A convolution over a concatenation is the sum of convolutions over
+        its parts, so the (C_in + k)-channel input is never materialized:
+        that saves a copy of ``x`` per block and the activation memory
+        autograd would keep for it. The first block's ``h`` is zero, so its
+        part is skipped. Convs whose weight is not used as is (e.g. weight
+        standardization via ``conv_cfg``) take the concatenation instead.
+        """
+        conv = self.conv1
+        if type(conv) is not nn.Conv2d:
+            if h is None:
+                h = x.new_zeros((x.shape[0], self.rla_channel, *x.shape[2:]))
+            return conv(torch.cat([x, h], dim=1))
+        w_x, w_h = conv.weight.split([self.in_channels, self.rla_channel],
+                                     dim=1)
+        out = F.conv2d(x, w_x, None, conv.stride, conv.padding, conv.dilation)
+        if h is not None:
+            out = out + F.conv2d(h, w_h, None, conv.stride, conv.padding,
+                                 conv.dilation)
+        return out
+
     def forward(
-        self, x: torch.Tensor, h: torch.Tensor, out_conv: nn.Module,
+        self, x: torch.Tensor, h: Optional[torch.Tensor], out_conv: nn.Module,
         recurrent_conv: nn.Module
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Run the block and one RLA step.
 
         Args:
             x (Tensor): Block input, shape (N, C_in, H, W).
-            h (Tensor): Hidden state, shape (N, k, H, W).
+            h (Tensor, optional): Hidden state, shape (N, k, H, W); None
+                for the initial all-zero state.
             out_conv (nn.Module): The stage's shared 1x1 conv (C_out -> k).
             recurrent_conv (nn.Module): The stage's shared 3x3 conv.
 
@@ -111,7 +138,7 @@ class _RLABlock(BaseModule):
         """
 
         def _inner_forward(x, h):
-            branch = self._residual_branch(torch.cat([x, h], dim=1))
+            branch = self._residual_branch(x, h)
             if self.se is not None:
                 branch = self.se(branch)
             if self.eca is not None:
@@ -121,7 +148,9 @@ class _RLABlock(BaseModule):
             if self.rla_norm is None:
                 return out, None
             source = out if self.rla_source == 'output' else branch
-            h = pool_hidden_state(h, self.stride) + out_conv(source)
+            update = out_conv(source)
+            h = update if h is None else \
+                pool_hidden_state(h, self.stride) + update
             h = recurrent_conv(torch.tanh(self.rla_norm(h)))
             return out, h
 
@@ -192,8 +221,10 @@ class RLABasicBlock(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm2_name)
 
-    def _residual_branch(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(getattr(self, self.norm1_name)(self.conv1(x)))
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
+        out = self._conv1_with_hidden(x, h)
+        out = self.relu(getattr(self, self.norm1_name)(out))
         return self.last_norm(self.conv2(out))
 
 
@@ -264,8 +295,10 @@ class RLABottleneck(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm3_name)
 
-    def _residual_branch(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(getattr(self, self.norm1_name)(self.conv1(x)))
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
+        out = self._conv1_with_hidden(x, h)
+        out = self.relu(getattr(self, self.norm1_name)(out))
         out = self.relu(getattr(self, self.norm2_name)(self.conv2(out)))
         return self.last_norm(self.conv3(out))
 
@@ -549,14 +582,6 @@ class RLAResNet(BaseModule):
                 if isinstance(m, _RLABlock):
                     constant_init(m.last_norm, 0)
 
-    def _init_hidden(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, height, width = x.shape
-        h = x.new_zeros((n, self.rla_channel, height, width))
-        if not x.is_contiguous() and \
-                x.is_contiguous(memory_format=torch.channels_last):
-            h = h.contiguous(memory_format=torch.channels_last)
-        return h
-
     def _check_input(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or \
                 x.shape[1] != self.in_channels:
@@ -569,7 +594,9 @@ class RLAResNet(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
         x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
-        h = self._init_hidden(x)
+        # h starts at zero; None lets the first block skip its h part, and
+        # later states inherit x's device, dtype and memory format.
+        h = None
         outs = []
         for i, layer_name in enumerate(self.res_layers):
             out_conv = self.rla_out_convs[i]

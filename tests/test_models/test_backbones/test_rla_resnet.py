@@ -340,3 +340,63 @@ def test_missing_pretrained_file_explains_the_fix(tmp_path):
     assert missing in message
     assert 'rlanet_to_mmrla.py' in message
     assert 'model.backbone.init_cfg=None' in message
+
+
+def _concat_conv1(self, x, h):
+    """The unoptimized form: conv1 over the materialized cat(x, h)."""
+    if h is None:
+        h = x.new_zeros((x.shape[0], self.rla_channel, *x.shape[2:]))
+    return self.conv1(torch.cat([x, h], dim=1))
+
+
+@pytest.mark.parametrize('depth,concat_hidden', [(50, True), (18, False)])
+def test_split_conv1_equals_concatenation(monkeypatch, depth, concat_hidden):
+    from mmrla.models.backbones.rla_resnet import _RLABlock
+    torch.manual_seed(0)
+    kwargs = dict(
+        depth=depth,
+        concat_hidden=concat_hidden,
+        out_indices=(3, ) if concat_hidden else (0, 1, 2, 3),
+        zero_init_residual=False)
+    fast = RLAResNet(**kwargs)
+    fast.init_weights()
+
+    # float32: each block's conv equals its concatenation form within 1e-5
+    # (a random deep net amplifies rounding, so blocks are compared singly).
+    for layer in fast.res_layers:
+        for block in getattr(fast, layer):
+            x = torch.randn(2, block.in_channels, 15, 14)
+            h = torch.randn(2, 32, 15, 14)
+            with torch.no_grad():
+                for hidden in (h, None):
+                    torch.testing.assert_close(
+                        block._conv1_with_hidden(x, hidden),
+                        _concat_conv1(block, x, hidden),
+                        atol=1e-5,
+                        rtol=1e-5)
+
+    # The whole network, training mode, outputs and gradients: in float64
+    # so that the comparison tests the algebra rather than rounding.
+    slow = RLAResNet(**kwargs)
+    slow.load_state_dict(fast.state_dict())
+    fast.double().train()
+    slow.double().train()
+    x = torch.rand(2, 3, 41, 45, dtype=torch.float64)
+    fast_outs = fast(x)
+    with monkeypatch.context() as m:
+        m.setattr(_RLABlock, '_conv1_with_hidden', _concat_conv1)
+        slow_outs = slow(x)
+    for a, b in zip(fast_outs, slow_outs):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    sum(o.sum() for o in fast_outs).backward()
+    sum(o.sum() for o in slow_outs).backward()
+    for (name, a), b in zip(fast.named_parameters(), slow.parameters()):
+        torch.testing.assert_close(
+            a.grad, b.grad, atol=1e-8, rtol=1e-8, msg=name)
+
+
+def test_weight_standardized_conv_falls_back_to_concatenation():
+    model = RLAResNet(depth=18, conv_cfg=dict(type='ConvWS')).eval()
+    with torch.no_grad():
+        (out, ) = model(torch.rand(1, 3, 64, 64))
+    assert out.shape == (1, 544, 2, 2)

@@ -1,0 +1,61 @@
+import json
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from tools import demo
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.mark.parametrize('config,backbone', [
+    (demo.RLA_CONFIG, 'RLAResNet'),
+    (demo.BASELINE_CONFIG, 'ResNet'),
+])
+def test_demo_configs_build(config, backbone):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(config)
+    model = MODELS.build(cfg.model)
+    assert type(model.backbone).__name__ == backbone
+    assert model.backbone.depth == 18
+    assert model.roi_head.bbox_head.num_classes == 3
+    assert model.roi_head.mask_head.num_classes == 3
+    assert cfg.val_evaluator.metric == ['bbox', 'segm']
+
+
+def test_shortened_demo_writes_all_outputs(tmp_path, capsys):
+    work_dir = tmp_path / 'demo'
+    data_root = tmp_path / 'shapes'
+    assert demo.main([
+        '--work-dir',
+        str(work_dir), '--data-root',
+        str(data_root), '--num-train', '4', '--num-val', '2', '--size', '64',
+        '--epochs', '1', '--num-vis', '2'
+    ]) == 0
+    with open(work_dir / 'metrics.json') as f:
+        summary = json.load(f)
+    metrics = summary['rla']['metrics']
+    for key in demo.METRIC_KEYS:
+        assert 0.0 <= metrics[key] <= 1.0 or metrics[key] == -1.0
+    assert osp.isfile(summary['rla']['checkpoint'])
+    assert summary['rla']['backbone_params'] > 10_000_000
+    with open(work_dir / 'curves.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    drawn = summary['drawn_images']
+    assert len(drawn) == 2 and all(osp.isfile(p) for p in drawn)
+    out = capsys.readouterr().out
+    assert '| RLA-ResNet-18 |' in out
+    assert str(work_dir / 'curves.png') in out
+    # A second run reuses the dataset instead of regenerating it.
+    stamp = data_root / 'generation.json'
+    mtime = osp.getmtime(stamp)
+    demo.ensure_dataset(
+        demo.parse_args([
+            '--data-root',
+            str(data_root), '--num-train', '4', '--num-val', '2', '--size',
+            '64'
+        ]))
+    assert osp.getmtime(stamp) == mtime

@@ -1,0 +1,416 @@
+"""Benchmark RLA models against their peers, side by side, in one run.
+
+Every measurement interleaves the models of a group (A B C A B C ...) after
+a warm-up, and reports the median with min-max and the ratio of medians
+against the group's baseline. Peak training memory is measured in a fresh
+subprocess per model (CPU: peak RSS; CUDA: max allocated).
+
+Groups:
+    resnet     RLA-ResNet-50 and RLA-ECA-ResNet-50 vs mmpretrain ResNet-50
+               (baseline) and SE-ResNet-50
+    mobilenet  RLA-MobileNetV2 vs mmpretrain MobileNetV2 (baseline)
+    det        Faster R-CNN with RLA-R50 vs mmdet's Faster R-CNN R50
+               (baseline), inference at a reduced size
+
+Usage:
+    python tools/analysis_tools/benchmark.py --groups resnet \
+        --out work_dirs/benchmark/resnet.json
+    python tools/analysis_tools/benchmark.py --device cuda --channels-last
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+# name -> (config, kind); the first model of each group is its baseline.
+GROUPS: Dict[str, List[tuple]] = {
+    'resnet': [
+        ('ResNet-50', 'mmpretrain::_base_/models/resnet50.py', 'cls'),
+        ('SE-ResNet-50', 'mmpretrain::_base_/models/seresnet50.py', 'cls'),
+        ('RLA-ResNet-50', 'configs/_base_/models/r50rla.py', 'cls'),
+        ('RLA-ECA-ResNet-50', 'configs/r50rlaeca_4xb64_in1k.py', 'cls'),
+    ],
+    'mobilenet': [
+        ('MobileNetV2', 'mmpretrain::_base_/models/mobilenet_v2_1x.py', 'cls'),
+        ('RLA-MobileNetV2', 'configs/mobilenetv2rla_2xb48_in1k.py', 'cls'),
+    ],
+    'det': [
+        ('Faster R-CNN R50',
+         'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', 'det'),
+        ('Faster R-CNN RLA-R50', 'configs/faster_rcnn_r50rla_fpn_1x_coco.py',
+         'det'),
+    ],
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--groups', nargs='+', default=list(GROUPS), choices=list(GROUPS))
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument(
+        '--compile', action='store_true', help='wrap models in torch.compile')
+    parser.add_argument('--img-size', type=int, default=224)
+    parser.add_argument(
+        '--det-size',
+        type=int,
+        nargs=2,
+        default=[512, 320],
+        metavar=('W', 'H'),
+        help='detection input size (CPU-friendly by default)')
+    parser.add_argument(
+        '--batch-sizes',
+        type=int,
+        nargs=2,
+        default=[1, 16],
+        metavar=('SMALL', 'LARGE'))
+    parser.add_argument('--train-batch', type=int, default=16)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--train-repeats', type=int, default=5)
+    parser.add_argument(
+        '--skip-memory', action='store_true', help='skip peak memory runs')
+    parser.add_argument('--out', default='work_dirs/benchmark/benchmark.json')
+    parser.add_argument('--memory-child', help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def build_model(config: str, kind: str) -> torch.nn.Module:
+    """Build a classifier or detector from a config, with random init."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    if '::' in config:  # a package config, e.g. 'mmdet::faster_rcnn/...'
+        cfg = Config.fromstring(f'_base_ = {config!r}', '.py')
+    else:
+        cfg = Config.fromfile(osp.join(ROOT, config))
+    scope = 'mmdet' if kind == 'det' else 'mmpretrain'
+    init_default_scope(scope)
+    registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
+    model_cfg = cfg.model
+    if model_cfg.get('backbone', {}).get('init_cfg', {}) and \
+            model_cfg.backbone.init_cfg.get('type') == 'Pretrained':
+        model_cfg.backbone.init_cfg = None  # no downloads, no files
+    import mmrla.models  # noqa: F401
+    model = registry.build(model_cfg)
+    model.init_weights()
+    return model
+
+
+def sync(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+class Runner:
+    """Callables for one model: inference and a training step."""
+
+    def __init__(self,
+                 name: str,
+                 config: str,
+                 kind: str,
+                 args,
+                 with_flops: bool = True) -> None:
+        self.name, self.kind, self.args = name, kind, args
+        self.model = build_model(config, kind).to(args.device)
+        self.params = sum(p.numel() for p in self.model.parameters())
+        self.flops = count_flops(self.model, kind, args) if with_flops \
+            else None
+        if args.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.forward = self.model
+        if args.compile:
+            self.forward = torch.compile(self.model)
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=1e-4, momentum=0.9)
+
+    def inputs(self, batch: int) -> torch.Tensor:
+        if self.kind == 'det':
+            w, h = self.args.det_size
+            shape = (batch, 3, h, w)
+        else:
+            shape = (batch, 3, self.args.img_size, self.args.img_size)
+        x = torch.randn(shape, device=self.args.device)
+        if self.args.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def infer_fn(self, batch: int) -> Callable[[], None]:
+        x = self.inputs(batch)
+        self.model.eval()
+        if self.kind == 'det':
+            from mmdet.structures import DetDataSample
+            h, w = x.shape[2:]
+            samples = [
+                DetDataSample(
+                    metainfo=dict(
+                        img_shape=(h, w),
+                        ori_shape=(h, w),
+                        scale_factor=(1., 1.),
+                        batch_input_shape=(h, w))) for _ in range(batch)
+            ]
+
+            def run():
+                with torch.no_grad():
+                    self.forward(x, samples, mode='predict')
+        else:
+
+            def run():
+                with torch.no_grad():
+                    self.forward(x, mode='tensor')
+
+        return run
+
+    def train_fn(self, batch: int) -> Callable[[], None]:
+        x = self.inputs(batch)
+        target = torch.randint(0, 1000, (batch, ), device=self.args.device)
+        self.model.train()
+
+        def run():
+            self.optimizer.zero_grad(set_to_none=True)
+            logits = self.forward(x, mode='tensor')
+            F.cross_entropy(logits, target).backward()
+            self.optimizer.step()
+
+        return run
+
+
+def count_flops(model, kind: str, args) -> Optional[int]:
+    """Multiply-accumulates of one image via mmengine's flop counter."""
+    if kind == 'det':
+        return None
+    from mmengine.analysis import FlopAnalyzer
+    x = torch.randn(1, 3, args.img_size, args.img_size, device=args.device)
+
+    class _Tensor(torch.nn.Module):
+
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, inputs):
+            return self.m(inputs, mode='tensor')
+
+    was_training = model.training
+    model.eval()
+    analyzer = FlopAnalyzer(_Tensor(model), (x, ))
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    flops = analyzer.total()
+    model.train(was_training)
+    return int(flops)
+
+
+def interleaved(fns: List[Callable[[], None]], warmup: int, repeats: int,
+                device: str) -> List[List[float]]:
+    """Time each function ``repeats`` times, interleaved; seconds."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    sync(device)
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            sync(device)
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            times[i].append(time.perf_counter() - start)
+    return times
+
+
+def summarize(samples: List[float], base: Optional[List[float]]) -> dict:
+    median = statistics.median(samples)
+    out = dict(
+        median_ms=round(median * 1e3, 2),
+        min_ms=round(min(samples) * 1e3, 2),
+        max_ms=round(max(samples) * 1e3, 2),
+        n=len(samples))
+    if base is not None:
+        out['ratio'] = round(median / statistics.median(base), 3)
+    return out
+
+
+def _read_status_mb(field: str) -> float:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f'{field} not in /proc/self/status')
+
+
+def memory_child(args) -> None:
+    """Run in a fresh process: peak memory of training steps of a model.
+
+    On CPU the peak RSS mark (VmHWM) is reset right before the steps via
+    ``/proc/self/clear_refs``, so imports and model building do not count;
+    the reported ``step_mb`` is the peak during the steps minus the RSS
+    before them (activations, gradients, optimizer state, workspaces).
+    """
+    name = args.memory_child
+    group = next(g for g in GROUPS.values() if any(m[0] == name for m in g))
+    _, config, kind = next(m for m in group if m[0] == name)
+    runner = Runner(name, config, kind, args, with_flops=False)
+    step = runner.train_fn(args.train_batch)
+    result = {}
+    if args.device == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+        base_alloc = torch.cuda.memory_allocated()
+    rss_before = _read_status_mb('VmRSS')
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # resets VmHWM, the peak RSS
+    for _ in range(2):
+        step()
+    sync(args.device)
+    result = dict(
+        peak_rss_mb=round(_read_status_mb('VmHWM'), 1),
+        rss_before_mb=round(rss_before, 1))
+    result['step_mb'] = round(result['peak_rss_mb'] - rss_before, 1)
+    if args.device == 'cuda':
+        result['cuda_peak_mb'] = round(
+            (torch.cuda.max_memory_allocated() - base_alloc) / 2**20, 1)
+    print('MEMORY ' + json.dumps(result))
+
+
+def measure_memory(name: str, args) -> dict:
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__), '--memory-child', name, '--device', args.device,
+        '--train-batch',
+        str(args.train_batch), '--img-size',
+        str(args.img_size)
+    ]
+    if args.channels_last:
+        cmd.append('--channels-last')
+    out = subprocess.run(
+        cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith('MEMORY '))
+    return json.loads(line[len('MEMORY '):])
+
+
+def bench_group(group: str, args) -> List[dict]:
+    runners = [
+        Runner(name, cfg, kind, args) for name, cfg, kind in GROUPS[group]
+    ]
+    kind = runners[0].kind
+    figures: Dict[str, List[List[float]]] = {}
+    small, large = args.batch_sizes
+    batches = (small, ) if kind == 'det' else (small, large)
+    for batch in batches:
+        print(f'[benchmark] {group}: inference, batch {batch}', flush=True)
+        figures[f'infer_b{batch}'] = interleaved(
+            [r.infer_fn(batch) for r in runners], args.warmup, args.repeats,
+            args.device)
+    if kind != 'det':
+        print(
+            f'[benchmark] {group}: training step, batch '
+            f'{args.train_batch}',
+            flush=True)
+        figures[f'train_b{args.train_batch}'] = interleaved(
+            [r.train_fn(args.train_batch) for r in runners], 1,
+            args.train_repeats, args.device)
+    results = []
+    for i, runner in enumerate(runners):
+        row = dict(
+            group=group,
+            model=runner.name,
+            baseline=runners[0].name,
+            params=runner.params,
+            flops=runner.flops)
+        for key, times in figures.items():
+            row[key] = summarize(times[i], times[0])
+        results.append(row)
+    if kind != 'det' and not args.skip_memory:
+        del runners
+        for row in results:
+            print(
+                f'[benchmark] {group}: peak memory of {row["model"]}',
+                flush=True)
+            row['memory'] = measure_memory(row['model'], args)
+        key = 'cuda_peak_mb' if args.device == 'cuda' else 'step_mb'
+        base = results[0]['memory'][key]
+        for row in results:
+            row['memory']['ratio'] = round(row['memory'][key] /
+                                           base, 3) if base > 0 else None
+    return results
+
+
+def to_markdown(results: List[dict]) -> str:
+    keys = []
+    for row in results:
+        keys += [
+            k for k in row
+            if k.startswith(('infer_', 'train_')) and k not in keys
+        ]
+    header = ['model', 'params', 'FLOPs'] + [f'{k} ms (ratio)' for k in keys
+                                             ] + ['train peak mem MB (ratio)']
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for row in results:
+        cells = [
+            row['model'], f'{row["params"] / 1e6:.2f}M',
+            f'{row["flops"] / 1e9:.2f}G' if row['flops'] else '-'
+        ]
+        for k in keys:
+            if k in row:
+                f = row[k]
+                cells.append(f'{f["median_ms"]:.1f} [{f["min_ms"]:.1f}-'
+                             f'{f["max_ms"]:.1f}] ({f["ratio"]:.2f}x)')
+            else:
+                cells.append('-')
+        mem = row.get('memory')
+        if mem:
+            value = mem.get('cuda_peak_mb', mem['step_mb'])
+            ratio = f'{mem["ratio"]:.2f}x' if mem['ratio'] else 'n/a'
+            cells.append(f'{value:.0f} ({ratio})')
+        else:
+            cells.append('-')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, ROOT)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        print('error: --device cuda needs a CUDA GPU.', file=sys.stderr)
+        return 2
+    if args.memory_child:
+        memory_child(args)
+        return 0
+    torch.manual_seed(0)
+    results = []
+    for group in args.groups:
+        results += bench_group(group, args)
+    meta = dict(
+        device=args.device,
+        cpu=platform.processor() or platform.machine(),
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        img_size=args.img_size,
+        det_size=args.det_size,
+        repeats=args.repeats,
+        train_repeats=args.train_repeats,
+        command=' '.join(['python', 'tools/analysis_tools/benchmark.py'] +
+                         (argv if argv is not None else sys.argv[1:])))
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        json.dump(dict(meta=meta, results=results), f, indent=2)
+    print(to_markdown(results))
+    print(f'[benchmark] wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
