@@ -58,6 +58,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--groups', nargs='+', default=list(GROUPS), choices=list(GROUPS))
+    parser.add_argument(
+        '--models',
+        nargs='+',
+        help='only these models of the groups (each group keeps its '
+        'baseline), e.g. --models RLA-ResNet-50')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument(
@@ -299,9 +304,11 @@ def measure_memory(name: str, args) -> dict:
 
 
 def bench_group(group: str, args) -> List[dict]:
-    runners = [
-        Runner(name, cfg, kind, args) for name, cfg, kind in GROUPS[group]
+    members = [
+        m for i, m in enumerate(GROUPS[group])
+        if i == 0 or not args.models or m[0] in args.models
     ]
+    runners = [Runner(name, cfg, kind, args) for name, cfg, kind in members]
     kind = runners[0].kind
     figures: Dict[str, List[List[float]]] = {}
     small, large = args.batch_sizes
@@ -387,6 +394,14 @@ def main(argv=None) -> int:
     if args.memory_child:
         memory_child(args)
         return 0
+    known = {m[0] for g in GROUPS.values() for m in g}
+    unknown = set(args.models or ()) - known
+    if unknown:
+        print(
+            f'error: unknown --models {sorted(unknown)}; choose from '
+            f'{sorted(known)}.',
+            file=sys.stderr)
+        return 2
     torch.manual_seed(0)
     results = []
     for group in args.groups:

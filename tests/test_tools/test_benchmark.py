@@ -1,0 +1,48 @@
+import json
+
+import pytest
+
+from tools.analysis_tools import benchmark
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def test_benchmark_runs_and_writes_well_formed_json(tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    assert benchmark.main([
+        '--groups', 'resnet', '--models', 'RLA-ResNet-50', '--img-size', '32',
+        '--batch-sizes', '1', '2', '--train-batch', '2', '--warmup', '1',
+        '--repeats', '2', '--train-repeats', '1', '--out',
+        str(out)
+    ]) == 0
+    with open(out) as f:
+        report = json.load(f)
+    assert report['meta']['device'] == 'cpu'
+    assert report['meta']['command'].startswith(
+        'python tools/analysis_tools/benchmark.py --groups resnet')
+    rows = report['results']
+    assert [r['model'] for r in rows] == ['ResNet-50', 'RLA-ResNet-50']
+    base, rla = rows
+    assert rla['baseline'] == 'ResNet-50'
+    assert base['params'] == 25_557_032
+    assert rla['params'] == 25_870_696
+    assert rla['flops'] > base['flops'] > 0
+    for key in ('infer_b1', 'infer_b2', 'train_b2'):
+        for row in rows:
+            fig = row[key]
+            assert fig['n'] == (1 if key.startswith('train') else 2)
+            assert 0 < fig['min_ms'] <= fig['median_ms'] <= fig['max_ms']
+        assert base[key]['ratio'] == 1.0
+        assert rla[key]['ratio'] == pytest.approx(
+            rla[key]['median_ms'] / base[key]['median_ms'], rel=0.01)
+    for row in rows:
+        mem = row['memory']
+        assert mem['peak_rss_mb'] >= mem['rss_before_mb'] > 0
+        assert mem['step_mb'] >= 0
+    table = capsys.readouterr().out
+    assert '| RLA-ResNet-50 | 25.87M |' in table
+
+
+def test_benchmark_rejects_unknown_models(capsys):
+    assert benchmark.main(['--models', 'ResNet-5O']) == 2
+    assert "unknown --models ['ResNet-5O']" in capsys.readouterr().err
