@@ -71,8 +71,11 @@ _MOBILENETV2_RULES: List[Rule] = [
      lambda m: f'backbone.layer{_stage(m)}.{m[2]}.rla_norm.{m[3]}'),
     (r'conv_outs\.(\d+)\.weight',
      lambda m: f'backbone.rla_out_convs.{m[1]}.weight'),
+    # The released model holds ONE depthwise conv object five times (one
+    # entry per resolution stage); RLAMobileNetV2 (share_recurrent_conv=True)
+    # stores it once. The copies must be equal, see the check below.
     (r'recurrent_dsconvs\.(\d+)\.weight',
-     lambda m: f'backbone.rla_recurrent_convs.{m[1]}.weight'),
+     lambda m: 'backbone.rla_recurrent_convs.0.weight'),
     (r'bn2\.(\w+)', lambda m: f'backbone.rla_out_norm.{m[1]}'),
     (r'classifier\.1\.(weight|bias)', lambda m: f'head.fc.{m[1]}'),
 ]
@@ -120,8 +123,10 @@ def convert_rlanet_state_dict(
         OrderedDict[str, Tensor]: ``backbone.*`` and ``head.fc.*`` entries.
 
     Raises:
-        ValueError: If the input is not an RLANet state dict, or holds a key
-            this mapping does not know (rather than dropping it silently).
+        ValueError: If the input is not an RLANet state dict, holds a key
+            this mapping does not know (rather than dropping it silently),
+            or has MobileNetV2 ``recurrent_dsconvs`` copies that differ
+            (the released model shares one conv, which mmrla stores once).
 
     Example:
         >>> import torch
@@ -143,7 +148,16 @@ def convert_rlanet_state_dict(
                 new_key = target(match)
                 if '.se.conv' in new_key and value.dim() == 2:
                     value = value.reshape(*value.shape, 1, 1)
-                converted[new_key] = value
+                if new_key in converted:
+                    # Several entries of one shared module: keep one copy.
+                    if not torch.equal(converted[new_key], value):
+                        raise ValueError(
+                            f'{key!r} should be a copy of the recurrent conv '
+                            'shared by all stages of the released RLANet '
+                            f'{family}, but its values differ; this is not a '
+                            'checkpoint of the released architecture.')
+                else:
+                    converted[new_key] = value
                 break
         else:
             raise ValueError(

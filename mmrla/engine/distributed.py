@@ -15,6 +15,8 @@ from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 
+from mmrla.utils import UserError
+
 
 @MODEL_WRAPPERS.register_module()
 class MMRLADistributedDataParallel(MMDistributedDataParallel):
@@ -52,9 +54,15 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     if launcher == 'none' or torch.cuda.is_available():
         return False
     if launcher != 'pytorch':
-        raise RuntimeError(
+        raise UserError(
             f'Distributed runs without GPUs support only --launcher pytorch '
             f'(tools/dist_train.sh, torchrun), not {launcher!r}.')
+    missing = [k for k in ('RANK', 'WORLD_SIZE') if k not in os.environ]
+    if missing:
+        raise UserError(
+            f'--launcher pytorch needs {" and ".join(missing)} in the '
+            'environment; start the processes with tools/dist_train.sh '
+            '(torchrun) rather than plain python.')
     if not dist.is_initialized():
         dist.init_process_group(
             backend='gloo',

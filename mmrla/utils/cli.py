@@ -63,6 +63,10 @@ def _data_paths(dataset: dict) -> Iterator[Tuple[str, str]]:
     if dataset.get('ann_file'):
         yield 'ann_file', _join(root, dataset['ann_file'])
     prefix = dataset.get('data_prefix')
+    if not prefix and isinstance(dataset.get('split'), str) and \
+            dataset['split']:
+        # mmpretrain's ImageNet reads data_root/{split} by default.
+        yield 'split', _join(root, dataset['split'])
     if isinstance(prefix, str):
         prefix = dict(img_path=prefix)
     for key, value in (prefix or {}).items():
@@ -89,10 +93,13 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
         for dataset in _dataset_cfgs(loader.get('dataset')):
             for key, path in _data_paths(dataset):
                 if not os.path.exists(path):
+                    field = key.split('.')[0]
+                    also = '' if field == 'data_root' else \
+                        f' (and {split}_dataloader.dataset.{field} if it ' \
+                        'differs)'
                     raise UserError(
                         f'The {split} dataset {key} "{path}" does not exist. '
                         'Prepare the dataset as the README describes, or '
                         'point the config at it, e.g. --cfg-options '
                         f'{split}_dataloader.dataset.data_root=/path/to/data'
-                        f' (and {split}_dataloader.dataset.{key.split(".")[0]}'
-                        ' if it differs).')
+                        f'{also}.')

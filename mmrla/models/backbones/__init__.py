@@ -1,3 +1,7 @@
+from .rla_mobilenet_v2 import RLAInvertedResidual, RLAMobileNetV2
 from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet
 
-__all__ = ['RLAResNet', 'RLABottleneck', 'RLABasicBlock']
+__all__ = [
+    'RLAResNet', 'RLABottleneck', 'RLABasicBlock', 'RLAMobileNetV2',
+    'RLAInvertedResidual'
+]

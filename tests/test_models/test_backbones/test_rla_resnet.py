@@ -391,8 +391,9 @@ def test_split_conv1_equals_concatenation(monkeypatch, depth, concat_hidden):
     sum(o.sum() for o in fast_outs).backward()
     sum(o.sum() for o in slow_outs).backward()
     for (name, a), b in zip(fast.named_parameters(), slow.parameters()):
-        torch.testing.assert_close(
-            a.grad, b.grad, atol=1e-8, rtol=1e-8, msg=name)
+        # Relative to the largest gradient of the tensor: float64 rounding.
+        scale = b.grad.abs().max().clamp(min=1)
+        assert (a.grad - b.grad).abs().max() <= 1e-9 * scale, name
 
 
 def test_weight_standardized_conv_falls_back_to_concatenation():

@@ -1,0 +1,125 @@
+"""Detect objects in an image or a folder of images with an RLA detector.
+
+Runs mmdet's ``DetInferencer`` on one of the detection configs and a trained
+checkpoint, and saves the drawn detections to ``OUT_DIR/vis/`` and the raw
+predictions (labels, scores, boxes, RLE masks) to ``OUT_DIR/preds/*.json``.
+
+Examples:
+    python demo/det_demo.py demo.jpg \
+        configs/faster_rcnn_r50rla_fpn_1x_coco.py \
+        work_dirs/faster_rcnn_r50rla_fpn_1x_coco/epoch_12.pth
+    python demo/det_demo.py images/ configs/mask_rcnn_r50rla_fpn_1x_coco.py \
+        epoch_12.pth --out-dir outputs --pred-score-thr 0.5
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+from mmengine.config import DictAction
+
+# The image suffixes DetInferencer reads from a folder.
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
+                  '.tiff', '.webp')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Draw the detections of an RLA detector')
+    parser.add_argument('inputs', help='an image file or a folder of images')
+    parser.add_argument(
+        'config',
+        help='detection config, e.g. '
+        'configs/faster_rcnn_r50rla_fpn_1x_coco.py')
+    parser.add_argument('checkpoint', help='trained detector checkpoint')
+    parser.add_argument(
+        '--out-dir',
+        default='outputs',
+        help='folder for vis/ (drawn images) and preds/ (json)')
+    parser.add_argument(
+        '--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument(
+        '--pred-score-thr',
+        type=float,
+        default=0.3,
+        help='draw only detections scoring at least this')
+    parser.add_argument(
+        '--batch-size', type=int, default=1, help='images per forward')
+    parser.add_argument(
+        '--palette',
+        default='none',
+        choices=['coco', 'voc', 'citys', 'random', 'none'],
+        help='box colors; "none" uses the checkpoint\'s dataset palette')
+    parser.add_argument(
+        '--no-save-pred',
+        action='store_true',
+        help='do not write the predictions as json')
+    parser.add_argument(
+        '--show', action='store_true', help='also show each drawn image')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. '
+        'test_dataloader.dataset.pipeline.1.scale="(666,400)"')
+    return parser.parse_args(argv)
+
+
+def _check_args(args: argparse.Namespace) -> Optional[str]:
+    """Return an error message naming the bad argument, or None."""
+    if not osp.exists(args.inputs):
+        return f'input {args.inputs} does not exist.'
+    if osp.isdir(args.inputs) and not any(name.lower().endswith(IMG_EXTENSIONS)
+                                          for name in os.listdir(args.inputs)):
+        return (f'folder {args.inputs} holds no image '
+                f'({", ".join(IMG_EXTENSIONS)}).')
+    if not osp.isfile(args.config):
+        return f'config {args.config} does not exist.'
+    if not osp.isfile(args.checkpoint):
+        return (f'checkpoint {args.checkpoint} does not exist; train one '
+                f'with: python tools/train.py {args.config}')
+    if not 0 <= args.pred_score_thr <= 1:
+        return f'--pred-score-thr must be in [0, 1], got ' \
+               f'{args.pred_score_thr}.'
+    if args.batch_size < 1:
+        return f'--batch-size must be positive, got {args.batch_size}.'
+    return None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    error = _check_args(args)
+    if error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    # Imported late so that --help and argument errors answer at once.
+    from mmdet.apis import DetInferencer
+    from mmengine.config import Config
+
+    # The config (with its custom_imports of mmrla.models) is loaded here so
+    # that --cfg-options can change it before the model is built.
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    inferencer = DetInferencer(
+        model=cfg,
+        weights=args.checkpoint,
+        device=args.device,
+        palette=args.palette,
+        show_progress=False)
+    inferencer(
+        args.inputs,
+        batch_size=args.batch_size,
+        show=args.show,
+        pred_score_thr=args.pred_score_thr,
+        out_dir=args.out_dir,
+        no_save_pred=args.no_save_pred)
+    print(f'drawn detections saved to {osp.join(args.out_dir, "vis")}')
+    if not args.no_save_pred:
+        print(f'predictions saved to {osp.join(args.out_dir, "preds")}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Classify an image, or every image in a folder, with an mmrla classifier.
+
+Examples:
+    python demo/image_demo.py demo/cat.jpg \
+        configs/mobilenetv2rla_2xb48_in1k.py checkpoints/rla_mbv2_in1k.pth
+    python demo/image_demo.py path/to/images/ \
+        configs/r50rla_4xb64_in1k.py checkpoints/rla_resnet50_in1k.pth \
+        --topk 5 --device cpu
+
+Prints the top-k classes (ImageNet names unless the checkpoint stores its
+own) with their probabilities. Checkpoints come from tools/train.py or from
+tools/model_converters/rlanet_to_mmrla.py (the authors' weights).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import List
+
+import numpy as np
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Classify images with an mmrla classifier and print the '
+        'top-k classes.')
+    parser.add_argument('img', help='an image file or a folder of images')
+    parser.add_argument('config', help='classification config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--topk', type=int, default=5, help='classes to print per image')
+    parser.add_argument(
+        '--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument(
+        '--batch-size', type=int, default=1, help='images per forward pass')
+    return parser.parse_args(argv)
+
+
+def list_images(path: str) -> List[str]:
+    if osp.isfile(path):
+        return [path]
+    if osp.isdir(path):
+        return sorted(
+            osp.join(path, f) for f in os.listdir(path)
+            if f.lower().endswith(IMAGE_EXTENSIONS))
+    return []
+
+
+def check_checkpoint_matches(model, checkpoint: str) -> None:
+    """Refuse a checkpoint that does not fit the config's model.
+
+    mmengine would only log a warning and classify with random weights.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+    state = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in state.items()
+    }
+    expected = set(model.state_dict())
+    missing = sorted(expected - set(state))
+    unexpected = sorted(set(state) - expected)
+    if missing or unexpected:
+        hint = ''
+        if any(k.startswith(('stages.', 'conv_outs.')) for k in unexpected):
+            hint = (' It is an original RLANet checkpoint: convert it with '
+                    'tools/model_converters/rlanet_to_mmrla.py first.')
+        raise ValueError(
+            f'{checkpoint} does not match the model of the config: '
+            f'{len(missing)} missing keys (e.g. {missing[:3]}), '
+            f'{len(unexpected)} unexpected keys (e.g. {unexpected[:3]}). '
+            f'Use the config the checkpoint was trained or converted for.'
+            f'{hint}')
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    images = list_images(args.img)
+    if not images:
+        print(
+            f'error: {args.img} is neither an image nor a folder with '
+            f'images ({", ".join(IMAGE_EXTENSIONS)}).',
+            file=sys.stderr)
+        return 2
+    from mmrla.utils import UserError, load_config
+    try:
+        cfg = load_config(args.config)
+    except UserError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    if not osp.isfile(args.checkpoint):
+        print(
+            f'error: checkpoint {args.checkpoint} does not exist. Train '
+            'one with tools/train.py or convert the authors\' weights '
+            'with tools/model_converters/rlanet_to_mmrla.py.',
+            file=sys.stderr)
+        return 2
+    from mmpretrain.apis import ImageClassificationInferencer, get_model
+    model = get_model(cfg, pretrained=args.checkpoint, device=args.device)
+    try:
+        check_checkpoint_matches(model, args.checkpoint)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    inferencer = ImageClassificationInferencer(model, device=args.device)
+    # get_model stores the checkpoint's (or ImageNet's) class names here.
+    classes = getattr(model, '_dataset_meta', {}).get('classes')
+    results = inferencer(images, batch_size=args.batch_size)
+    for path, result in zip(images, results):
+        scores = np.asarray(result['pred_scores'])
+        print(path)
+        for rank, label in enumerate(np.argsort(-scores)[:args.topk], 1):
+            name = classes[label] if classes else str(label)
+            print(f'  {rank}. {name} (class {label}): {scores[label]:.4f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The twelve COCO detection configs: settings and model builds."""
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+from mmengine.config import Config
+
+from mmrla.models import ECALayer, RLAResNet
+from tests.fixtures.det_configs import BACKBONES, FAMILIES, REPO, config_path
+
+register_all_modules(init_default_scope=False)
+
+ALL = [(f, b) for f in FAMILIES for b in BACKBONES]
+CHECKPOINTS = {
+    'r50rla': 'checkpoints/rla_resnet50_in1k.pth',
+    'r50rlaeca': 'checkpoints/rla_ecaresnet50_in1k.pth',
+    'r101rla': 'checkpoints/rla_resnet101_in1k.pth',
+    'r101rlaeca': 'checkpoints/rla_ecaresnet101_in1k.pth',
+}
+DETECTORS = {
+    'faster_rcnn': 'FasterRCNN',
+    'mask_rcnn': 'MaskRCNN',
+    'retinanet': 'RetinaNet'
+}
+
+
+def _transform(pipeline, name):
+    return next(t for t in pipeline if t['type'] == name)
+
+
+@pytest.mark.parametrize('family,backbone', ALL)
+def test_config_settings(family, backbone):
+    cfg = Config.fromfile(config_path(family, backbone))
+    assert cfg.custom_imports == dict(
+        imports=['mmrla.models'], allow_failed_imports=False)
+    assert cfg.default_scope == 'mmdet'
+    assert cfg.model.type == DETECTORS[family]
+
+    bb = cfg.model.backbone
+    assert bb.type == 'RLAResNet'
+    assert bb.depth == (101 if backbone.startswith('r101') else 50)
+    assert bb.get('eca_kernel_sizes') == ((5, 5, 5, 7) if
+                                          backbone.endswith('eca') else None)
+    assert bb.out_indices == (0, 1, 2, 3) and bb.concat_hidden is False
+    assert bb.frozen_stages == 1 and bb.norm_eval is True
+    assert bb.rla_channel == 32
+    # No leftovers of mmdet's ResNet (style, num_stages, ...).
+    assert 'style' not in bb
+    assert bb.init_cfg == dict(
+        type='Pretrained',
+        checkpoint=CHECKPOINTS[backbone],
+        prefix='backbone.')
+    assert cfg.model.neck.in_channels == [256, 512, 1024, 2048]
+
+    # The paper's 1x schedule, batch 8 = 4 GPUs x 2 images.
+    assert cfg.train_cfg.max_epochs == 12
+    multistep = [s for s in cfg.param_scheduler if s.type == 'MultiStepLR']
+    assert multistep[0].milestones == [8, 11] and multistep[0].gamma == 0.1
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.momentum,
+            optimizer.weight_decay) == ('SGD', 0.01, 0.9, 0.0001)
+    assert cfg.auto_scale_lr.base_batch_size == 8
+    assert cfg.train_dataloader.batch_size == 2
+    for loader in (cfg.train_dataloader, cfg.val_dataloader,
+                   cfg.test_dataloader):
+        resize = _transform(loader.dataset.pipeline, 'Resize')
+        assert resize.scale == (1333, 800) and resize.keep_ratio
+
+    metrics = ['bbox', 'segm'] if family == 'mask_rcnn' else 'bbox'
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        assert evaluator.type == 'CocoMetric'
+        assert evaluator.metric == metrics
+    with_mask = _transform(cfg.train_dataloader.dataset.pipeline,
+                           'LoadAnnotations').get('with_mask', False)
+    assert with_mask == (family == 'mask_rcnn')
+
+
+@pytest.mark.parametrize('family,backbone', ALL)
+def test_config_builds(family, backbone):
+    cfg = Config.fromfile(config_path(family, backbone))
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == DETECTORS[family]
+    bb = model.backbone
+    assert isinstance(bb, RLAResNet)
+    assert bb.out_channels == (256, 512, 1024, 2048)
+    assert len(bb.layer3) == (23 if backbone.startswith('r101') else 6)
+    eca = [m for m in bb.modules() if isinstance(m, ECALayer)]
+    assert len(eca) == (
+        sum(bb.stage_blocks) if backbone.endswith('eca') else 0)
+    # frozen_stages=1: the stem, stage 1 and stage 1's shared RLA convs.
+    frozen = [
+        bb.conv1, bb.norm1, bb.layer1, bb.rla_out_convs[0],
+        bb.rla_recurrent_convs[0]
+    ]
+    for module in frozen:
+        assert not any(p.requires_grad for p in module.parameters())
+    assert all(p.requires_grad for p in bb.layer2.parameters())
+    model.train()
+    assert not any(m.training for m in bb.modules()
+                   if isinstance(m, torch.nn.BatchNorm2d))  # norm_eval
+
+
+def test_missing_pretrained_file_explains_the_fix(tmp_path, monkeypatch):
+    # Relative checkpoint paths resolve against the working directory.
+    monkeypatch.chdir(tmp_path)
+    cfg = Config.fromfile(config_path('faster_rcnn', 'r101rla'))
+    model = MODELS.build(cfg.model)
+    with pytest.raises(FileNotFoundError) as info:
+        model.init_weights()
+    message = str(info.value)
+    assert 'checkpoints/rla_resnet101_in1k.pth' in message
+    assert 'rlanet_to_mmrla.py' in message
+    assert 'model.backbone.init_cfg=None' in message
+
+
+def test_readme_lists_every_detection_config():
+    with open(osp.join(REPO, 'README.md')) as f:
+        readme = f.read()
+    section = readme.split('## Detection (mmdet)')[1].split('\n## ')[0]
+    for family, backbone in ALL:
+        assert f'configs/{family}_{backbone}_fpn_1x_coco.py' in section
+    assert 'the paper\'s' in section  # the AP numbers are marked as such

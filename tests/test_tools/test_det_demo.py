@@ -1,0 +1,140 @@
+"""mmdet's DetInferencer on the RLA configs, and demo/det_demo.py."""
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmdet.datasets import CocoDataset
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+from mmengine.config import Config
+
+from tests.fixtures.det_configs import SMALL_SCALE, config_path
+from tests.fixtures.tiny_coco import tiny_coco_fixture  # noqa: F401
+
+register_all_modules(init_default_scope=False)
+
+# Small inference settings for the CPU (the configs resize to 1333x800).
+SMALL_TEST = {
+    'test_dataloader.dataset.pipeline.1.scale': SMALL_SCALE,
+    'model.test_cfg.rpn.max_per_img': 50,
+    'model.test_cfg.rcnn.max_per_img': 10,
+}
+
+
+@pytest.fixture(scope='module')
+def confident_checkpoint(tmp_path_factory):
+    """A Faster R-CNN checkpoint whose RoI head calls everything a person.
+
+    Its weights are random except a large bias on class 0, so the untrained
+    detector outputs high-scoring boxes, which the demo must draw.
+    """
+    cfg = Config.fromfile(config_path('faster_rcnn', 'r50rla'))
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    with torch.no_grad():
+        model.roi_head.bbox_head.fc_cls.bias[0] = 10.0
+    path = tmp_path_factory.mktemp('ckpt') / 'epoch_12.pth'
+    meta = dict(dataset_meta=dict(CocoDataset.METAINFO))
+    torch.save(dict(state_dict=model.state_dict(), meta=meta), path)
+    return str(path)
+
+
+def test_det_inferencer_loads_a_config_file(confident_checkpoint, tiny_coco,
+                                            tmp_path):
+    from mmdet.apis import DetInferencer
+
+    # A user config inheriting ours: DetInferencer reads it from the path,
+    # custom_imports and all.
+    config = tmp_path / 'my_faster_rcnn.py'
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=SMALL_SCALE, keep_ratio=True),
+        dict(
+            type='PackDetInputs',
+            meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                       'scale_factor'))
+    ]
+    config.write_text(
+        f"_base_ = {config_path('faster_rcnn', 'r50rla')!r}\n"
+        f'test_dataloader = dict(dataset=dict(pipeline={pipeline!r}))\n')
+    inferencer = DetInferencer(
+        model=str(config),
+        weights=confident_checkpoint,
+        device='cpu',
+        show_progress=False)
+    assert type(inferencer.model.backbone).__name__ == 'RLAResNet'
+    image = osp.join(tiny_coco.img_dir, tiny_coco.images[0]['file_name'])
+    result = inferencer(image, return_datasamples=True)
+    sample, = result['predictions']
+    pred = sample.pred_instances
+    assert len(pred) > 0
+    assert (pred.labels == 0).all() and (pred.scores > 0.9).all()
+    height, width = tiny_coco.images[0]['height'], tiny_coco.images[0]['width']
+    assert sample.ori_shape == (height, width)
+    assert (pred.bboxes[:, 0::2] <= width).all()
+    assert (pred.bboxes[:, 1::2] <= height).all()
+
+
+def _demo(*args):
+    import demo.det_demo as det_demo
+    return det_demo.main([str(a) for a in args])
+
+
+def _small_test_options():
+    options = []
+    for key, value in SMALL_TEST.items():
+        if isinstance(value, tuple):
+            value = '(' + ','.join(map(str, value)) + ')'
+        options.append(f'{key}={value}')
+    return ['--cfg-options', *options]
+
+
+def test_demo_draws_detections_of_an_image_and_a_folder(
+        confident_checkpoint, tiny_coco, tmp_path):
+    config = config_path('faster_rcnn', 'r50rla')
+    name = tiny_coco.images[0]['file_name']
+    image = osp.join(tiny_coco.img_dir, name)
+    out = tmp_path / 'one'
+    assert _demo(image, config, confident_checkpoint, '--out-dir', out,
+                 *_small_test_options()) == 0
+    original = cv2.imread(image)
+    drawn = cv2.imread(str(out / 'vis' / name))
+    assert drawn.shape == original.shape
+    # Boxes (scores ~1 > 0.3) are drawn onto the image.
+    assert np.abs(drawn.astype(int) - original).sum() > 0
+    with open(out / 'preds' / (osp.splitext(name)[0] + '.json')) as f:
+        preds = json.load(f)
+    assert len(preds['bboxes']) == len(preds['scores']) > 0
+    assert min(preds['scores']) > 0.9 and set(preds['labels']) == {0}
+
+    # A folder: one drawn image per image; a 1.0 threshold draws nothing.
+    out = tmp_path / 'folder'
+    assert _demo(tiny_coco.img_dir, config, confident_checkpoint, '--out-dir',
+                 out, '--pred-score-thr', 1.0, '--no-save-pred',
+                 *_small_test_options()) == 0
+    names = sorted(i['file_name'] for i in tiny_coco.images)
+    assert sorted(p.name for p in (out / 'vis').iterdir()) == names
+    assert not (out / 'preds').exists()
+    undrawn = cv2.imread(str(out / 'vis' / name))
+    assert np.array_equal(undrawn, original)
+
+
+def test_demo_explains_bad_arguments(confident_checkpoint, tiny_coco, tmp_path,
+                                     capsys):
+    config = config_path('faster_rcnn', 'r50rla')
+    image = osp.join(tiny_coco.img_dir, tiny_coco.images[0]['file_name'])
+    assert _demo(tmp_path / 'nope.jpg', config, confident_checkpoint) == 2
+    assert 'nope.jpg does not exist' in capsys.readouterr().err
+    (tmp_path / 'empty').mkdir()
+    assert _demo(tmp_path / 'empty', config, confident_checkpoint) == 2
+    assert 'holds no image' in capsys.readouterr().err
+    assert _demo(image, config, tmp_path / 'missing.pth') == 2
+    err = capsys.readouterr().err
+    assert 'missing.pth does not exist' in err and 'tools/train.py' in err
+    assert _demo(image, config, confident_checkpoint, '--pred-score-thr',
+                 '2') == 2
+    assert '--pred-score-thr must be in [0, 1]' in capsys.readouterr().err

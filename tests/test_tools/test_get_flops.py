@@ -1,0 +1,75 @@
+"""tools/analysis_tools/get_flops.py against the paper's Table 3."""
+import os.path as osp
+import re
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+# config: (params, FLOPs) as printed in Table 3, in units of 2**20 / 2**30.
+TABLE3 = {
+    'r50rla_4xb64_in1k.py': ('24.67M', 4.17 * 2**30),
+    'r50rlaeca_4xb64_in1k.py': ('24.67M', 4.18 * 2**30),
+    'r101rla_4xb64_in1k.py': ('42.92M', 7.79 * 2**30),
+    'r101rlaeca_4xb64_in1k.py': ('42.92M', 7.80 * 2**30),
+    'r152rla_4xb64_in1k.py': ('57.96M', 11.47 * 2**30),
+    'r152rlaeca_4xb64_in1k.py': ('57.96M', 11.48 * 2**30),
+    'mobilenetv2rla_2xb48_in1k.py': ('3.46M', 351.8 * 2**20),
+    'mobilenetv2rlaeca_2xb48_in1k.py': ('3.46M', 352.4 * 2**20),
+}
+
+
+def _run(capsys, *args):
+    from tools.analysis_tools.get_flops import main
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr()
+
+
+@pytest.mark.parametrize('name', sorted(TABLE3))
+def test_params_and_flops_match_table3(name, capsys):
+    code, out = _run(capsys, osp.join(REPO, 'configs', name))
+    assert code == 0
+    text = out.out
+    params, flops = TABLE3[name]
+    match = re.search(r'Params: ([\d,]+) = .* = (\S+) \(paper units', text)
+    assert match.group(2) == params
+    match = re.search(
+            r'FLOPs: ([\d,]+) MACs = (\S+) \(decimal\) = (\S+) '
+            r'\(paper units', text)
+    macs = int(match.group(1).replace(',', ''))
+    assert abs(macs - flops) / flops < 0.05
+    # What is counted is stated.
+    assert 'multiply-accumulates' in text and 'count at every call' in text
+    assert 'Input shape: (1, 3, 224, 224)' in text
+
+
+def test_shared_recurrent_conv_counts_at_every_call():
+    from mmengine.config import Config
+
+    from tools.analysis_tools.get_flops import count
+    cfg = osp.join(REPO, 'configs', 'mobilenetv2rla_2xb48_in1k.py')
+    shared = count(Config.fromfile(cfg), [64])
+    unshared = count(_unshared(cfg), [64])
+    # Same computation, 4 more 3x3x32 depthwise kernels.
+    assert unshared['flops'] == shared['flops']
+    assert unshared['params'] - shared['params'] == 4 * 32 * 9
+
+
+def _unshared(path):
+    from mmengine.config import Config
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict({'model.backbone.share_recurrent_conv': False})
+    return cfg
+
+
+def test_detection_config_and_errors(capsys):
+    code, out = _run(
+        capsys, osp.join(REPO, 'configs', 'faster_rcnn_r50rla_fpn_1x_coco.py'),
+        '--shape', '128', '160')
+    assert code == 0, out.err
+    assert 'Input shape: (1, 3, 128, 160)' in out.out
+    code, out = _run(capsys, osp.join(REPO, 'configs', 'r50rla_in1k.py'))
+    assert code == 2 and 'does not exist' in out.err
+    code, out = _run(capsys, osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py'),
+                     '--shape', '1', '2', '3')
+    assert code == 2 and '--shape takes H W' in out.err

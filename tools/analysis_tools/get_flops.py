@@ -1,0 +1,148 @@
+"""Count the parameters and FLOPs of the model of an mmrla config.
+
+Examples:
+    python tools/analysis_tools/get_flops.py configs/r50rla_4xb64_in1k.py
+    python tools/analysis_tools/get_flops.py \
+        configs/faster_rcnn_r50rla_fpn_1x_coco.py --shape 800 1333
+
+FLOPs are multiply-accumulates (MACs) counted by mmengine's jit-tracing
+``FlopAnalyzer`` (as mmpretrain's and mmdet's get_flops do) for one image:
+convolutions and linear layers (one per multiply-add), batch norms (one per
+element) and adaptive average pools; element-wise additions and products,
+activations, tanh, max pooling, ECA's channel means and the RLA hidden
+state's 2x2 average pooling count zero.
+A module called several times (RLA's shared convs) counts at every call;
+its parameters count once. With these rules the figures equal the paper's
+Table 3, which the authors printed with thop in units of 2**20 / 2**30.
+"""
+import argparse
+import sys
+from typing import Dict, Sequence
+
+import torch
+from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.config import DictAction
+from mmengine.registry import init_default_scope
+
+from mmrla.utils import UserError, load_config
+
+COUNTED = (
+    'FLOPs are multiply-accumulates (MACs) for one image, counted by '
+    "mmengine's FlopAnalyzer: conv and linear layers, batch norm (1 per "
+    'element), adaptive average pooling; element-wise adds and products, '
+    'activations, tanh, max/avg pooling and ECA\'s channel means count 0; '
+    'shared RLA convs count at every call, their parameters once.')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Print the parameters and FLOPs (MACs) of an mmrla '
+        'classifier or detector, in decimal units and in the paper\'s '
+        '(2**20, 2**30) units.')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs='+',
+        default=None,
+        help='input height and width (one value for a square); default '
+        '224 for classifiers, 800 1333 for detectors')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs')
+    return parser.parse_args(argv)
+
+
+def paper_format(num: float) -> str:
+    """Format like the authors' thop script (``clever_format``, 2 decimals):
+    binary units, e.g. 4.17G = 4.17 * 2**30."""
+    for unit, power in (('T', 4), ('G', 3), ('M', 2), ('K', 1)):
+        if num > 10**(3 * power):
+            return f'{num / 1024**power:.2f}{unit}'
+    return f'{num:.2f}'
+
+
+def decimal_format(num: float) -> str:
+    for unit, power in (('T', 12), ('G', 9), ('M', 6), ('K', 3)):
+        if num > 10**power:
+            return f'{num / 10**power:.2f}{unit}'
+    return f'{num:.0f}'
+
+
+def _input_shape(shape: Sequence[int], detection: bool):
+    if shape is None:
+        return (800, 1333) if detection else (224, 224)
+    if len(shape) == 1:
+        return (shape[0], shape[0])
+    if len(shape) == 2:
+        return tuple(shape)
+    raise UserError(f'--shape takes H W or one size, got {list(shape)}.')
+
+
+def count(cfg, shape=None) -> Dict[str, object]:
+    """Build ``cfg.model`` and count its parameters and FLOPs.
+
+    Returns:
+        dict: ``params`` and ``flops`` (ints), ``shape`` (H, W).
+    """
+    scope = cfg.get('default_scope', 'mmpretrain')
+    init_default_scope(scope)
+    from mmengine.registry import MODELS
+    detection = scope == 'mmdet'
+    height, width = _input_shape(shape, detection)
+    # Counting must not need the pretrained weights a config may name.
+    if cfg.model.get('backbone', {}).get('init_cfg') is not None:
+        cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model).eval()
+    inputs = torch.rand(1, 3, height, width)
+    if detection:
+        from functools import partial
+
+        from mmdet.structures import DetDataSample
+        meta = dict(
+            img_shape=(height, width),
+            ori_shape=(height, width),
+            pad_shape=(height, width),
+            batch_input_shape=(height, width),
+            scale_factor=(1., 1.))
+        model.forward = partial(
+            model.forward, data_samples=[DetDataSample(metainfo=meta)])
+    with torch.no_grad():
+        analyzer = FlopAnalyzer(model, (inputs, ))
+        # Ops that count zero by the rules above are not worth a warning.
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        flops = analyzer.total()
+    return dict(
+        params=int(parameter_count(model)['']),
+        flops=int(flops),
+        shape=(height, width))
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+        result = count(cfg, args.shape)
+    except UserError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    params, flops = result['params'], result['flops']
+    height, width = result['shape']
+    line = '=' * 60
+    print(line)
+    print(f'Config: {args.config}')
+    print(f'Input shape: (1, 3, {height}, {width})')
+    print(f'Params: {params:,} = {decimal_format(params)} (decimal) = '
+          f'{paper_format(params)} (paper units, M = 2^20)')
+    print(f'FLOPs: {flops:,} MACs = {decimal_format(flops)} (decimal) = '
+          f'{paper_format(flops)} (paper units, M = 2^20, G = 2^30)')
+    print(COUNTED)
+    print(line)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
