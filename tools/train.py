@@ -17,7 +17,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import UserError, check_data_paths, load_config
+from mmrla.utils import (UserError, check_data_paths, check_pretrained_weights,
+                         load_config)
 
 
 def parse_args(argv=None):
@@ -101,6 +102,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
+        # mmengine initializes weights (Pretrained included) even when it
+        # resumes, so the file is needed either way.
+        check_pretrained_weights(cfg)
         check_data_paths(cfg, ('train', ) if args.no_validate else
                          ('train', 'val'))
         setup_cpu_distributed(cfg, args.launcher)

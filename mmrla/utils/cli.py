@@ -103,3 +103,31 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
                         'point the config at it, e.g. --cfg-options '
                         f'{split}_dataloader.dataset.data_root=/path/to/data'
                         f'{also}.')
+        # mmdet's CocoMetric reads its own copy of the annotation file.
+        evaluator = cfg.get(f'{split}_evaluator')
+        for metric in evaluator if isinstance(evaluator, list) else \
+                [evaluator]:
+            ann_file = metric.get('ann_file') if isinstance(metric,
+                                                            dict) else None
+            if ann_file and '://' not in ann_file and \
+                    not os.path.exists(ann_file):
+                raise UserError(
+                    f'The {split} evaluator\'s ann_file "{ann_file}" does '
+                    'not exist. Point it at the annotations, e.g. '
+                    f'--cfg-options {split}_evaluator.ann_file='
+                    '/path/to/annotations.json')
+
+
+def check_pretrained_weights(cfg: Config) -> None:
+    """Fail early, with the fix, when the backbone's weights are missing.
+
+    Raises:
+        UserError: If ``model.backbone.init_cfg`` names a missing local file.
+    """
+    from mmrla.models.utils import check_pretrained_file
+    init_cfg = cfg.get('model', {}).get('backbone', {}).get('init_cfg')
+    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+        try:
+            check_pretrained_file(init_cfg.get('checkpoint'))
+        except FileNotFoundError as e:
+            raise UserError(str(e)) from e

@@ -111,8 +111,45 @@ def test_missing_pretrained_file_explains_the_fix(tmp_path, monkeypatch):
         model.init_weights()
     message = str(info.value)
     assert 'checkpoints/rla_resnet101_in1k.pth' in message
-    assert 'rlanet_to_mmrla.py' in message
+    # It names the authors' file that matches this config.
+    assert 'rlanet_to_mmrla.py resnet101_rla_2148.pth.tar' in message
     assert 'model.backbone.init_cfg=None' in message
+
+
+def test_train_tool_reports_missing_weights_without_traceback(
+        tmp_path, monkeypatch, capsys):
+    from tools.train import main
+    monkeypatch.chdir(tmp_path)
+    code = main([
+        config_path('mask_rcnn', 'r50rlaeca'), '--work-dir',
+        str(tmp_path / 'wd')
+    ])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert ('error: Pretrained backbone weights '
+            '"checkpoints/rla_ecaresnet50_in1k.pth" not found') in err
+    assert 'ecanet50_rla_2215.pth.tar' in err
+    assert not (tmp_path / 'wd').exists()  # failed before the Runner
+
+
+def test_missing_evaluator_annotations_are_explained(tmp_path, monkeypatch,
+                                                     capsys):
+    from tools.train import main
+    data = tmp_path / 'coco'
+    for sub in ('annotations', 'train2017', 'val2017'):
+        (data / sub).mkdir(parents=True)
+    for split in ('train', 'val'):
+        (data / 'annotations' / f'instances_{split}2017.json').write_text('{}')
+    code = main([
+        config_path('faster_rcnn', 'r50rla'), '--work-dir',
+        str(tmp_path / 'wd'), '--cfg-options', 'model.backbone.init_cfg=None',
+        f'train_dataloader.dataset.data_root={data}/',
+        f'val_dataloader.dataset.data_root={data}/'
+    ])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "val evaluator's ann_file" in err
+    assert '--cfg-options val_evaluator.ann_file=' in err
 
 
 def test_readme_lists_every_detection_config():
