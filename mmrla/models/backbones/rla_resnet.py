@@ -91,38 +91,71 @@ class _RLABlock(BaseModule):
         self.rla_norm = build_norm_layer(
             norm_cfg, rla_channel)[1] if with_rla_update else None
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
+    def _residual_branch(
+            self,
+            x: torch.Tensor,
+            h: Optional[torch.Tensor],
+            x_part: Optional[torch.Tensor] = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def _conv1_with_hidden(self, x: torch.Tensor,
-                           h: Optional[torch.Tensor]) -> torch.Tensor:
+    def _derived_weights(self, name: str, fn, *weights: torch.Tensor):
+        """``fn(*weights)`` (slices, concatenations of parameters), cached.
+
+        Autograd needs the derivation in its graph while training, so it is
+        recomputed then; for inference it is kept until a source weight
+        changes (a new tensor, or an in-place update bumping ``_version``),
+        which saves copying weights on every call.
+        """
+        if torch.is_grad_enabled() and any(w.requires_grad for w in weights):
+            return fn(*weights)
+        key = tuple((w.data_ptr(), w._version, w.dtype) for w in weights)
+        cache = self.__dict__.setdefault('_weight_cache', {})
+        if name not in cache or cache[name][0] != key:
+            cache[name] = (key, fn(*weights))
+        return cache[name][1]
+
+    def _conv1_with_hidden(
+            self,
+            x: torch.Tensor,
+            h: Optional[torch.Tensor],
+            x_part: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``conv1(cat(x, h))``, where ``h=None`` stands for zeros.
 
         A convolution over a concatenation is the sum of convolutions over
         its parts, so the (C_in + k)-channel input is never materialized:
         that saves a copy of ``x`` per block and the activation memory
         autograd would keep for it. The first block's ``h`` is zero, so its
-        part is skipped. Convs whose weight is not used as is (e.g. weight
-        standardization via ``conv_cfg``) take the concatenation instead.
+        part is skipped, and ``x_part`` (the response to ``x``) may come
+        precomputed from the previous block. Convs whose weight is not used
+        as is (e.g. weight standardization via ``conv_cfg``) take the
+        concatenation instead.
         """
         conv = self.conv1
         if type(conv) is not nn.Conv2d:
             if h is None:
                 h = x.new_zeros((x.shape[0], self.rla_channel, *x.shape[2:]))
             return conv(torch.cat([x, h], dim=1))
-        w_x, w_h = conv.weight.split([self.in_channels, self.rla_channel],
-                                     dim=1)
-        out = F.conv2d(x, w_x, None, conv.stride, conv.padding, conv.dilation)
-        if h is not None:
-            out = out + F.conv2d(h, w_h, None, conv.stride, conv.padding,
+        w_x, w_h = self._derived_weights(
+            'conv1_split',
+            lambda w: tuple(part.contiguous() for part in w.split(
+                [self.in_channels, self.rla_channel], dim=1)), conv.weight)
+        if x_part is None:
+            x_part = F.conv2d(x, w_x, None, conv.stride, conv.padding,
+                              conv.dilation)
+        if h is None:
+            return x_part
+        return x_part + F.conv2d(h, w_h, None, conv.stride, conv.padding,
                                  conv.dilation)
-        return out
 
     def forward(
-        self, x: torch.Tensor, h: Optional[torch.Tensor], out_conv: nn.Module,
-        recurrent_conv: nn.Module
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        self,
+        x: torch.Tensor,
+        h: Optional[torch.Tensor],
+        out_conv: nn.Module,
+        recurrent_conv: nn.Module,
+        x_part: Optional[torch.Tensor] = None,
+        next_conv: Optional[nn.Conv2d] = None
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Run the block and one RLA step.
 
         Args:
@@ -131,34 +164,57 @@ class _RLABlock(BaseModule):
                 for the initial all-zero state.
             out_conv (nn.Module): The stage's shared 1x1 conv (C_out -> k).
             recurrent_conv (nn.Module): The stage's shared 3x3 conv.
+            x_part (Tensor, optional): This block's ``conv1`` response to
+                ``x`` alone, computed by the previous block's fused conv.
+            next_conv (nn.Conv2d, optional): The next block's 1x1 ``conv1``.
+                Its ``x`` part and ``out_conv`` both read this block's
+                output, so they run as one convolution: one pass over the
+                feature map instead of two, and a well-shaped kernel instead
+                of a slow k-channel one. Needs ``rla_source='output'``.
 
         Returns:
-            tuple: The block output (N, C_out, H', W') and the new hidden
-            state (N, k, H', W'), or None when this block does not update it.
+            tuple: The block output (N, C_out, H', W'); the new hidden state
+            (N, k, H', W'), or None when this block does not update it; the
+            next block's ``x_part`` when ``next_conv`` is given, else None.
         """
 
-        def _inner_forward(x, h):
-            branch = self._residual_branch(x, h)
+        def _inner_forward(x, h, x_part):
+            branch = self._residual_branch(x, h, x_part)
             if self.se is not None:
                 branch = self.se(branch)
             if self.eca is not None:
                 branch = self.eca(branch)
             identity = x if self.downsample is None else self.downsample(x)
-            out = self.relu(branch + identity)
+            if self.rla_source == 'output':
+                # In place: the branch is not needed any more, and a fresh
+                # full-size feature map costs more than the addition.
+                out = self.relu(branch.add_(identity))
+            else:
+                out = self.relu(branch + identity)
             if self.rla_norm is None:
-                return out, None
-            source = out if self.rla_source == 'output' else branch
-            update = out_conv(source)
+                return out, None, None
+            next_x_part = None
+            if next_conv is not None:
+                weight = self._derived_weights(
+                    'fused_update', lambda w_next, w_out: torch.cat(
+                        [w_next[:, :self.out_channels], w_out]),
+                    next_conv.weight, out_conv.weight)
+                next_x_part, update = F.conv2d(out, weight).split(
+                    [next_conv.out_channels, self.rla_channel], dim=1)
+            else:
+                update = out_conv(out if self.rla_source ==
+                                  'output' else branch)
             h = update if h is None else \
                 pool_hidden_state(h, self.stride) + update
             h = recurrent_conv(torch.tanh(self.rla_norm(h)))
-            return out, h
+            return out, h, next_x_part
 
         if self.with_cp and torch.is_grad_enabled():
             # Non-reentrant checkpointing keeps parameter gradients even when
             # no input requires grad (e.g. after frozen stages).
-            return cp.checkpoint(_inner_forward, x, h, use_reentrant=False)
-        return _inner_forward(x, h)
+            return cp.checkpoint(
+                _inner_forward, x, h, x_part, use_reentrant=False)
+        return _inner_forward(x, h, x_part)
 
 
 class RLABasicBlock(_RLABlock):
@@ -174,7 +230,7 @@ class RLABasicBlock(_RLABlock):
         >>> out_conv = torch.nn.Conv2d(64, 32, 1, bias=False)
         >>> rec_conv = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)
         >>> x, h = torch.rand(2, 64, 9, 9), torch.zeros(2, 32, 9, 9)
-        >>> [t.shape for t in block(x, h, out_conv, rec_conv)]
+        >>> [t.shape for t in block(x, h, out_conv, rec_conv)[:2]]
         [torch.Size([2, 64, 9, 9]), torch.Size([2, 32, 9, 9])]
     """
 
@@ -221,9 +277,12 @@ class RLABasicBlock(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm2_name)
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
-        out = self._conv1_with_hidden(x, h)
+    def _residual_branch(
+            self,
+            x: torch.Tensor,
+            h: Optional[torch.Tensor],
+            x_part: Optional[torch.Tensor] = None) -> torch.Tensor:
+        out = self._conv1_with_hidden(x, h, x_part)
         out = self.relu(getattr(self, self.norm1_name)(out))
         return self.last_norm(self.conv2(out))
 
@@ -245,7 +304,7 @@ class RLABottleneck(_RLABlock):
         >>> out_conv = torch.nn.Conv2d(256, 32, 1, bias=False)
         >>> rec_conv = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)
         >>> x, h = torch.rand(2, 64, 9, 9), torch.zeros(2, 32, 9, 9)
-        >>> [t.shape for t in block(x, h, out_conv, rec_conv)]
+        >>> [t.shape for t in block(x, h, out_conv, rec_conv)[:2]]
         [torch.Size([2, 256, 9, 9]), torch.Size([2, 32, 9, 9])]
     """
 
@@ -295,9 +354,12 @@ class RLABottleneck(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm3_name)
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
-        out = self._conv1_with_hidden(x, h)
+    def _residual_branch(
+            self,
+            x: torch.Tensor,
+            h: Optional[torch.Tensor],
+            x_part: Optional[torch.Tensor] = None) -> torch.Tensor:
+        out = self._conv1_with_hidden(x, h, x_part)
         out = self.relu(getattr(self, self.norm1_name)(out))
         out = self.relu(getattr(self, self.norm2_name)(self.conv2(out)))
         return self.last_norm(self.conv3(out))
@@ -596,19 +658,39 @@ class RLAResNet(BaseModule):
         x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
         # h starts at zero; None lets the first block skip its h part, and
         # later states inherit x's device, dtype and memory format.
-        h = None
+        h = x_part = None
         outs = []
-        for i, layer_name in enumerate(self.res_layers):
+        blocks = [(i, block) for i, name in enumerate(self.res_layers)
+                  for block in getattr(self, name)]
+        for n, (i, block) in enumerate(blocks):
             out_conv = self.rla_out_convs[i]
-            recurrent_conv = self.rla_recurrent_convs[i]
-            for block in getattr(self, layer_name):
-                x, h = block(x, h, out_conv, recurrent_conv)
-            if i in self.out_indices:
+            next_block = blocks[n + 1][1] if n + 1 < len(blocks) else None
+            next_conv = next_block.conv1 if self._fusable(
+                block, out_conv, next_block) else None
+            x, h, x_part = block(x, h, out_conv, self.rla_recurrent_convs[i],
+                                 x_part, next_conv)
+            if i in self.out_indices and (next_block is None
+                                          or blocks[n + 1][0] != i):
                 outs.append(x)
         if self.concat_hidden:
             hidden = self.rla_out_act(self.rla_out_norm(h))
             outs[-1] = torch.cat([outs[-1], hidden], dim=1)
         return tuple(outs)
+
+    @staticmethod
+    def _fusable(block: _RLABlock, out_conv: nn.Module,
+                 next_block: Optional[_RLABlock]) -> bool:
+        """Whether ``block``'s RLA update can share one conv with the next
+        block's ``conv1`` (see :meth:`_RLABlock.forward`): both must be plain
+        1x1 convs over the block output."""
+        if next_block is None or block.rla_norm is None or \
+                block.rla_source != 'output':
+            return False
+        conv = next_block.conv1
+        return type(out_conv) is nn.Conv2d and type(conv) is nn.Conv2d and \
+            conv.kernel_size == (1, 1) and conv.stride == (1, 1) and \
+            conv.padding == (0, 0) and conv.groups == 1 and \
+            conv.dilation == (1, 1)
 
     def _stage_modules(self, i: int):
         """Modules of stage ``i`` (1-based), its shared RLA convs included."""

@@ -342,15 +342,17 @@ def test_missing_pretrained_file_explains_the_fix(tmp_path):
     assert 'model.backbone.init_cfg=None' in message
 
 
-def _concat_conv1(self, x, h):
+def _concat_conv1(self, x, h, x_part=None):
     """The unoptimized form: conv1 over the materialized cat(x, h)."""
+    assert x_part is None  # no fused convs in the unoptimized form
     if h is None:
         h = x.new_zeros((x.shape[0], self.rla_channel, *x.shape[2:]))
     return self.conv1(torch.cat([x, h], dim=1))
 
 
 @pytest.mark.parametrize('depth,concat_hidden', [(50, True), (18, False)])
-def test_split_conv1_equals_concatenation(monkeypatch, depth, concat_hidden):
+def test_optimized_forward_equals_unoptimized_form(monkeypatch, depth,
+                                                   concat_hidden):
     from mmrla.models.backbones.rla_resnet import _RLABlock
     torch.manual_seed(0)
     kwargs = dict(
@@ -375,6 +377,30 @@ def test_split_conv1_equals_concatenation(monkeypatch, depth, concat_hidden):
                         atol=1e-5,
                         rtol=1e-5)
 
+    # float32: a block whose update shares a conv with the next block's
+    # conv1 gives the same output, state and next x-part within 1e-5.
+    fast.eval()
+    blocks = [(i, b) for i, name in enumerate(fast.res_layers)
+              for b in getattr(fast, name)]
+    fused = 0
+    for (i, block), (_, nxt) in zip(blocks, blocks[1:]):
+        out_conv = fast.rla_out_convs[i]
+        if not fast._fusable(block, out_conv, nxt):
+            continue
+        fused += 1
+        x = torch.randn(2, block.in_channels, 15, 14)
+        h = torch.randn(2, 32, 15, 14)
+        rec = fast.rla_recurrent_convs[i]
+        with torch.no_grad():
+            out, h1, x_part = block(x, h, out_conv, rec, None, nxt.conv1)
+            ref_out, ref_h1, none = block(x, h, out_conv, rec)
+            ref_part = F.conv2d(ref_out, nxt.conv1.weight[:, :nxt.in_channels])
+        assert none is None
+        for a, b in ((out, ref_out), (h1, ref_h1), (x_part, ref_part)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # Bottleneck conv1s are 1x1: every update but the last is fused.
+    assert fused == (len(blocks) - 1 if depth >= 50 else 0)
+
     # The whole network, training mode, outputs and gradients: in float64
     # so that the comparison tests the algebra rather than rounding.
     slow = RLAResNet(**kwargs)
@@ -385,6 +411,7 @@ def test_split_conv1_equals_concatenation(monkeypatch, depth, concat_hidden):
     fast_outs = fast(x)
     with monkeypatch.context() as m:
         m.setattr(_RLABlock, '_conv1_with_hidden', _concat_conv1)
+        m.setattr(RLAResNet, '_fusable', staticmethod(lambda *a: False))
         slow_outs = slow(x)
     for a, b in zip(fast_outs, slow_outs):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
@@ -396,8 +423,42 @@ def test_split_conv1_equals_concatenation(monkeypatch, depth, concat_hidden):
         assert (a.grad - b.grad).abs().max() <= 1e-9 * scale, name
 
 
+def test_no_fusion_when_the_update_reads_the_residual_branch():
+    model = RLAResNet(depth=50, rla_source='residual')
+    assert not model._fusable(model.layer1[0], model.rla_out_convs[0],
+                              model.layer1[1])
+    model = RLAResNet(depth=50)
+    assert model._fusable(model.layer1[0], model.rla_out_convs[0],
+                          model.layer1[1])
+
+
 def test_weight_standardized_conv_falls_back_to_concatenation():
     model = RLAResNet(depth=18, conv_cfg=dict(type='ConvWS')).eval()
     with torch.no_grad():
         (out, ) = model(torch.rand(1, 3, 64, 64))
     assert out.shape == (1, 544, 2, 2)
+
+
+def test_inference_weight_cache_follows_weight_updates():
+    torch.manual_seed(0)
+    model = RLAResNet(depth=50, zero_init_residual=False)
+    model.init_weights()
+    model.eval()
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        (first, ) = model(x)
+        (again, ) = model(x)
+        torch.testing.assert_close(first, again, atol=0, rtol=0)
+        # An optimizer-style in-place update must invalidate the cache.
+        model.layer2[1].conv1.weight.mul_(0.5)
+        model.rla_out_convs[1].weight.mul_(2.0)
+        (cached, ) = model(x)
+    fresh = RLAResNet(depth=50)
+    fresh.load_state_dict(model.state_dict())
+    fresh.eval()
+    with torch.no_grad():
+        (expected, ) = fresh(x)
+    torch.testing.assert_close(cached, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(cached, first)
+    # The cache never reaches checkpoints.
+    assert not any('cache' in k for k in model.state_dict())
