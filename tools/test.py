@@ -15,11 +15,9 @@ import os.path as osp
 import sys
 
 from mmengine.config import DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import UserError, check_data_paths, load_config
+from mmrla.utils import UserError, build_runner, check_data_paths, load_config
 
 
 def parse_args(argv=None):
@@ -91,14 +89,7 @@ def main(argv=None) -> int:
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
         check_data_paths(cfg, ('test', ))
         setup_cpu_distributed(cfg, args.launcher)
-        try:
-            runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
-                Runner.from_cfg(cfg)
-        except KeyError as e:
-            if 'registry' not in str(e):
-                raise
-            raise UserError(f'{e.args[0]} Check the spelling of that "type" '
-                            f'in {args.config}.') from e
+        runner = build_runner(cfg, args.config)
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
-from .cli import (UserError, check_data_paths, check_pretrained_weights,
-                  load_config)
+from .cli import (UserError, build_runner, check_data_paths,
+                  check_pretrained_weights, load_config)
 
 __all__ = [
-    'UserError', 'check_data_paths', 'check_pretrained_weights', 'load_config'
+    'UserError', 'build_runner', 'check_data_paths',
+    'check_pretrained_weights', 'load_config'
 ]

@@ -131,3 +131,21 @@ def check_pretrained_weights(cfg: Config) -> None:
             check_pretrained_file(init_cfg.get('checkpoint'))
         except FileNotFoundError as e:
             raise UserError(str(e)) from e
+
+
+def build_runner(cfg: Config, config_path: str):
+    """Build the config's runner, explaining a misspelled ``type``.
+
+    Raises:
+        UserError: If a registry does not know a ``type`` of the config.
+    """
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    try:
+        return RUNNERS.build(cfg) if 'runner_type' in cfg else \
+            Runner.from_cfg(cfg)
+    except KeyError as e:
+        if 'registry' not in str(e):
+            raise
+        raise UserError(f'{e.args[0]} Check the spelling of that "type" in '
+                        f'{config_path}.') from e

@@ -20,7 +20,8 @@ from mmpretrain.models.utils import make_divisible
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.registry import MODELS
-from ..utils import ECALayer, check_pretrained_file, pool_hidden_state
+from ..utils import (ECALayer, check_out_indices, check_pretrained_file,
+                     pool_hidden_state)
 
 
 class RLAInvertedResidual(BaseModule):
@@ -245,7 +246,10 @@ class RLAMobileNetV2(BaseModule):
                 f'({num_layers}), got {tuple(eca_kernel_sizes)}; '
                 'RLA-ECA-MobileNetV2 uses (1, 1, 1, 1, 3, 3, 3), or pass '
                 'None for no ECA.')
-        out_indices = self._check_out_indices(out_indices, num_layers + 1)
+        out_indices = check_out_indices(
+            out_indices, num_layers + 1,
+            f'use 0..{num_layers - 1} for layer1..layer{num_layers} and '
+            f'{num_layers} for the classification feature (conv2)')
         if not isinstance(frozen_stages, int) or \
                 not -1 <= frozen_stages <= num_layers + 1:
             raise ValueError(
@@ -349,26 +353,6 @@ class RLAMobileNetV2(BaseModule):
             self.cls_channels = None
             self.rla_out_norm = self.rla_out_act = self.conv2 = None
         self._freeze_stages()
-
-    @staticmethod
-    def _check_out_indices(out_indices, num_outputs: int) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = (out_indices, )
-        if not isinstance(out_indices, (tuple, list)) or not out_indices:
-            raise ValueError(
-                'out_indices must be a non-empty tuple of indices, got '
-                f'{out_indices!r}.')
-        checked = []
-        for index in out_indices:
-            if not isinstance(index, int) or \
-                    not -num_outputs <= index < num_outputs:
-                raise ValueError(
-                    f'out_indices {tuple(out_indices)} has {index!r}, out of '
-                    f'range: use 0..{num_outputs - 2} for layer1..'
-                    f'layer{num_outputs - 1} and {num_outputs - 1} for the '
-                    'classification feature (conv2).')
-            checked.append(index % num_outputs)
-        return tuple(sorted(set(checked)))
 
     @property
     def out_channels(self) -> Tuple[int, ...]:

@@ -19,7 +19,8 @@ from mmpretrain.models.utils import SELayer
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.registry import MODELS
-from ..utils import ECALayer, check_pretrained_file, pool_hidden_state
+from ..utils import (ECALayer, check_out_indices, check_pretrained_file,
+                     pool_hidden_state)
 
 RLA_SOURCES = ('output', 'residual')
 
@@ -490,7 +491,10 @@ class RLAResNet(BaseModule):
         if rla_source not in RLA_SOURCES:
             raise ValueError(f'rla_source must be one of {RLA_SOURCES}, got '
                              f'{rla_source!r}.')
-        out_indices = self._check_out_indices(out_indices, num_stages)
+        out_indices = check_out_indices(
+            out_indices, num_stages,
+            f'use 0..{num_stages - 1} for {num_stages} stages (or negatives '
+            'from the end)')
         last_stage = num_stages - 1
         if concat_hidden and last_stage not in out_indices:
             raise ValueError(
@@ -599,25 +603,6 @@ class RLAResNet(BaseModule):
         else:
             self.rla_out_norm = self.rla_out_act = None
         self._freeze_stages()
-
-    @staticmethod
-    def _check_out_indices(out_indices, num_stages: int) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = (out_indices, )
-        if not isinstance(out_indices, (tuple, list)) or not out_indices:
-            raise ValueError(
-                'out_indices must be a non-empty tuple of stage indices, got '
-                f'{out_indices!r}.')
-        checked = []
-        for index in out_indices:
-            if not isinstance(index, int) or \
-                    not -num_stages <= index < num_stages:
-                raise ValueError(
-                    f'out_indices {tuple(out_indices)} has {index!r}, out of '
-                    f'range for {num_stages} stages; use values in '
-                    f'0..{num_stages - 1} (or negatives from the end).')
-            checked.append(index % num_stages)
-        return tuple(sorted(set(checked)))
 
     @property
     def norm1(self) -> nn.Module:

@@ -1,4 +1,5 @@
 import os
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -63,3 +64,34 @@ def check_pretrained_file(checkpoint: str) -> None:
         'fangyanwen1106/RLANet): python tools/model_converters/'
         f'rlanet_to_mmrla.py {source} {checkpoint} ; or train the backbone '
         'from scratch: --cfg-options model.backbone.init_cfg=None')
+
+
+def check_out_indices(out_indices: Union[int, Sequence[int]], num_outputs: int,
+                      valid: str) -> Tuple[int, ...]:
+    """Validate ``out_indices`` and normalize them (sorted, non-negative).
+
+    Args:
+        out_indices (int | Sequence[int]): Requested output indices;
+            negatives count from the end.
+        num_outputs (int): Number of selectable outputs.
+        valid (str): What the valid values mean, for the error message.
+
+    Raises:
+        ValueError: For an empty selection or an index out of range.
+
+    Example:
+        >>> check_out_indices((-1, 0), 4, 'stages')
+        (0, 3)
+    """
+    if isinstance(out_indices, int):
+        out_indices = (out_indices, )
+    if not isinstance(out_indices, (tuple, list)) or not out_indices:
+        raise ValueError('out_indices must be a non-empty tuple of indices, '
+                         f'got {out_indices!r}.')
+    for index in out_indices:
+        if not isinstance(index, int) or \
+                not -num_outputs <= index < num_outputs:
+            raise ValueError(
+                f'out_indices {tuple(out_indices)} has {index!r}, out of '
+                f'range: {valid}.')
+    return tuple(sorted({index % num_outputs for index in out_indices}))
