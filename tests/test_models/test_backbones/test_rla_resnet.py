@@ -171,10 +171,12 @@ def test_norm_eval_false_keeps_bn_training():
                if isinstance(m, _BatchNorm))
 
 
-@pytest.mark.parametrize('concat_hidden', [True, False])
-def test_with_cp_gives_equal_outputs_and_grads(concat_hidden):
+# Depth 50 also covers the fused update/conv1 path inside checkpoints.
+@pytest.mark.parametrize('depth,concat_hidden', [(18, True), (18, False),
+                                                 (50, True)])
+def test_with_cp_gives_equal_outputs_and_grads(depth, concat_hidden):
     kwargs = dict(
-        depth=18,
+        depth=depth,
         concat_hidden=concat_hidden,
         out_indices=(0, 1, 2, 3) if not concat_hidden else (3, ),
         frozen_stages=1)
