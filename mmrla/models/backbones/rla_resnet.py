@@ -107,7 +107,10 @@ class _RLABlock(BaseModule):
         changes (a new tensor, or an in-place update bumping ``_version``),
         which saves copying weights on every call.
         """
-        if torch.is_grad_enabled() and any(w.requires_grad for w in weights):
+        in_graph = torch.is_grad_enabled() and any(w.requires_grad
+                                                   for w in weights)
+        # A compiled graph derives (and can fold) the weights itself.
+        if in_graph or torch.compiler.is_compiling():
             return fn(*weights)
         key = tuple((w.data_ptr(), w._version, w.dtype) for w in weights)
         cache = self.__dict__.setdefault('_weight_cache', {})
