@@ -17,11 +17,11 @@ from mmcv.cnn import (ConvModule, build_activation_layer, build_conv_layer,
                       build_norm_layer)
 from mmengine.model import BaseModule
 from mmpretrain.models.utils import make_divisible
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.registry import MODELS
 from ..utils import (ECALayer, check_out_indices, check_pretrained_file,
                      pool_hidden_state)
+from .base import RLABackbone
 
 
 class RLAInvertedResidual(BaseModule):
@@ -150,7 +150,7 @@ class RLAInvertedResidual(BaseModule):
 
 
 @MODELS.register_module()
-class RLAMobileNetV2(BaseModule):
+class RLAMobileNetV2(RLABackbone):
     """RLA-MobileNetV2 backbone (`Recurrence along Depth
     <https://arxiv.org/abs/2110.11852>`_, NeurIPS 2021).
 
@@ -423,18 +423,3 @@ class RLAMobileNetV2(BaseModule):
                 self.with_cls_output:
             modules += [self.rla_out_norm, self.conv2]
         return modules
-
-    def _freeze_stages(self) -> None:
-        for m in self._frozen_modules():
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'RLAMobileNetV2':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

@@ -6,7 +6,7 @@ output goes through the stage's *shared* 1x1 conv (C -> k) and is added to
 ``h`` (pooled first when the block strides); then ``h`` passes the block's
 own norm, tanh and the stage's *shared* 3x3 conv.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -16,11 +16,11 @@ from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from mmpretrain.models.utils import SELayer
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.registry import MODELS
 from ..utils import (ECALayer, check_out_indices, check_pretrained_file,
                      pool_hidden_state)
+from .base import RLABackbone
 
 RLA_SOURCES = ('output', 'residual')
 
@@ -370,7 +370,7 @@ class RLABottleneck(_RLABlock):
 
 
 @MODELS.register_module()
-class RLAResNet(BaseModule):
+class RLAResNet(RLABackbone):
     """RLA-ResNet backbone (`Recurrence along Depth
     <https://arxiv.org/abs/2110.11852>`_, NeurIPS 2021).
 
@@ -690,23 +690,10 @@ class RLAResNet(BaseModule):
             modules.append(self.rla_out_norm)
         return modules
 
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages >= 0:
-            modules = [self.conv1, self.norm1]
-        else:
-            modules = []
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        modules = [self.conv1, self.norm1]
         for i in range(1, self.frozen_stages + 1):
             modules += self._stage_modules(i)
-        for m in modules:
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'RLAResNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+        return modules
