@@ -1,4 +1,5 @@
 import json
+import statistics
 
 import pytest
 
@@ -33,7 +34,14 @@ def test_benchmark_runs_and_writes_well_formed_json(tmp_path, capsys):
             assert fig['n'] == (1 if key.startswith('train') else 2)
             assert 0 < fig['min_ms'] <= fig['median_ms'] <= fig['max_ms']
         assert base[key]['ratio'] == 1.0
+        # Per-round ratios: the models ran back to back in each round.
+        rounds = [
+            t / b
+            for t, b in zip(rla[key]['samples_ms'], base[key]['samples_ms'])
+        ]
         assert rla[key]['ratio'] == pytest.approx(
+            statistics.median(rounds), rel=0.01)
+        assert rla[key]['ratio_of_medians'] == pytest.approx(
             rla[key]['median_ms'] / base[key]['median_ms'], rel=0.01)
     for row in rows:
         mem = row['memory']

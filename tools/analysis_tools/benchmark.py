@@ -1,9 +1,11 @@
 """Benchmark RLA models against their peers, side by side, in one run.
 
-Every measurement interleaves the models of a group (A B C A B C ...) after
-a warm-up, and reports the median with min-max and the ratio of medians
-against the group's baseline. Peak training memory is measured in a fresh
-subprocess per model (CPU: peak RSS; CUDA: max allocated).
+Every measurement interleaves the models of a group (A B C, C B A, ...)
+after a warm-up, and reports the median with min-max and the ratio against
+the group's baseline: the median of the per-round ratios, which cancels a
+drift of the machine's speed during the run. Peak training memory is
+measured in a fresh subprocess per model (CPU: peak RSS; CUDA: max
+allocated).
 
 Groups:
     resnet     RLA-ResNet-50 and RLA-ECA-ResNet-50 vs mmpretrain ResNet-50
@@ -218,31 +220,46 @@ def count_flops(model, kind: str, args) -> Optional[int]:
 
 def interleaved(fns: List[Callable[[], None]], warmup: int, repeats: int,
                 device: str) -> List[List[float]]:
-    """Time each function ``repeats`` times, interleaved; seconds."""
+    """Time each function ``repeats`` times, interleaved; seconds.
+
+    Rounds alternate the order (A B C, C B A, ...), so that no model always
+    runs right after the same neighbour.
+    """
     for _ in range(warmup):
         for fn in fns:
             fn()
     sync(device)
     times = [[] for _ in fns]
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
+    for r in range(repeats):
+        order = range(len(fns)) if r % 2 == 0 else reversed(range(len(fns)))
+        for i in order:
             sync(device)
             start = time.perf_counter()
-            fn()
+            fns[i]()
             sync(device)
             times[i].append(time.perf_counter() - start)
     return times
 
 
 def summarize(samples: List[float], base: Optional[List[float]]) -> dict:
+    """Median [min-max] in ms, and the ratio against the baseline.
+
+    ``ratio`` is the median of the per-round ratios: each round times the
+    models back to back, so a machine that speeds up or slows down over the
+    run (shared or throttled CPUs) cancels out of it. ``ratio_of_medians``
+    is also kept.
+    """
     median = statistics.median(samples)
     out = dict(
         median_ms=round(median * 1e3, 2),
         min_ms=round(min(samples) * 1e3, 2),
         max_ms=round(max(samples) * 1e3, 2),
-        n=len(samples))
+        n=len(samples),
+        samples_ms=[round(t * 1e3, 2) for t in samples])
     if base is not None:
-        out['ratio'] = round(median / statistics.median(base), 3)
+        out['ratio'] = round(
+            statistics.median(t / b for t, b in zip(samples, base)), 3)
+        out['ratio_of_medians'] = round(median / statistics.median(base), 3)
     return out
 
 

@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import (ConvModule, build_activation_layer, build_conv_layer,
                       build_norm_layer)
@@ -19,8 +20,10 @@ from mmengine.model import BaseModule
 from mmpretrain.models.utils import make_divisible
 
 from mmrla.registry import MODELS
-from ..utils import (ECALayer, check_out_indices, check_pretrained_file,
-                     pool_hidden_state)
+from ..utils import (ECALayer, batch_norm_parts, check_out_indices,
+                     check_pretrained_file, derived_weights, fast_tanh_,
+                     hidden_state_layout, pool_hidden_state,
+                     splittable_batch_norm)
 from .base import RLABackbone
 
 
@@ -79,6 +82,8 @@ class RLAInvertedResidual(BaseModule):
         self.with_cp = with_cp
         self.use_res_connect = stride == 1 and in_channels == out_channels
         hidden = int(round(in_channels * expand_ratio))
+        self.hidden_channels = hidden
+        self.rla_channel = rla_channel
         self.expand_conv = ConvModule(
             in_channels,
             hidden,
@@ -110,15 +115,78 @@ class RLAInvertedResidual(BaseModule):
         self.rla_norm = build_norm_layer(
             norm_cfg, rla_channel)[1] if with_rla_update else None
 
+    def _splittable(self) -> bool:
+        """Whether :meth:`_branch_split` computes exactly what the modules
+        would: plain convs without bias, a plain ``BatchNorm2d`` and a
+        parameter-free (so per-element) activation. Checked on every call,
+        since e.g. mmengine's ``sync_bn`` swaps norms after building."""
+        dw, linear = self.depthwise_conv, self.linear_conv
+        return all(
+            type(m.conv) is nn.Conv2d and m.conv.bias is None
+            and m.conv.padding_mode == 'zeros' and m.order[0] == 'conv'
+            and not m.with_explicit_padding
+            and not m.with_spectral_norm for m in (dw, linear)) and \
+            dw.order == ('conv', 'norm', 'act') and dw.with_norm and \
+            splittable_batch_norm(dw.norm) and \
+            not (dw.with_activation and any(
+                True for _ in dw.activate.parameters()))
+
+    def _branch_concat(self, e: torch.Tensor,
+                       h: Optional[torch.Tensor]) -> torch.Tensor:
+        """The depthwise and linear convs over the materialized
+        ``cat(e, h)``: the fallback for layers :meth:`_branch_split` cannot
+        reproduce."""
+        if h is None:
+            h = e.new_zeros((e.shape[0], self.rla_channel, *e.shape[2:]))
+        return self.linear_conv(self.depthwise_conv(torch.cat([e, h], 1)))
+
+    def _branch_split(self, e: torch.Tensor,
+                      h: Optional[torch.Tensor]) -> torch.Tensor:
+        """:meth:`_branch_concat` without the concatenation.
+
+        The depthwise conv, its norm and activation act on each channel
+        alone, so they run on ``e`` and ``h`` separately; the linear 1x1 conv
+        over the concatenation is the sum of its convs over the parts. This
+        saves writing and reading a (hidden + k)-channel copy of the largest
+        feature map of every block. ``h=None`` (the zero initial state) maps
+        to one constant per channel, computed on a 1x1 stand-in (two samples,
+        so that training-mode norm statistics stay defined and equal).
+        """
+        dw, linear = self.depthwise_conv, self.linear_conv
+        conv = dw.conv
+        split = [self.hidden_channels, self.rla_channel]
+        dw_e, dw_h, lin_e, lin_h = derived_weights(
+            self, 'split', lambda w_dw, w_lin: tuple(part.contiguous(
+            ) for part in w_dw.split(split) + w_lin.split(split, dim=1)),
+            conv.weight, linear.conv.weight)
+        h_in = e.new_zeros((2, self.rla_channel, 1, 1)) if h is None else h
+        parts = [
+            F.conv2d(t, w, None, conv.stride, conv.padding, conv.dilation,
+                     t.shape[1]) for t, w in ((e, dw_e), (h_in, dw_h))
+        ]
+        parts = batch_norm_parts(dw.norm, parts)
+        if dw.with_activation:
+            parts = [dw.activate(t) for t in parts]
+        out = F.conv2d(parts[0], lin_e)
+        h_part = F.conv2d(parts[1], lin_h)
+        # A zero state gives the same (broadcast) response at every pixel.
+        out = out.add_(h_part[:1] if h is None else h_part)
+        if linear.with_norm:
+            out = linear.norm(out)
+        if linear.with_activation:
+            out = linear.activate(out)
+        return out
+
     def forward(
-        self, x: torch.Tensor, h: torch.Tensor, out_conv: Optional[nn.Module],
-        recurrent_conv: Optional[nn.Module]
+        self, x: torch.Tensor, h: Optional[torch.Tensor],
+        out_conv: Optional[nn.Module], recurrent_conv: Optional[nn.Module]
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Run the block and one RLA step.
 
         Args:
             x (Tensor): Block input, shape (N, C_in, H, W).
-            h (Tensor): Hidden state, shape (N, k, H, W).
+            h (Tensor, optional): Hidden state, shape (N, k, H, W); None
+                for the initial all-zero state.
             out_conv (nn.Module, optional): The row's shared 1x1 conv.
             recurrent_conv (nn.Module, optional): The stage's shared
                 depthwise 3x3 conv.
@@ -130,7 +198,10 @@ class RLAInvertedResidual(BaseModule):
 
         def _inner_forward(x, h):
             e = x if self.expand_conv is None else self.expand_conv(x)
-            y = self.linear_conv(self.depthwise_conv(torch.cat([e, h], 1)))
+            if self._splittable():
+                y = self._branch_split(e, h)
+            else:
+                y = self._branch_concat(e, h)
             if self.eca is not None:
                 y = self.eca(y)
             # Out of place, so the RLA path sees the branch output y, as in
@@ -138,8 +209,12 @@ class RLAInvertedResidual(BaseModule):
             out = x + y if self.use_res_connect else y
             if self.rla_norm is None:
                 return out, None
-            h = pool_hidden_state(h, self.stride) + out_conv(y)
-            h = recurrent_conv(torch.tanh(self.rla_norm(h)))
+            update = out_conv(y)
+            # The sum takes the layout of its first operand, the state's.
+            h = hidden_state_layout(update) if h is None else \
+                pool_hidden_state(h, self.stride) + update
+            # In place: autograd does not keep the norm's output.
+            h = recurrent_conv(fast_tanh_(self.rla_norm(h)))
             return out, h
 
         if self.with_cp and torch.is_grad_enabled():
@@ -375,14 +450,6 @@ class RLAMobileNetV2(RLABackbone):
                 f'{self.in_channels}, H, W), got {shape}; batch single '
                 'images with x.unsqueeze(0) or set in_channels.')
 
-    def _init_hidden(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, height, width = x.shape
-        h = x.new_zeros((n, self.rla_channel, height, width))
-        if not x.is_contiguous() and \
-                x.is_contiguous(memory_format=torch.channels_last):
-            h = h.contiguous(memory_format=torch.channels_last)
-        return h
-
     def _recurrent_conv(self, row: int) -> nn.Module:
         stage = 0 if self.share_recurrent_conv else self.row_stages[row]
         return self.rla_recurrent_convs[stage]
@@ -390,7 +457,9 @@ class RLAMobileNetV2(RLABackbone):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
         x = self.conv1(x)
-        h = self._init_hidden(x)
+        # h starts at zero; None lets the first block skip its h part, and
+        # later states inherit x's device, dtype and memory format.
+        h = None
         outs = []
         for i, layer_name in enumerate(self.layers):
             out_conv = self.rla_out_convs[i]

@@ -19,7 +19,7 @@ from mmpretrain.models.utils import SELayer
 
 from mmrla.registry import MODELS
 from ..utils import (ECALayer, check_out_indices, check_pretrained_file,
-                     pool_hidden_state)
+                     derived_weights, fast_tanh_, pool_hidden_state)
 from .base import RLABackbone
 
 RLA_SOURCES = ('output', 'residual')
@@ -99,25 +99,6 @@ class _RLABlock(BaseModule):
             x_part: Optional[torch.Tensor] = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def _derived_weights(self, name: str, fn, *weights: torch.Tensor):
-        """``fn(*weights)`` (slices, concatenations of parameters), cached.
-
-        Autograd needs the derivation in its graph while training, so it is
-        recomputed then; for inference it is kept until a source weight
-        changes (a new tensor, or an in-place update bumping ``_version``),
-        which saves copying weights on every call.
-        """
-        in_graph = torch.is_grad_enabled() and any(w.requires_grad
-                                                   for w in weights)
-        # A compiled graph derives (and can fold) the weights itself.
-        if in_graph or torch.compiler.is_compiling():
-            return fn(*weights)
-        key = tuple((w.data_ptr(), w._version, w.dtype) for w in weights)
-        cache = self.__dict__.setdefault('_weight_cache', {})
-        if name not in cache or cache[name][0] != key:
-            cache[name] = (key, fn(*weights))
-        return cache[name][1]
-
     def _conv1_with_hidden(
             self,
             x: torch.Tensor,
@@ -139,8 +120,8 @@ class _RLABlock(BaseModule):
             if h is None:
                 h = x.new_zeros((x.shape[0], self.rla_channel, *x.shape[2:]))
             return conv(torch.cat([x, h], dim=1))
-        w_x, w_h = self._derived_weights(
-            'conv1_split',
+        w_x, w_h = derived_weights(
+            self, 'conv1_split',
             lambda w: tuple(part.contiguous() for part in w.split(
                 [self.in_channels, self.rla_channel], dim=1)), conv.weight)
         if x_part is None:
@@ -148,8 +129,10 @@ class _RLABlock(BaseModule):
                               conv.dilation)
         if h is None:
             return x_part
-        return x_part + F.conv2d(h, w_h, None, conv.stride, conv.padding,
-                                 conv.dilation)
+        # In place into the fresh h part: x_part may be a view of a fused
+        # conv's output, which autograd forbids modifying.
+        return F.conv2d(h, w_h, None, conv.stride, conv.padding,
+                        conv.dilation).add_(x_part)
 
     def forward(
         self,
@@ -199,8 +182,8 @@ class _RLABlock(BaseModule):
                 return out, None, None
             next_x_part = None
             if next_conv is not None:
-                weight = self._derived_weights(
-                    'fused_update', lambda w_next, w_out: torch.cat(
+                weight = derived_weights(
+                    self, 'fused_update', lambda w_next, w_out: torch.cat(
                         [w_next[:, :self.out_channels], w_out]),
                     next_conv.weight, out_conv.weight)
                 next_x_part, update = F.conv2d(out, weight).split(
@@ -210,7 +193,8 @@ class _RLABlock(BaseModule):
                                   'output' else branch)
             h = update if h is None else \
                 pool_hidden_state(h, self.stride) + update
-            h = recurrent_conv(torch.tanh(self.rla_norm(h)))
+            # In place: autograd does not keep the norm's output.
+            h = recurrent_conv(fast_tanh_(self.rla_norm(h)))
             return out, h, next_x_part
 
         if self.with_cp and torch.is_grad_enabled():

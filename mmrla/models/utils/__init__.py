@@ -1,7 +1,10 @@
+from .cpu_ops import fast_tanh_, hidden_state_layout
 from .eca_layer import ECALayer
 from .rla import check_out_indices, check_pretrained_file, pool_hidden_state
+from .split_ops import batch_norm_parts, derived_weights, splittable_batch_norm
 
 __all__ = [
-    'ECALayer', 'check_out_indices', 'check_pretrained_file',
-    'pool_hidden_state'
+    'ECALayer', 'batch_norm_parts', 'check_out_indices',
+    'check_pretrained_file', 'derived_weights', 'fast_tanh_',
+    'hidden_state_layout', 'pool_hidden_state', 'splittable_batch_norm'
 ]

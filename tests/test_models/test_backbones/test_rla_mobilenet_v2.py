@@ -1,3 +1,4 @@
+import contextlib
 import math
 
 import pytest
@@ -7,6 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAMobileNetV2
 from mmrla.models.heads import DropoutLinearClsHead
+from tests.fixtures.equivalence import assert_same_training_pass
 
 ECA = (1, 1, 1, 1, 3, 3, 3)
 ROW_CHANNELS = (16, 24, 32, 64, 96, 160, 320)
@@ -264,3 +266,76 @@ def test_dropout_head():
     assert not torch.allclose(head(feats), head.fc(feats[0]))
     with pytest.raises(ValueError, match='dropout_rate must be in'):
         DropoutLinearClsHead(10, 8, dropout_rate=1.0)
+
+
+def _randomize_norms_(model: nn.Module) -> nn.Module:
+    """Non-trivial norm statistics, so that the comparisons below see them."""
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            for t, (lo, hi) in ((m.running_mean, (-.5, .5)), (m.running_var,
+                                                              (.5, 2.)),
+                                (m.weight.data, (.5, 1.5)), (m.bias.data,
+                                                             (-.5, .5))):
+                t.copy_(torch.rand(t.shape, generator=gen) * (hi - lo) + lo)
+    return model
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(),
+    dict(eca_kernel_sizes=ECA, share_recurrent_conv=False),
+    dict(out_indices=(1, 2, 4)),
+])
+def test_split_branch_equals_the_concatenation_form(kwargs):
+    from mmrla.models.backbones.rla_mobilenet_v2 import RLAInvertedResidual
+    torch.manual_seed(0)
+    fast = RLAMobileNetV2(**kwargs)
+    fast.init_weights()
+    _randomize_norms_(fast)
+    blocks = [b for name in fast.layers for b in getattr(fast, name)]
+    assert all(b._splittable() for b in blocks)
+
+    # float32, inference: each block alone, with a state and with the zero
+    # initial state (None), within 1e-5.
+    fast.eval()
+    for block in blocks:
+        in_channels = block.depthwise_conv.conv.in_channels - 32
+        e = torch.randn(2, in_channels, 9, 10)
+        with torch.no_grad():
+            for h in (torch.randn(2, 32, 9, 10), None):
+                torch.testing.assert_close(
+                    block._branch_split(e, h),
+                    block._branch_concat(e, h),
+                    atol=1e-5,
+                    rtol=1e-5)
+
+    # float64, training: the whole network, gradients and norm buffers.
+    slow = RLAMobileNetV2(**kwargs)
+    slow.load_state_dict(fast.state_dict())
+
+    @contextlib.contextmanager
+    def unoptimized():
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(RLAInvertedResidual, '_splittable', lambda self: False)
+            yield
+
+    assert_same_training_pass(fast, slow, torch.rand(2, 3, 45, 39),
+                              unoptimized)
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(norm_cfg=dict(type='GN', num_groups=8)),
+    dict(conv_cfg=dict(type='ConvWS')),
+])
+def test_layers_that_mix_channels_keep_the_concatenation(kwargs):
+    model = RLAMobileNetV2(**kwargs).eval()
+    assert not any(b._splittable() for b in model.layer2)
+    with torch.no_grad():
+        (out, ) = model(torch.rand(1, 3, 32, 32))
+    assert out.shape == (1, 1280, 1, 1)
+
+
+def test_sync_bn_conversion_disables_the_split():
+    # mmengine's ``sync_bn`` converts norms after the model is built.
+    model = nn.SyncBatchNorm.convert_sync_batchnorm(RLAMobileNetV2())
+    assert not any(b._splittable() for b in model.layer2)

@@ -1,3 +1,4 @@
+import contextlib
 import math
 
 import pytest
@@ -8,6 +9,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAResNet
 from mmrla.models.utils import pool_hidden_state
+from tests.fixtures.equivalence import assert_same_training_pass
 
 STAGE_CHANNELS = {
     18: (64, 128, 256, 512),
@@ -354,8 +356,7 @@ def _concat_conv1(self, x, h, x_part=None):
 
 
 @pytest.mark.parametrize('depth,concat_hidden', [(50, True), (18, False)])
-def test_optimized_forward_equals_unoptimized_form(monkeypatch, depth,
-                                                   concat_hidden):
+def test_optimized_forward_equals_unoptimized_form(depth, concat_hidden):
     from mmrla.models.backbones.rla_resnet import _RLABlock
     torch.manual_seed(0)
     kwargs = dict(
@@ -408,22 +409,16 @@ def test_optimized_forward_equals_unoptimized_form(monkeypatch, depth,
     # so that the comparison tests the algebra rather than rounding.
     slow = RLAResNet(**kwargs)
     slow.load_state_dict(fast.state_dict())
-    fast.double().train()
-    slow.double().train()
-    x = torch.rand(2, 3, 41, 45, dtype=torch.float64)
-    fast_outs = fast(x)
-    with monkeypatch.context() as m:
-        m.setattr(_RLABlock, '_conv1_with_hidden', _concat_conv1)
-        m.setattr(RLAResNet, '_fusable', staticmethod(lambda *a: False))
-        slow_outs = slow(x)
-    for a, b in zip(fast_outs, slow_outs):
-        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
-    sum(o.sum() for o in fast_outs).backward()
-    sum(o.sum() for o in slow_outs).backward()
-    for (name, a), b in zip(fast.named_parameters(), slow.parameters()):
-        # Relative to the largest gradient of the tensor: float64 rounding.
-        scale = b.grad.abs().max().clamp(min=1)
-        assert (a.grad - b.grad).abs().max() <= 1e-9 * scale, name
+
+    @contextlib.contextmanager
+    def unoptimized():
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(_RLABlock, '_conv1_with_hidden', _concat_conv1)
+            m.setattr(RLAResNet, '_fusable', staticmethod(lambda *a: False))
+            yield
+
+    assert_same_training_pass(fast, slow, torch.rand(2, 3, 41, 45),
+                              unoptimized)
 
 
 def test_no_fusion_when_the_update_reads_the_residual_branch():

@@ -1,0 +1,43 @@
+"""Faster CPU forms of RLA's hidden-state operations (same results)."""
+import torch
+
+
+def fast_tanh_(x: torch.Tensor) -> torch.Tensor:
+    """``x.tanh_()``, faster for CPU inference.
+
+    PyTorch's CPU tanh kernel runs 3-6x slower than its sigmoid kernel
+    (torch 2.5, AVX-512), and every RLA block applies tanh to its hidden
+    state. Without autograd, for float32 on CPU, this computes
+    ``2 * sigmoid(2x) - 1`` in place instead: the same function, within
+    2e-7 absolutely (native tanh: 6e-8). Training, other devices and dtypes
+    (bfloat16 would lose precision), and compiled graphs, which fuse tanh
+    anyway, use ``tanh_``. Autograd must not need ``x`` itself (true for a
+    norm's output).
+
+    Args:
+        x (Tensor): Input, overwritten.
+
+    Returns:
+        Tensor: ``x``, holding ``tanh(x)``.
+
+    Example:
+        >>> import torch
+        >>> x = torch.linspace(-3, 3, 7)
+        >>> expected = torch.tanh(x)
+        >>> bool((fast_tanh_(x) - expected).abs().max() < 1e-6)
+        True
+    """
+    if x.device.type != 'cpu' or x.dtype != torch.float32 or \
+            (torch.is_grad_enabled() and x.requires_grad) or \
+            torch.compiler.is_compiling():
+        return x.tanh_()
+    return x.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+def hidden_state_layout(h: torch.Tensor) -> torch.Tensor:
+    """The memory layout for a depthwise RLA hidden state: channels_last on
+    CPU, where oneDNN's depthwise convs and PyTorch's average pooling run
+    several times faster in it than in NCHW; unchanged elsewhere."""
+    if h.device.type == 'cpu' and h.dim() == 4:
+        return h.contiguous(memory_format=torch.channels_last)
+    return h

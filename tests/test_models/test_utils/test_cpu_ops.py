@@ -1,0 +1,38 @@
+import torch
+
+from mmrla.models.utils import fast_tanh_, hidden_state_layout
+
+
+def test_fast_tanh_matches_tanh_in_place():
+    x = torch.linspace(-12, 12, 100_001)
+    expected = torch.tanh(x.double())
+    with torch.no_grad():
+        y = x.clone()
+        out = fast_tanh_(y)
+    assert out.data_ptr() == y.data_ptr()  # in place
+    assert (out.double() - expected).abs().max() < 3e-7
+    assert out.abs().max() <= 1  # saturates like tanh, no overshoot
+
+
+def test_fast_tanh_keeps_native_tanh_where_it_matters():
+    # Training needs tanh's own backward; bfloat16 would lose precision to
+    # the sigmoid form; float64 keeps exact comparisons exact.
+    x = torch.randn(4, 5, requires_grad=True)
+    y = fast_tanh_(x * 1.0)
+    torch.testing.assert_close(y, torch.tanh(x), atol=0, rtol=0)
+    (grad, ) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(grad, 1 - torch.tanh(x)**2)
+    with torch.no_grad():
+        for dtype in (torch.bfloat16, torch.float64):
+            t = torch.randn(50).to(dtype)
+            torch.testing.assert_close(
+                fast_tanh_(t.clone()), torch.tanh(t), atol=0, rtol=0)
+
+
+def test_hidden_state_layout_is_channels_last_on_cpu():
+    h = torch.rand(2, 32, 5, 6)
+    out = hidden_state_layout(h)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, h, atol=0, rtol=0)
+    # The sum with a state keeps the state's layout (see RLAMobileNetV2).
+    assert (out + h).is_contiguous(memory_format=torch.channels_last)
