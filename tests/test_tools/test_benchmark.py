@@ -1,9 +1,14 @@
 import json
+import os.path as osp
 import statistics
+import subprocess
+import sys
 
 import pytest
 
 from tools.analysis_tools import benchmark
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -13,12 +18,14 @@ def test_benchmark_runs_and_writes_well_formed_json(tmp_path, capsys):
     assert benchmark.main([
         '--groups', 'resnet', '--models', 'RLA-ResNet-50', '--img-size', '32',
         '--batch-sizes', '1', '2', '--train-batch', '2', '--warmup', '1',
-        '--repeats', '2', '--train-repeats', '1', '--out',
+        '--repeats', '2', '--train-repeats', '1', '--allocator', 'default',
+        '--out',
         str(out)
     ]) == 0
     with open(out) as f:
         report = json.load(f)
     assert report['meta']['device'] == 'cpu'
+    assert report['meta']['allocator'] == 'default'
     assert report['meta']['command'].startswith(
         'python tools/analysis_tools/benchmark.py --groups resnet')
     rows = report['results']
@@ -54,3 +61,24 @@ def test_benchmark_runs_and_writes_well_formed_json(tmp_path, capsys):
 def test_benchmark_rejects_unknown_models(capsys):
     assert benchmark.main(['--models', 'ResNet-5O']) == 2
     assert "unknown --models ['ResNet-5O']" in capsys.readouterr().err
+
+
+def test_stable_allocator_takes_effect_in_a_fresh_process():
+    # A subprocess: the setting is process-wide and must not leak into the
+    # test session.
+    code = ('from tools.analysis_tools.benchmark import stabilize_allocator; '
+            'print(stabilize_allocator())')
+    out = subprocess.run([sys.executable, '-c', code],
+                         cwd=REPO,
+                         capture_output=True,
+                         text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == 'True'
+
+
+def test_adaptive_roi_sampling_is_fixed_for_detectors():
+    import torch.nn as nn
+    from mmcv.ops import RoIAlign
+    model = nn.ModuleList([RoIAlign(7, 1 / 16, 0), RoIAlign(7, 1 / 8, 3)])
+    benchmark.fix_roi_sampling(model)
+    assert [m.sampling_ratio for m in model] == [2, 3]

@@ -12,7 +12,14 @@ Groups:
                (baseline) and SE-ResNet-50
     mobilenet  RLA-MobileNetV2 vs mmpretrain MobileNetV2 (baseline)
     det        Faster R-CNN with RLA-R50 vs mmdet's Faster R-CNN R50
-               (baseline), inference at a reduced size
+               (baseline), inference at a reduced size: the whole detector
+               (infer_b1) and its backbone with FPN (feat_b1)
+
+With random weights, RoIAlign's adaptive sampling (``sampling_ratio=0``)
+makes the RoI head's cost follow the sizes of the random proposals, which
+differ between two models whose heads are identical (we saw 0.95x-1.14x
+between runs from this alone). The benchmark fixes it at 2 samples per bin
+in both detectors, so the figure compares what the backbones change.
 
 Usage:
     python tools/analysis_tools/benchmark.py --groups resnet \
@@ -20,6 +27,7 @@ Usage:
     python tools/analysis_tools/benchmark.py --device cuda --channels-last
 """
 import argparse
+import ctypes
 import json
 import os
 import os.path as osp
@@ -85,8 +93,15 @@ def parse_args(argv=None):
         metavar=('SMALL', 'LARGE'))
     parser.add_argument('--train-batch', type=int, default=16)
     parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--repeats', type=int, default=20)
     parser.add_argument('--train-repeats', type=int, default=5)
+    parser.add_argument(
+        '--allocator',
+        default='stable',
+        choices=['stable', 'default'],
+        help='stable (CPU, glibc): keep freed memory in the process, so '
+        'that page faults do not make a model\'s speed depend on what ran '
+        'before it; default: leave glibc as it is')
     parser.add_argument(
         '--skip-memory', action='store_true', help='skip peak memory runs')
     parser.add_argument('--out', default='work_dirs/benchmark/benchmark.json')
@@ -115,6 +130,35 @@ def build_model(config: str, kind: str) -> torch.nn.Module:
     return model
 
 
+def fix_roi_sampling(model: torch.nn.Module, samples: int = 2) -> None:
+    """Give adaptive RoIAlign layers a fixed number of samples per bin, so
+    that a detector's head costs the same whatever its proposals (see the
+    module docstring)."""
+    from mmcv.ops import RoIAlign
+    for m in model.modules():
+        if isinstance(m, RoIAlign) and m.sampling_ratio == 0:
+            m.sampling_ratio = samples
+
+
+def stabilize_allocator() -> bool:
+    """Make glibc keep freed memory in the process; True if it took.
+
+    By default glibc serves large buffers with fresh ``mmap`` pages and
+    returns freed heap to the OS, so each big tensor costs page faults; on a
+    VM these can cost more than the convolutions, and how many a model pays
+    depends on what the previous model left (we saw 10-30% swings with the
+    order of models). With no mmap and no trimming, every model runs on a
+    warm heap after the warm-up, and the comparison measures computation.
+    """
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+    except OSError:  # not glibc
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return libc.mallopt(m_mmap_max, 0) == 1 and \
+        libc.mallopt(m_trim_threshold, 2**31 - 1) == 1
+
+
 def sync(device: str) -> None:
     if device == 'cuda':
         torch.cuda.synchronize()
@@ -131,6 +175,8 @@ class Runner:
                  with_flops: bool = True) -> None:
         self.name, self.kind, self.args = name, kind, args
         self.model = build_model(config, kind).to(args.device)
+        if kind == 'det':
+            fix_roi_sampling(self.model)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.flops = count_flops(self.model, kind, args) if with_flops \
             else None
@@ -176,6 +222,20 @@ class Runner:
             def run():
                 with torch.no_grad():
                     self.forward(x, mode='tensor')
+
+        return run
+
+    def feat_fn(self, batch: int) -> Callable[[], None]:
+        """A detector's backbone and neck alone."""
+        x = self.inputs(batch)
+        self.model.eval()
+        extract = self.model.extract_feat
+        if self.args.compile:
+            extract = torch.compile(extract)
+
+        def run():
+            with torch.no_grad():
+                extract(x)
 
         return run
 
@@ -335,7 +395,14 @@ def bench_group(group: str, args) -> List[dict]:
         figures[f'infer_b{batch}'] = interleaved(
             [r.infer_fn(batch) for r in runners], args.warmup, args.repeats,
             args.device)
-    if kind != 'det':
+    if kind == 'det':
+        print(
+            f'[benchmark] {group}: backbone and neck, batch {small}',
+            flush=True)
+        figures[f'feat_b{small}'] = interleaved(
+            [r.feat_fn(small) for r in runners], args.warmup, args.repeats,
+            args.device)
+    else:
         print(
             f'[benchmark] {group}: training step, batch '
             f'{args.train_batch}',
@@ -374,7 +441,7 @@ def to_markdown(results: List[dict]) -> str:
     for row in results:
         keys += [
             k for k in row
-            if k.startswith(('infer_', 'train_')) and k not in keys
+            if k.startswith(('infer_', 'feat_', 'train_')) and k not in keys
         ]
     header = ['model', 'params', 'FLOPs'] + [f'{k} ms (ratio)' for k in keys
                                              ] + ['train peak mem MB (ratio)']
@@ -419,6 +486,10 @@ def main(argv=None) -> int:
             f'{sorted(known)}.',
             file=sys.stderr)
         return 2
+    allocator = 'default'
+    if args.device == 'cpu' and args.allocator == 'stable':
+        allocator = 'stable' if stabilize_allocator() else \
+            'default (not glibc)'
     torch.manual_seed(0)
     results = []
     for group in args.groups:
@@ -430,6 +501,7 @@ def main(argv=None) -> int:
         torch=torch.__version__,
         channels_last=args.channels_last,
         compile=args.compile,
+        allocator=allocator,
         img_size=args.img_size,
         det_size=args.det_size,
         repeats=args.repeats,

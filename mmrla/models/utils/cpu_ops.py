@@ -9,7 +9,8 @@ def fast_tanh_(x: torch.Tensor) -> torch.Tensor:
     (torch 2.5, AVX-512), and every RLA block applies tanh to its hidden
     state. Without autograd, for float32 on CPU, this computes
     ``2 * sigmoid(2x) - 1`` in place instead: the same function, within
-    2e-7 absolutely (native tanh: 6e-8). Training, other devices and dtypes
+    2e-7 absolutely (native tanh: 6e-8). Below 8192 elements the four small
+    ops cost more than they save. Training, other devices and dtypes
     (bfloat16 would lose precision), and compiled graphs, which fuse tanh
     anyway, use ``tanh_``. Autograd must not need ``x`` itself (true for a
     norm's output).
@@ -28,6 +29,7 @@ def fast_tanh_(x: torch.Tensor) -> torch.Tensor:
         True
     """
     if x.device.type != 'cpu' or x.dtype != torch.float32 or \
+            x.numel() < 8192 or \
             (torch.is_grad_enabled() and x.requires_grad) or \
             torch.compiler.is_compiling():
         return x.tanh_()

@@ -23,6 +23,10 @@ def test_fast_tanh_keeps_native_tanh_where_it_matters():
     (grad, ) = torch.autograd.grad(y.sum(), x)
     torch.testing.assert_close(grad, 1 - torch.tanh(x)**2)
     with torch.no_grad():
+        # Small tensors: four small ops would cost more than tanh.
+        small = torch.randn(2, 32, 7, 7)
+        torch.testing.assert_close(
+            fast_tanh_(small.clone()), torch.tanh(small), atol=0, rtol=0)
         for dtype in (torch.bfloat16, torch.float64):
             t = torch.randn(50).to(dtype)
             torch.testing.assert_close(
