@@ -457,8 +457,9 @@ class RLAMobileNetV2(RLABackbone):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
         x = self.conv1(x)
-        # h starts at zero; None lets the first block skip its h part, and
-        # later states inherit x's device, dtype and memory format.
+        # h starts at zero; None lets the first block skip its h part. Later
+        # states take x's device and dtype, and their layout from
+        # hidden_state_layout.
         h = None
         outs = []
         for i, layer_name in enumerate(self.layers):
