@@ -155,8 +155,11 @@ def stabilize_allocator() -> bool:
     except OSError:  # not glibc
         return False
     m_trim_threshold, m_mmap_max = -1, -4
-    return libc.mallopt(m_mmap_max, 0) == 1 and \
-        libc.mallopt(m_trim_threshold, 2**31 - 1) == 1
+    results = [
+        libc.mallopt(m_mmap_max, 0),
+        libc.mallopt(m_trim_threshold, 2**31 - 1)
+    ]
+    return all(r == 1 for r in results)
 
 
 def sync(device: str) -> None:
@@ -489,7 +492,7 @@ def main(argv=None) -> int:
     allocator = 'default'
     if args.device == 'cpu' and args.allocator == 'stable':
         allocator = 'stable' if stabilize_allocator() else \
-            'default (not glibc)'
+            'not stable (mallopt missing or refused)'
     torch.manual_seed(0)
     results = []
     for group in args.groups:

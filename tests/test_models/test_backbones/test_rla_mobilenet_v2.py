@@ -9,6 +9,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmrla.models import RLAMobileNetV2
 from mmrla.models.heads import DropoutLinearClsHead
 from tests.fixtures.equivalence import assert_same_training_pass
+from tests.reference_models import randomize_
 
 ECA = (1, 1, 1, 1, 3, 3, 3)
 ROW_CHANNELS = (16, 24, 32, 64, 96, 160, 320)
@@ -268,19 +269,6 @@ def test_dropout_head():
         DropoutLinearClsHead(10, 8, dropout_rate=1.0)
 
 
-def _randomize_norms_(model: nn.Module) -> nn.Module:
-    """Non-trivial norm statistics, so that the comparisons below see them."""
-    gen = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            for t, (lo, hi) in ((m.running_mean, (-.5, .5)), (m.running_var,
-                                                              (.5, 2.)),
-                                (m.weight.data, (.5, 1.5)), (m.bias.data,
-                                                             (-.5, .5))):
-                t.copy_(torch.rand(t.shape, generator=gen) * (hi - lo) + lo)
-    return model
-
-
 @pytest.mark.parametrize('kwargs', [
     dict(),
     dict(eca_kernel_sizes=ECA, share_recurrent_conv=False),
@@ -289,9 +277,8 @@ def _randomize_norms_(model: nn.Module) -> nn.Module:
 def test_split_branch_equals_the_concatenation_form(kwargs):
     from mmrla.models.backbones.rla_mobilenet_v2 import RLAInvertedResidual
     torch.manual_seed(0)
-    fast = RLAMobileNetV2(**kwargs)
-    fast.init_weights()
-    _randomize_norms_(fast)
+    # Non-trivial norm statistics, so that the comparisons below see them.
+    fast = randomize_(RLAMobileNetV2(**kwargs))
     blocks = [b for name in fast.layers for b in getattr(fast, name)]
     assert all(b._splittable() for b in blocks)
 
