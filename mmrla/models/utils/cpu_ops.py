@@ -5,15 +5,15 @@ import torch
 def fast_tanh_(x: torch.Tensor) -> torch.Tensor:
     """``x.tanh_()``, faster for CPU inference.
 
-    PyTorch's CPU tanh kernel runs 3-6x slower than its sigmoid kernel
-    (torch 2.5, AVX-512), and every RLA block applies tanh to its hidden
-    state. Without autograd, for float32 on CPU, this computes
-    ``2 * sigmoid(2x) - 1`` in place instead: the same function, within
-    2e-7 absolutely (native tanh: 6e-8). Below 8192 elements the four small
-    ops cost more than they save. Training, other devices and dtypes
-    (bfloat16 would lose precision), and compiled graphs, which fuse tanh
-    anyway, use ``tanh_``. Autograd must not need ``x`` itself (true for a
-    norm's output).
+    PyTorch's CPU tanh kernel runs several times slower than its sigmoid
+    kernel (torch 2.5, AVX-512; see README, Performance), and every RLA
+    block applies tanh to its hidden state. Without autograd, for float32 on
+    CPU, this computes ``2 * sigmoid(2x) - 1`` in place instead: the same
+    function, within 2e-7 absolutely (native tanh: 6e-8). Below 8192
+    elements the four small ops cost more than they save. Training, other
+    devices and dtypes (bfloat16 would lose precision), and compiled graphs,
+    which fuse tanh anyway, use ``tanh_``. Autograd must not need ``x``
+    itself (true for a norm's output).
 
     Args:
         x (Tensor): Input, overwritten.
