@@ -1,4 +1,5 @@
-# RLA-vector ResNet-56: the LSTM (M=32, r=16) predicts a channel vector, CIFAR-10.
+# RLA-vector ResNet-56: the LSTM (M=32, r=16) predicts a channel vector,
+# CIFAR-10.
 # Paper: Table 1, 0.876M params, 6.28% top-1 error.
 _base_ = '../_base_/la_resnet_cifar10.py'
 

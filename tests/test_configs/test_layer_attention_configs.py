@@ -1,5 +1,6 @@
 """Every config of configs/layer_attention/ builds, follows the paper's
 recipe, and carries the options its name says."""
+import functools
 import glob
 import os.path as osp
 import re
@@ -7,8 +8,7 @@ import re
 import pytest
 from mmengine.config import Config
 
-from tools.analysis_tools.layer_attention_params import (PAPER,
-                                                         count_params)
+from tools.analysis_tools.layer_attention_params import PAPER, count_params
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
@@ -19,7 +19,9 @@ IMAGENET = [c for c in CONFIGS if c.endswith('in1k')]
 COCO = [c for c in CONFIGS if c.endswith('coco2014')]
 
 
+@functools.lru_cache(maxsize=None)
 def _cfg(name):
+    # Parsing resolves mmpretrain::/mmdet:: bases (about 1 s each): once.
     return Config.fromfile(
         osp.join(REPO, 'configs', 'layer_attention', name + '.py'))
 
@@ -28,7 +30,8 @@ def test_the_issue_names_exist():
     expected = {
         f'{kind}{d}_b128_{ds}'
         for kind in ('resnet', 'se-resnet', 'la-resnet')
-        for d in (20, 32, 44, 56, 110) for ds in ('cifar10', 'cifar100')
+        for d in (20, 32, 44, 56, 110)
+        for ds in ('cifar10', 'cifar100')
     }
     expected |= {
         f'la-resnet56-{v}_b128_{ds}'
@@ -38,11 +41,13 @@ def test_the_issue_names_exist():
     }
     expected |= {
         f'{kind}{d}_4xb64_in1k'
-        for kind in ('resnet', 'la-resnet') for d in (18, 50, 101)
+        for kind in ('resnet', 'la-resnet')
+        for d in (18, 50, 101)
     }
     expected |= {
         f'faster-rcnn_{kind}{d}_coco2014'
-        for kind in ('r', 'la-r') for d in (50, 101)
+        for kind in ('r', 'la-r')
+        for d in (50, 101)
     }
     assert set(CONFIGS) == expected
     # The table tool knows the paper's figures of every config.
@@ -92,9 +97,8 @@ def test_cifar_config(name):
         assert loader.dataset.data_root.rstrip('/') == f'data/cifar{classes}'
         # Nothing downloads at run time.
         assert loader.dataset.download is False
-    assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline] == [
-        'RandomCrop', 'RandomFlip', 'PackInputs'
-    ]
+    assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline
+            ] == ['RandomCrop', 'RandomFlip', 'PackInputs']
     assert cfg.train_dataloader.dataset.pipeline[0].padding == 4
     optimizer = {
         k: v
@@ -154,8 +158,7 @@ def test_coco2014_config(name):
 @pytest.mark.parametrize(
     'name', [c for c in CONFIGS if not re.search(r'resnet(50|101)_4xb', c)])
 def test_config_builds(name):
-    count = count_params(
-        osp.join(REPO, 'configs', 'layer_attention', name + '.py'))
+    count = count_params(_cfg(name))
     paper = PAPER[name][0]
     if paper is not None and 'cifar10' in name and 'cifar100' not in name:
         # The paper's CIFAR counts scatter around those of any one
@@ -164,4 +167,5 @@ def test_config_builds(name):
         # account (0.277M); ours: 274,847, 1.1% below. All are within 1.5%.
         assert count == pytest.approx(paper * 1e6, rel=0.015)
     elif paper is not None and name.endswith('in1k'):
-        assert count // 10_000 / 100 == paper
+        # Rounded or truncated, as the backbone tests explain.
+        assert count / 1e6 == pytest.approx(paper, abs=0.01)

@@ -29,8 +29,8 @@ TOOLS = ('visualization/layer_attention.py',
 
 def _options(options):
     return ['--cfg-options'] + [
-        f'{k}=({",".join(map(str, v))})' if isinstance(v, tuple) else
-        f'{k}={v}' for k, v in options.items()
+        f'{k}=({",".join(map(str, v))})'
+        if isinstance(v, tuple) else f'{k}={v}' for k, v in options.items()
     ]
 
 
@@ -128,11 +128,11 @@ def test_visualization_on_image_folder(la20_checkpoint, tmp_path):
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(5):
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), np.uint8)).save(
-            folder / f'img{i}.png')
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3),
+                                     np.uint8)).save(folder / f'img{i}.png')
     out_dir = tmp_path / 'vis'
-    assert _visualize(LA20, la20_checkpoint, '--images', folder,
-                      '--out-dir', out_dir, '--batch-size', 2) == 0
+    assert _visualize(LA20, la20_checkpoint, '--images', folder, '--out-dir',
+                      out_dir, '--batch-size', 2) == 0
     with open(out_dir / 'layer_attention.json') as f:
         result = json.load(f)
     assert result['blocks'][:4] == ['1-1', '1-2', '1-3', '2-1']
@@ -140,15 +140,13 @@ def test_visualization_on_image_folder(la20_checkpoint, tmp_path):
     attention = np.array(result['attention'])
     assert attention.shape == (5, 9)
     assert ((attention > 0) & (attention < 1)).all()
-    np.testing.assert_allclose(result['mean'], attention.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(result['std'], attention.std(0), rtol=1e-6)
+    np.testing.assert_allclose(result['mean'], attention.mean(0), atol=1e-6)
+    np.testing.assert_allclose(result['std'], attention.std(0), atol=1e-6)
     normalized = np.array(result['normalized'])
     np.testing.assert_allclose(normalized.mean(0), 0, atol=1e-6)
-    assert [osp.basename(p) for p in result['images']] == [
-        f'img{i}.png' for i in range(5)
-    ]
-    for name in ('layer_attention_mean.png',
-                 'layer_attention_normalized.png'):
+    assert [osp.basename(p)
+            for p in result['images']] == [f'img{i}.png' for i in range(5)]
+    for name in ('layer_attention_mean.png', 'layer_attention_normalized.png'):
         pixels = _png(out_dir / name)
         assert pixels.std() > 0  # something is drawn
 
@@ -160,8 +158,9 @@ def test_visualization_on_image_folder(la20_checkpoint, tmp_path):
         block.layer_attention.register_forward_hook(
             lambda m, a, out: records.append(out.flatten()))
     from mmengine.dataset import Compose, pseudo_collate
-    pipeline = Compose([dict(type='LoadImageFromFile'),
-                        dict(type='PackInputs')])
+    pipeline = Compose(
+        [dict(type='LoadImageFromFile'),
+         dict(type='PackInputs')])
     batch = pseudo_collate([pipeline(dict(img_path=str(folder / 'img0.png')))])
     with torch.no_grad():
         model(model.data_preprocessor(batch)['inputs'], mode='tensor')
@@ -182,12 +181,13 @@ def test_visualization_on_test_set(la20_checkpoint, tiny_cifar, tmp_path):
 def test_visualization_gradcam(la20_checkpoint, tmp_path):
     pytest.importorskip('pytorch_grad_cam')
     image = tmp_path / 'x.png'
-    Image.fromarray(np.random.default_rng(1).integers(
-        0, 255, (32, 32, 3), np.uint8)).save(image)
+    Image.fromarray(
+        np.random.default_rng(1).integers(0, 255, (32, 32, 3),
+                                          np.uint8)).save(image)
     out_dir = tmp_path / 'vis'
     assert _visualize(LA20, la20_checkpoint, '--images', image, image,
-                      '--gradcam', image, '--target-category', 2,
-                      '--out-dir', out_dir) == 0
+                      '--gradcam', image, '--target-category', 2, '--out-dir',
+                      out_dir) == 0
     with open(out_dir / 'layer_attention.json') as f:
         result = json.load(f)
     assert result['gradcam']['target'] == 2
@@ -210,8 +210,7 @@ def test_param_table(capsys):
     from tools.analysis_tools.layer_attention_params import main
     names = ('la-resnet56_b128_cifar10', 'se-resnet20_b128_cifar100')
     assert main([
-        osp.join(REPO, 'configs', 'layer_attention', n + '.py')
-        for n in names
+        osp.join(REPO, 'configs', 'layer_attention', n + '.py') for n in names
     ]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2] == ('| la-resnet56_b128_cifar10 | 857,053 (0.857M) | '
@@ -231,21 +230,25 @@ def test_cifar_generator_writes_what_cifar10_reads(tmp_path, monkeypatch):
         str(tmp_path / 'c100'), '--num-train', '6', '--num-test', '3',
         '--format', 'cifar100'
     ])
-    train = CIFAR10(data_root=str(tmp_path / 'c10'), split='train',
-                    download=False)
+    train = CIFAR10(
+        data_root=str(tmp_path / 'c10'), split='train', download=False)
     assert len(train) == 30
     labels = [train.get_data_info(i)['gt_label'] for i in range(30)]
     assert sorted(set(labels)) == [0, 1, 2]
     assert np.bincount(labels).tolist() == [10, 10, 10]
     img = train.get_data_info(0)['img']
     assert img.shape == (32, 32, 3) and img.dtype == np.uint8
-    assert len(CIFAR100(data_root=str(tmp_path / 'c100'), split='test',
-                        download=False)) == 3
+    assert len(
+        CIFAR100(
+            data_root=str(tmp_path / 'c100'), split='test',
+            download=False)) == 3
 
 
 @pytest.mark.parametrize('tool', TOOLS)
 def test_tools_answer_help(tool):
     proc = subprocess.run([sys.executable, f'tools/{tool}', '--help'],
-                          cwd=REPO, capture_output=True, text=True)
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr
     assert 'usage:' in proc.stdout

@@ -68,8 +68,8 @@ def _paper_table() -> Dict[str, Tuple[Optional[float], str]]:
     """Config name -> (paper params in M or None, paper errors)."""
     table = {}
     for depth, rows in _TABLE2.items():
-        for kind, (params, e10, e100) in zip(('resnet', 'se-resnet',
-                                              'la-resnet'), rows):
+        kinds = ('resnet', 'se-resnet', 'la-resnet')
+        for kind, (params, e10, e100) in zip(kinds, rows):
             table[f'{kind}{depth}_b128_cifar10'] = (params, f'{e10:.2f}')
             table[f'{kind}{depth}_b128_cifar100'] = (params, f'{e100:.2f}')
     for name, (params, e10, e100) in _TABLE1.items():
@@ -85,11 +85,12 @@ def _paper_table() -> Dict[str, Tuple[Optional[float], str]]:
 PAPER = _paper_table()
 
 
-def count_params(config: str) -> int:
-    """Parameters of the model a config builds (no weights loaded)."""
+def count_params(config) -> int:
+    """Parameters of the model a config (file or ``Config``) builds; no
+    weights are loaded."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
     scope = cfg.get('default_scope', 'mmpretrain')
     init_default_scope(scope)
     import mmrla.models  # noqa: F401
@@ -114,8 +115,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    configs = args.configs or sorted(
-        glob.glob(osp.join(CONFIG_DIR, '*.py')))
+    configs = args.configs or sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
     missing = [c for c in configs if not osp.isfile(c)]
     if missing:
         print(f'error: no such config: {", ".join(missing)}', file=sys.stderr)

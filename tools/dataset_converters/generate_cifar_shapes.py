@@ -21,14 +21,16 @@ import argparse
 import os
 import os.path as osp
 import pickle
-import sys
 from typing import Tuple
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from generate_shapes import (CLASSES, _colour, _fill,  # noqa: E402
-                             _polygon, _texture)
+try:  # run as a script: this folder is on sys.path
+    from generate_shapes import CLASSES, _colour, _fill, _polygon, _texture
+except ImportError:  # imported as a module of the repository
+    from tools.dataset_converters.generate_shapes import (CLASSES, _colour,
+                                                          _fill, _polygon,
+                                                          _texture)
 
 # base folder and file names of the two formats (as mmpretrain reads them)
 FORMATS = {
@@ -64,13 +66,13 @@ def draw_shape(rng: np.random.Generator,
         (32, 32, 3)
     """
     image = _texture(rng, size)
-    mask = _fill(
-        _polygon(rng, label, size, size // 5, int(size * 0.4)), size)
+    mask = _fill(_polygon(rng, label, size, size // 5, int(size * 0.4)), size)
     image[mask] = _colour(rng)
     return image
 
 
-def make_split(num: int, seed: int,
+def make_split(num: int,
+               seed: int,
                size: int = 32) -> Tuple[np.ndarray, np.ndarray]:
     """``num`` images (N x 3*size*size, CIFAR's planar RGB rows) and
     balanced labels in ``range(len(CLASSES))``."""
@@ -111,10 +113,11 @@ def write_cifar(root: str,
 
 def _dump(folder, name, data, labels, label_key):
     with open(osp.join(folder, name), 'wb') as f:
-        pickle.dump({
-            'data': data.astype(np.uint8),
-            label_key: [int(v) for v in labels]
-        }, f)
+        pickle.dump(
+            {
+                'data': data.astype(np.uint8),
+                label_key: [int(v) for v in labels]
+            }, f)
 
 
 def disable_md5_checks(setter=setattr) -> None:
@@ -139,8 +142,7 @@ def parse_args(argv=None):
     parser.add_argument('out_dir', nargs='?', default='data/shapes32')
     parser.add_argument('--num-train', type=int, default=2000)
     parser.add_argument('--num-test', type=int, default=500)
-    parser.add_argument(
-        '--format', choices=sorted(FORMATS), default='cifar10')
+    parser.add_argument('--format', choices=sorted(FORMATS), default='cifar10')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
 

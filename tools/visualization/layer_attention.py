@@ -117,8 +117,9 @@ def load_model(config: str,
     if not osp.isfile(checkpoint):
         raise ToolError(f'Checkpoint {checkpoint} does not exist.')
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    import mmrla.models  # noqa: F401  (registers LayerAttentionResNet)
     from mmpretrain.registry import MODELS
+
+    import mmrla.models  # noqa: F401  (registers LayerAttentionResNet)
     model = MODELS.build(cfg.model)
     if getattr(model.backbone, 'lstm', None) is None:
         raise ToolError(
@@ -166,9 +167,7 @@ def _file_pipeline(cfg):
     return Compose(pipeline)
 
 
-def iter_batches(cfg,
-                 model: nn.Module,
-                 images: Optional[Sequence[str]],
+def iter_batches(cfg, model: nn.Module, images: Optional[Sequence[str]],
                  num_images: int,
                  batch_size: int) -> Iterator[Tuple[torch.Tensor, list]]:
     """Yield (preprocessed inputs, names) from files or the test set."""
@@ -237,8 +236,13 @@ def normalize(attention: np.ndarray) -> np.ndarray:
         >>> normalize(np.array([[0.2, 0.5], [0.4, 0.5]])).tolist()
         [[-1.0, 0.0], [1.0, 0.0]]
     """
+    attention = attention.astype(np.float64)
     std = attention.std(0)
-    return (attention - attention.mean(0)) / np.where(std > 0, std, 1)
+    # A block whose attention is the same for every image (up to float32
+    # noise) gets 0, not noise divided by almost nothing.
+    flat = std <= 1e-6
+    return np.where(flat, 0.0, attention - attention.mean(0)) / np.where(
+        flat, 1.0, std)
 
 
 def _stage_starts(names: Sequence[str]) -> List[int]:
@@ -253,13 +257,28 @@ def plot_mean(names, attention, path, title):
     mean, std = attention.mean(0), attention.std(0)
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 0.3 * len(names) + 2), 4))
-    ax.errorbar(x, mean, yerr=std, fmt='-o', color='tab:blue', capsize=3,
-                markersize=4, label='mean +- 1 std')
+    ax.errorbar(
+        x,
+        mean,
+        yerr=std,
+        fmt='-o',
+        color='tab:blue',
+        capsize=3,
+        markersize=4,
+        label='mean +- 1 std')
     starts = _stage_starts(names)
-    ax.plot(x[starts], mean[starts], 'o', color='red', markersize=6,
-            label='first block of a stage')
-    ax.set_xticks(x, names, rotation=90 if len(names) > 16 else 0,
-                  fontsize=7 if len(names) > 16 else 9)
+    ax.plot(
+        x[starts],
+        mean[starts],
+        'o',
+        color='red',
+        markersize=6,
+        label='first block of a stage')
+    ax.set_xticks(
+        x,
+        names,
+        rotation=90 if len(names) > 16 else 0,
+        fontsize=7 if len(names) > 16 else 9)
     ax.set_xlabel('Layer index (stage-block)')
     ax.set_ylabel('Layer attention')
     ax.set_ylim(-0.02, 1.02)
@@ -281,11 +300,19 @@ def plot_normalized(names, normalized, image_names, path, title):
     for row, name in zip(normalized, image_names):
         line, = ax.plot(x, row, '-o', markersize=4, label=osp.basename(name))
         top = int(np.argmax(row))
-        ax.plot(x[top], row[top], 's', markersize=10, markerfacecolor='none',
-                markeredgecolor='red')
+        ax.plot(
+            x[top],
+            row[top],
+            's',
+            markersize=10,
+            markerfacecolor='none',
+            markeredgecolor='red')
     ax.axhline(0, color='gray', linewidth=0.8)
-    ax.set_xticks(x, names, rotation=90 if len(names) > 16 else 0,
-                  fontsize=7 if len(names) > 16 else 9)
+    ax.set_xticks(
+        x,
+        names,
+        rotation=90 if len(names) > 16 else 0,
+        fontsize=7 if len(names) > 16 else 9)
     ax.set_xlabel('Layer index (stage-block)')
     ax.set_ylabel('Normalized layer attention')
     ax.set_title(title)
@@ -329,8 +356,7 @@ def gradcam_panels(cfg, model, image: str, target: Optional[int], names,
     try:
         from pytorch_grad_cam import GradCAM
         from pytorch_grad_cam.utils.image import show_cam_on_image
-        from pytorch_grad_cam.utils.model_targets import \
-            ClassifierOutputTarget
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     except ImportError as e:
         raise ToolError('--gradcam needs the grad-cam package: pip install '
                         'grad-cam') from e
@@ -351,13 +377,13 @@ def gradcam_panels(cfg, model, image: str, target: Optional[int], names,
     blocks = model.backbone.blocks
     cols = min(len(blocks) + 1, 9)
     rows = -(-(len(blocks) + 1) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.3 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2 * cols, 2.3 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis('off')
     axes.flat[0].imshow(rgb)
-    axes.flat[0].set_title(f'{osp.basename(image)}\nclass {target}',
-                           fontsize=8)
+    axes.flat[0].set_title(
+        f'{osp.basename(image)}\nclass {target}', fontsize=8)
     best = int(np.argmax(attention[0]))
     for i, (block, name) in enumerate(zip(blocks, names)):
         with GradCAM(model=wrapper, target_layers=[block.scale_input]) as cam:
@@ -365,12 +391,16 @@ def gradcam_panels(cfg, model, image: str, target: Optional[int], names,
                 input_tensor=inputs,
                 targets=[ClassifierOutputTarget(target)])[0]
         ax = axes.flat[i + 1]
-        ax.imshow(show_cam_on_image(rgb.astype(np.float32), heat,
-                                    use_rgb=True))
-        ax.set_title(f'{name}: {attention[0, i]:.3f}', fontsize=8,
-                     color='red' if i == best else 'black')
-    fig.suptitle('Grad-CAM before the layer-attention scaling '
-                 '(title: block: attention; red: highest)', fontsize=9)
+        ax.imshow(
+            show_cam_on_image(rgb.astype(np.float32), heat, use_rgb=True))
+        ax.set_title(
+            f'{name}: {attention[0, i]:.3f}',
+            fontsize=8,
+            color='red' if i == best else 'black')
+    fig.suptitle(
+        'Grad-CAM before the layer-attention scaling '
+        '(title: block: attention; red: highest)',
+        fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -402,14 +432,14 @@ def run(args) -> dict:
         images=image_names,
         attention=attention.tolist(),
         normalized=normalized.tolist())
-    plot_mean(names, attention, osp.join(args.out_dir,
-                                         'layer_attention_mean.png'),
-              f'{model_name}: mean layer attention over '
-              f'{len(attention)} images')
-    plot_normalized(
-        names, normalized[:args.num_curves], image_names[:args.num_curves],
-        osp.join(args.out_dir, 'layer_attention_normalized.png'),
-        f'{model_name}: normalized layer attention')
+    plot_mean(
+        names, attention, osp.join(args.out_dir, 'layer_attention_mean.png'),
+        f'{model_name}: mean layer attention over '
+        f'{len(attention)} images')
+    plot_normalized(names, normalized[:args.num_curves],
+                    image_names[:args.num_curves],
+                    osp.join(args.out_dir, 'layer_attention_normalized.png'),
+                    f'{model_name}: normalized layer attention')
     if args.gradcam:
         stem = osp.splitext(osp.basename(args.gradcam))[0]
         result['gradcam'] = dict(

@@ -4,7 +4,7 @@ from .rla_mobilenet_v2 import RLAInvertedResidual, RLAMobileNetV2
 from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet
 
 __all__ = [
-    'LayerAttentionResNet', 'LayerAttentionHead', 'LABasicBlock', 'LABottleneck',
-    'RLAResNet', 'RLABottleneck', 'RLABasicBlock', 'RLAMobileNetV2',
-    'RLAInvertedResidual'
+    'LayerAttentionResNet', 'LayerAttentionHead', 'LABasicBlock',
+    'LABottleneck', 'RLAResNet', 'RLABottleneck', 'RLABasicBlock',
+    'RLAMobileNetV2', 'RLAInvertedResidual'
 ]

@@ -79,14 +79,18 @@ CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 # the module docstring for the computations.
 PAPER_HYPER_PARAMS = {
     'scalar': {
-        **{d: (4, 1)
-           for d in CIFAR_DEPTHS}, 18: (128, 8),
+        **{
+            d: (4, 1)
+            for d in CIFAR_DEPTHS
+        }, 18: (128, 8),
         50: (512, 16),
         101: (512, 16)
     },
     'vector': {
-        **{d: (32, 16)
-           for d in CIFAR_DEPTHS}, 18: (128, 8),
+        **{
+            d: (32, 16)
+            for d in CIFAR_DEPTHS
+        }, 18: (128, 8),
         50: (512, 16),
         101: (512, 16)
     },
@@ -124,7 +128,8 @@ def auto_context_size(channels: Sequence[int]) -> int:
     return min(sorted(set(channels), reverse=True), key=cost)
 
 
-def resize_context(context: torch.Tensor, size: int,
+def resize_context(context: torch.Tensor,
+                   size: int,
                    mode: str = 'pool') -> torch.Tensor:
     """Bring a (B, C) context to (B, size) without parameters.
 
@@ -242,9 +247,9 @@ class LayerAttentionHead(BaseModule):
             s = self.mlp(s)
         if self.resize is not None:
             return self.resize(s)
-        return resize_context(s, self.context_size,
-                              'linear' if self.context_resize == 'linear' else
-                              'pool')
+        return resize_context(
+            s, self.context_size,
+            'linear' if self.context_resize == 'linear' else 'pool')
 
     def forward(self, feat: torch.Tensor, step: Step) -> torch.Tensor:
         """Eqs. 2-4: the attention, shape (B, 1 or C, 1, 1), in [0, 1]."""
@@ -270,8 +275,7 @@ class _LayerAttentionBlockMixin:
         # divisor=1 keeps C / 16 squeeze units (mmpretrain's default divisor
         # of 8 would give 8 for every CIFAR stage, 2.4x SE's parameters).
         self.se = SELayer(
-            self.out_channels, ratio=se_ratio,
-            divisor=1) if se_ratio else None
+            self.out_channels, ratio=se_ratio, divisor=1) if se_ratio else None
         self.layer_attention = LayerAttentionHead(
             self.out_channels, **
             layer_attention) if layer_attention is not None else None
@@ -457,8 +461,10 @@ class LayerAttentionResNet(ResNet):
         18: (LABasicBlock, (2, 2, 2, 2)),
         50: (LABottleneck, (3, 4, 6, 3)),
         101: (LABottleneck, (3, 4, 23, 3)),
-        **{d: (LABasicBlock, ((d - 2) // 6, ) * 3)
-           for d in CIFAR_DEPTHS},
+        **{
+            d: (LABasicBlock, ((d - 2) // 6, ) * 3)
+            for d in CIFAR_DEPTHS
+        },
     }
 
     def __init__(self,
@@ -518,8 +524,8 @@ class LayerAttentionResNet(ResNet):
         form['out_indices'] = tuple(i % num_stages
                                     for i in form['out_indices'])
 
-        paper_m, paper_r = PAPER_HYPER_PARAMS['vector' if vector else
-                                              'scalar'][depth]
+        paper_m, paper_r = PAPER_HYPER_PARAMS[
+            'vector' if vector else 'scalar'][depth]
         self.hidden_size = hidden_size or paper_m
         self.ratio = ratio or paper_r
         self.use_layer_attention = layer_attention
@@ -544,9 +550,8 @@ class LayerAttentionResNet(ResNet):
                 vector=vector) if layer_attention else None)
         super().__init__(
             depth, zero_init_residual=zero_init_residual, **form, **kwargs)
-        self.lstm = nn.LSTMCell(
-            self.context_size,
-            self.hidden_size) if layer_attention else None
+        self.lstm = nn.LSTMCell(self.context_size,
+                                self.hidden_size) if layer_attention else None
         self._freeze_stages()
 
     def make_res_layer(self, **kwargs) -> ResLayer:
@@ -576,6 +581,12 @@ class LayerAttentionResNet(ResNet):
         if lstm is not None and self.frozen_stages >= self.num_stages:
             for param in lstm.parameters():
                 param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'LayerAttentionResNet':
+        # mmpretrain's ResNet.train returns None, which breaks
+        # ``model.eval()`` chains.
+        super().train(mode)
+        return self
 
     @property
     def blocks(self) -> List[nn.Module]:
