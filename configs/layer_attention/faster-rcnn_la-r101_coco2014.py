@@ -3,18 +3,10 @@
 # The backbone starts from this repo's ImageNet run of
 # configs/layer_attention/la-resnet101_4xb64_in1k.py, or from scratch with
 # --cfg-options model.backbone.init_cfg=None.
-_base_ = '../_base_/faster_rcnn_r50_fpn_coco2014.py'
+_base_ = './faster-rcnn_la-r50_coco2014.py'
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='LayerAttentionResNet',
         depth=101,
-        # The four stage features go to the FPN.
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=1,
-        norm_eval=True,
         init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/la-resnet101_4xb64_in1k/epoch_100.pth',
-            prefix='backbone.')))
+            checkpoint='work_dirs/la-resnet101_4xb64_in1k/epoch_100.pth')))

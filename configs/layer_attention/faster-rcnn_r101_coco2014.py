@@ -5,12 +5,10 @@
 # configs/layer_attention/resnet101_4xb64_in1k.py (the same recipe as the
 # layer-attention backbone), or from scratch with
 # --cfg-options model.backbone.init_cfg=None.
-_base_ = '../_base_/faster_rcnn_r50_fpn_coco2014.py'
+_base_ = './faster-rcnn_r50_coco2014.py'
 
 model = dict(
     backbone=dict(
         depth=101,
         init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/resnet101_4xb64_in1k/epoch_100.pth',
-            prefix='backbone.')))
+            checkpoint='work_dirs/resnet101_4xb64_in1k/epoch_100.pth')))

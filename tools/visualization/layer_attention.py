@@ -249,14 +249,36 @@ def _stage_starts(names: Sequence[str]) -> List[int]:
     return [i for i, n in enumerate(names) if n.endswith('-1')]
 
 
-def plot_mean(names, attention, path, title):
-    """Figure 5: mean +- std per block; stage starts in red."""
+def _block_axes(names):
+    """A figure with one x position per block."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    mean, std = attention.mean(0), attention.std(0)
-    x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 0.3 * len(names) + 2), 4))
+    return plt, fig, ax, np.arange(len(names))
+
+
+def _finish(plt, fig, ax, names, ylabel, title, path):
+    many = len(names) > 16
+    ax.set_xticks(
+        np.arange(len(names)),
+        names,
+        rotation=90 if many else 0,
+        fontsize=7 if many else 9)
+    ax.set_xlabel('Layer index (stage-block)')
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_mean(names, attention, path, title):
+    """Figure 5: mean +- std per block; stage starts in red."""
+    plt, fig, ax, x = _block_axes(names)
+    mean, std = attention.mean(0), attention.std(0)
     ax.errorbar(
         x,
         mean,
@@ -274,31 +296,16 @@ def plot_mean(names, attention, path, title):
         color='red',
         markersize=6,
         label='first block of a stage')
-    ax.set_xticks(
-        x,
-        names,
-        rotation=90 if len(names) > 16 else 0,
-        fontsize=7 if len(names) > 16 else 9)
-    ax.set_xlabel('Layer index (stage-block)')
-    ax.set_ylabel('Layer attention')
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(title)
-    ax.legend(loc='lower left', fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish(plt, fig, ax, names, 'Layer attention', title, path)
 
 
 def plot_normalized(names, normalized, image_names, path, title):
-    """Figure 4, right: normalized attention curves of a few images."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(6, 0.3 * len(names) + 2), 4))
+    """Figure 4, right: normalized attention curves of a few images, each
+    image's highest block boxed in red."""
+    plt, fig, ax, x = _block_axes(names)
     for row, name in zip(normalized, image_names):
-        line, = ax.plot(x, row, '-o', markersize=4, label=osp.basename(name))
+        ax.plot(x, row, '-o', markersize=4, label=osp.basename(name))
         top = int(np.argmax(row))
         ax.plot(
             x[top],
@@ -308,19 +315,7 @@ def plot_normalized(names, normalized, image_names, path, title):
             markerfacecolor='none',
             markeredgecolor='red')
     ax.axhline(0, color='gray', linewidth=0.8)
-    ax.set_xticks(
-        x,
-        names,
-        rotation=90 if len(names) > 16 else 0,
-        fontsize=7 if len(names) > 16 else 9)
-    ax.set_xlabel('Layer index (stage-block)')
-    ax.set_ylabel('Normalized layer attention')
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish(plt, fig, ax, names, 'Normalized layer attention', title, path)
 
 
 class _Logits(nn.Module):

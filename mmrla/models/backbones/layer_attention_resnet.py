@@ -263,11 +263,26 @@ class _LayerAttentionBlockMixin:
     The block's forward takes the backbone's ``step`` function along with
     ``x``. ``scale_input`` (an identity) marks the features right before
     the layer-attention scaling, the Grad-CAM target of section 5.
+
+    Args:
+        *args: Arguments of the mmpretrain block that follows in the MRO.
+        se_ratio (int, optional): SE squeeze ratio (IA of IA+RLA, or the
+            SE-ResNet baseline); None for no SE.
+        layer_attention (dict, optional): Arguments of
+            :class:`LayerAttentionHead` except ``channels``; None for none.
+        attention_position (str): ``'residual'`` or ``'output'``.
+        **kwargs: Keyword arguments of that mmpretrain block.
     """
 
-    def _init_attention(self, se_ratio: Optional[int],
-                        layer_attention: Optional[dict],
-                        attention_position: str) -> None:
+    def __init__(self,
+                 *args,
+                 se_ratio: Optional[int] = None,
+                 layer_attention: Optional[dict] = None,
+                 attention_position: str = 'residual',
+                 **kwargs) -> None:
+        # The block class (mmpretrain's BasicBlock or Bottleneck) comes next
+        # in the MRO and builds the convs and norms.
+        super().__init__(*args, **kwargs)
         if attention_position not in ATTENTION_POSITIONS:
             raise ValueError(f'attention_position must be one of '
                              f'{ATTENTION_POSITIONS}, got '
@@ -327,13 +342,8 @@ class _LayerAttentionBlockMixin:
 class LABasicBlock(_LayerAttentionBlockMixin, BasicBlock):
     """mmpretrain's ``BasicBlock`` with SE and layer attention options.
 
-    Args:
-        se_ratio (int, optional): SE squeeze ratio (IA of IA+RLA, or the
-            SE-ResNet baseline); None for no SE.
-        layer_attention (dict, optional): Arguments of
-            :class:`LayerAttentionHead` except ``channels``; None for none.
-        attention_position (str): ``'residual'`` or ``'output'``.
-        **kwargs: Arguments of mmpretrain's ``BasicBlock``.
+    Args: see :class:`_LayerAttentionBlockMixin` and mmpretrain's
+    ``BasicBlock``.
 
     Example:
         >>> import torch
@@ -344,15 +354,6 @@ class LABasicBlock(_LayerAttentionBlockMixin, BasicBlock):
         torch.Size([2, 16, 8, 8])
     """
 
-    def __init__(self,
-                 *args,
-                 se_ratio: Optional[int] = None,
-                 layer_attention: Optional[dict] = None,
-                 attention_position: str = 'residual',
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_attention(se_ratio, layer_attention, attention_position)
-
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.norm1(self.conv1(x)))
         return self.norm2(self.conv2(out))
@@ -361,8 +362,8 @@ class LABasicBlock(_LayerAttentionBlockMixin, BasicBlock):
 class LABottleneck(_LayerAttentionBlockMixin, Bottleneck):
     """mmpretrain's ``Bottleneck`` with SE and layer attention options.
 
-    Args: as :class:`LABasicBlock`, with mmpretrain's ``Bottleneck``
-    arguments.
+    Args: see :class:`_LayerAttentionBlockMixin` and mmpretrain's
+    ``Bottleneck``.
 
     Example:
         >>> import torch
@@ -372,15 +373,6 @@ class LABottleneck(_LayerAttentionBlockMixin, Bottleneck):
         >>> block(torch.rand(2, 64, 8, 8), lambda s: cell(s)[0]).shape
         torch.Size([2, 64, 8, 8])
     """
-
-    def __init__(self,
-                 *args,
-                 se_ratio: Optional[int] = None,
-                 layer_attention: Optional[dict] = None,
-                 attention_position: str = 'residual',
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_attention(se_ratio, layer_attention, attention_position)
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.norm1(self.conv1(x)))
