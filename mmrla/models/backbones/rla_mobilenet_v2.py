@@ -19,6 +19,7 @@ from mmcv.cnn import (ConvModule, build_activation_layer, build_conv_layer,
 from mmengine.model import BaseModule
 from mmpretrain.models.utils import make_divisible
 
+from mmrla.converters import refuse_unconverted_checkpoints
 from mmrla.registry import MODELS
 from ..utils import (ECALayer, batch_norm_parts, check_out_indices,
                      check_pretrained_file, derived_weights, fast_tanh_,
@@ -307,6 +308,7 @@ class RLAMobileNetV2(RLABackbone):
         ]
     ) -> None:
         super().__init__(init_cfg=init_cfg)
+        refuse_unconverted_checkpoints(self)
         num_layers = len(self.arch_settings)
         if not isinstance(width_mult, (int, float)) or width_mult <= 0:
             raise ValueError(f'width_mult must be a positive number, got '

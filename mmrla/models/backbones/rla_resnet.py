@@ -17,6 +17,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from mmpretrain.models.utils import SELayer
 
+from mmrla.converters import refuse_unconverted_checkpoints
 from mmrla.registry import MODELS
 from ..utils import (ECALayer, check_out_indices, check_pretrained_file,
                      derived_weights, fast_tanh_, pool_hidden_state)
@@ -455,6 +456,7 @@ class RLAResNet(RLABackbone):
         ]
     ) -> None:
         super().__init__(init_cfg=init_cfg)
+        refuse_unconverted_checkpoints(self)
         if depth not in self.arch_settings:
             raise ValueError(
                 f'Invalid depth {depth!r} for RLAResNet; choose one of '
