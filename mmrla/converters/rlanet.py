@@ -352,10 +352,15 @@ def convert_rlanet_state_dict(
 
     Example:
         >>> import torch
-        >>> sd = {'module.conv1.weight': torch.zeros(64, 3, 7, 7)}
-        >>> convert_rlanet_state_dict(sd)  # doctest: +IGNORE_EXCEPTION_DETAIL
-        Traceback (most recent call last):
-        ValueError: Not an official RLANet checkpoint: ...
+        >>> sd = {f'module.{k}': torch.zeros(1) for k in RESNET_SIGNATURE}
+        >>> for key in convert_rlanet_state_dict(sd):
+        ...     print(key)
+        backbone.conv1.weight
+        backbone.bn1.weight
+        backbone.layer1.0.conv1.weight
+        backbone.layer1.0.rla_norm.weight
+        backbone.rla_out_convs.0.weight
+        backbone.rla_recurrent_convs.0.weight
     """
     return convert_rlanet(state_dict).state_dict
 

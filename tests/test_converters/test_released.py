@@ -6,6 +6,7 @@ The RLA backbones register :func:`refuse_unconverted_checkpoints`; the
 :func:`check_pretrained_file` and ``tools/train.py``.
 """
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -61,19 +62,21 @@ def imagenet_file(tmp_path_factory):
     return str(path)
 
 
+def _assert_loaders_refuse(model, path, key):
+    """mmengine's loader (non-strict, as tools/test.py, load_from, --resume
+    and the inferencers use it) and torch's, non-strict too."""
+    with pytest.raises(UnconvertedCheckpointError, match=REFUSED):
+        load_checkpoint(model, path, logger='silent')
+    state_dict = torch.load(path, weights_only=True)['state_dict']
+    with pytest.raises(UnconvertedCheckpointError, match=re.escape(key)):
+        model.load_state_dict(state_dict, strict=False)
+
+
 def test_detectors_refuse_an_unconverted_detector(detector_file):
     cfg = Config.fromfile(DET_CONFIG)
     model = DET_MODELS.build(cfg.model)
-    # mmengine's loader, non-strict as tools/test.py, load_from, --resume
-    # and DetInferencer use it.
-    with pytest.raises(UnconvertedCheckpointError, match=REFUSED):
-        load_checkpoint(model, detector_file, logger='silent')
-    # torch's loader, non-strict.
-    state_dict = torch.load(detector_file, weights_only=True)['state_dict']
-    with pytest.raises(
-            UnconvertedCheckpointError,
-            match=r"'backbone\.stage_bns\.0\.0\.weight'"):
-        model.load_state_dict(state_dict, strict=False)
+    _assert_loaders_refuse(model, detector_file,
+                           "'backbone.stage_bns.0.0.weight'")
     # A detector file as the backbone's Pretrained init_cfg.
     cfg.model.backbone.init_cfg.checkpoint = detector_file
     model = DET_MODELS.build(cfg.model)
@@ -98,14 +101,9 @@ def test_classifiers_refuse_an_unconverted_imagenet_file(imagenet_file):
     from mmpretrain.registry import MODELS
     model = MODELS.build(Config.fromfile(CLS_CONFIG).model)
     # The authors' keys sit at the root of the classifier, outside the
-    # backbone's part: mmengine's and torch's loaders are both covered.
-    with pytest.raises(UnconvertedCheckpointError, match=REFUSED):
-        load_checkpoint(model, imagenet_file, logger='silent')
-    state_dict = torch.load(imagenet_file, weights_only=True)['state_dict']
-    with pytest.raises(
-            UnconvertedCheckpointError,
-            match=r"'module\.stage_bns\.0\.0\.weight'"):
-        model.load_state_dict(state_dict, strict=False)
+    # backbone's part of the state dict.
+    _assert_loaders_refuse(model, imagenet_file,
+                           "'module.stage_bns.0.0.weight'")
     with pytest.raises(UnconvertedCheckpointError, match=REFUSED):
         get_model(CLS_CONFIG, pretrained=imagenet_file)
     with pytest.raises(UnconvertedCheckpointError, match=REFUSED):
