@@ -116,7 +116,11 @@ def conversion_command(filename: Optional[str] = None) -> str:
                        osp.basename(filename).split('.')[0] + '_mmrla.pth')
     else:
         dst = 'CONVERTED.pth'
-    return f'python {CONVERTER} {filename or "AUTHORS_FILE"} {dst}'
+    command = f'python {CONVERTER} {filename or "AUTHORS_FILE"} {dst}'
+    if filename and osp.abspath(filename) == osp.abspath(dst):
+        # An authors' file saved under the converted name: replace it.
+        command += ' --force'
+    return command
 
 
 class UnconvertedCheckpointError(ValueError):

@@ -5,6 +5,7 @@ The RLA backbones register :func:`refuse_unconverted_checkpoints`; the
 ``init_cfg`` and ``load_from`` paths are checked by
 :func:`check_pretrained_file` and ``tools/train.py``.
 """
+import os
 import os.path as osp
 import re
 
@@ -151,3 +152,15 @@ def test_readme_model_zoo_gives_the_commands_of_every_released_file():
         assert f'`{conversion_command(released.filename)}`' in row
         assert (f'`python tools/test.py {released.config} '
                 f'{released.converted}`') in row
+
+
+def test_an_authors_file_under_the_converted_name_is_explained(
+        imagenet_file, tmp_path, monkeypatch):
+    # Downloaded straight to the path the detection configs read.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'checkpoints').mkdir()
+    os.symlink(imagenet_file, 'checkpoints/rla_resnet50_in1k.pth')
+    with pytest.raises(UnconvertedCheckpointError) as error:
+        check_pretrained_file('checkpoints/rla_resnet50_in1k.pth')
+    assert ('rlanet_to_mmrla.py checkpoints/rla_resnet50_in1k.pth '
+            'checkpoints/rla_resnet50_in1k.pth --force') in str(error.value)
