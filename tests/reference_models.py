@@ -5,6 +5,11 @@ forward semantics in the simplest possible form (plain torch, no mmcv), so
 that the converter can be checked end to end: weights in the official layout
 -> ``convert_rlanet_state_dict`` -> mmrla model -> equal outputs.
 
+``RefRLAResNet(detection=True)`` restates their mmdetection backbone
+(``mmdetection/resnet_rla.py``): the same modules without ``bn2``/``fc``,
+returning the four stage outputs. :func:`mmdet2_neck_and_heads` lists the
+parameters mmdet 2.x gave the necks and heads of their COCO detectors.
+
 Two facts of the released code matter for equal outputs:
 - ResNet: the block returns its branch output ``y`` as the same tensor that
   then receives ``+= identity`` and an in-place ReLU, so the shared 1x1 conv
@@ -88,10 +93,12 @@ class RefRLAResNet(nn.Module):
                  se=False,
                  groups=1,
                  width=64,
-                 num_classes=1000):
+                 num_classes=1000,
+                 detection=False):
         super().__init__()
         eca = eca or [None] * 4
         self.k = k
+        self.detection = detection
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         cin = 64
@@ -112,19 +119,86 @@ class RefRLAResNet(nn.Module):
         self.stage_bns = nn.ModuleList(bns)
         self.conv_outs = nn.ModuleList(outs)
         self.recurrent_convs = nn.ModuleList(recs)
-        self.bn2 = nn.BatchNorm2d(k)
-        self.fc = nn.Linear(cin + k, num_classes)
+        if not detection:  # their detection backbone drops the classifier
+            self.bn2 = nn.BatchNorm2d(k)
+            self.fc = nn.Linear(cin + k, num_classes)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
         h = x.new_zeros(x.shape[0], self.k, *x.shape[2:])
+        outs = []
         for blocks, bns, co, rc in zip(self.stages, self.stage_bns,
                                        self.conv_outs, self.recurrent_convs):
             for block, bn in zip(blocks, bns):
                 x, y, h = block(x, h)
+                # In detection, the last update's h is computed and unused.
                 h = rc(torch.tanh(bn(h + co(y))))
+            outs.append(x)
+        if self.detection:
+            return tuple(outs)
         x = torch.cat([x, F.relu(self.bn2(h))], 1)
         return self.fc(x.mean((2, 3)))
+
+
+def mmdet2_neck_and_heads(detector, classes=80, channels=256):
+    """Neck and head parameters of the authors' mmdet 2.x COCO detectors.
+
+    Their configs (``mmdetection/{faster_rcnn,mask_rcnn,retinanet}_r50rla_
+    fpn.py``) use mmdet 2.x's FPN (256 channels, 5 levels; RetinaNet from
+    C3 with extra convs on the input), RPNHead (3 anchors, sigmoid),
+    Shared2FCBBoxHead (7x7 RoIs, 1024-d fcs, softmax over 80 + background,
+    class-wise boxes), FCNMaskHead (4 convs, deconv, 80 masks) and
+    RetinaHead (4 convs per branch, 9 anchors, sigmoid). mmdet 2.x names
+    the parameters as below (ConvModules hold a ``conv``).
+
+    Args:
+        detector (str): ``'faster_rcnn'``, ``'mask_rcnn'`` or
+            ``'retinanet'``.
+
+    Returns:
+        dict[str, tuple]: Parameter name -> shape.
+    """
+    c = channels
+    shapes = {}
+
+    def conv(name, cout, cin, k):
+        shapes[f'{name}.weight'] = (cout, cin, k, k)
+        shapes[f'{name}.bias'] = (cout, )
+
+    def linear(name, cout, cin):
+        shapes[f'{name}.weight'] = (cout, cin)
+        shapes[f'{name}.bias'] = (cout, )
+
+    inputs = (256, 512, 1024, 2048)
+    if detector == 'retinanet':
+        inputs = inputs[1:]  # start_level=1
+    for i, cin in enumerate(inputs):
+        conv(f'neck.lateral_convs.{i}.conv', c, cin, 1)
+        conv(f'neck.fpn_convs.{i}.conv', c, c, 3)
+    if detector == 'retinanet':
+        # add_extra_convs='on_input': P6 from C5, P7 from P6.
+        conv('neck.fpn_convs.3.conv', c, 2048, 3)
+        conv('neck.fpn_convs.4.conv', c, c, 3)
+        for branch in ('cls', 'reg'):
+            for i in range(4):
+                conv(f'bbox_head.{branch}_convs.{i}.conv', c, c, 3)
+        conv('bbox_head.retina_cls', 9 * classes, c, 3)
+        conv('bbox_head.retina_reg', 9 * 4, c, 3)
+        return shapes
+    conv('rpn_head.rpn_conv', c, c, 3)
+    conv('rpn_head.rpn_cls', 3, c, 1)
+    conv('rpn_head.rpn_reg', 3 * 4, c, 1)
+    linear('roi_head.bbox_head.shared_fcs.0', 1024, c * 7 * 7)
+    linear('roi_head.bbox_head.shared_fcs.1', 1024, 1024)
+    linear('roi_head.bbox_head.fc_cls', classes + 1, 1024)
+    linear('roi_head.bbox_head.fc_reg', 4 * classes, 1024)
+    if detector == 'mask_rcnn':
+        for i in range(4):
+            conv(f'roi_head.mask_head.convs.{i}.conv', c, c, 3)
+        # ConvTranspose2d weights are (in, out, k, k).
+        conv('roi_head.mask_head.upsample', c, c, 2)
+        conv('roi_head.mask_head.conv_logits', classes, c, 1)
+    return shapes
 
 
 def _cbr(cin, cout, k=3, stride=1, groups=1):

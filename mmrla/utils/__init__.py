@@ -1,7 +1,10 @@
-from .cli import (UserError, build_runner, check_data_paths,
+from .checkpoint import (CheckpointMismatch, check_checkpoint,
+                         checkpoint_mismatch)
+from .cli import (UserError, build_runner, check_converted, check_data_paths,
                   check_pretrained_weights, load_config)
 
 __all__ = [
-    'UserError', 'build_runner', 'check_data_paths',
-    'check_pretrained_weights', 'load_config'
+    'CheckpointMismatch', 'UserError', 'build_runner', 'check_checkpoint',
+    'check_converted', 'check_data_paths', 'check_pretrained_weights',
+    'checkpoint_mismatch', 'load_config'
 ]

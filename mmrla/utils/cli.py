@@ -7,6 +7,9 @@ from typing import Iterator, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from mmrla.converters import (UnconvertedCheckpointError,
+                              check_checkpoint_file, check_pretrained_file)
+
 
 class UserError(Exception):
     """A mistake in the user's input; tools print it without a traceback."""
@@ -133,19 +136,36 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
                     '/path/to/annotations.json')
 
 
-def check_pretrained_weights(cfg: Config) -> None:
-    """Fail early, with the fix, when the backbone's weights are missing.
+def check_converted(filename: str) -> None:
+    """Fail early, with the converter command, on an authors' released file.
 
     Raises:
-        UserError: If ``model.backbone.init_cfg`` names a missing local file.
+        UserError: If the local file ``filename`` is in the authors'
+            unconverted layout.
     """
-    from mmrla.models.utils import check_pretrained_file
+    try:
+        check_checkpoint_file(filename)
+    except UnconvertedCheckpointError as e:
+        raise UserError(str(e)) from e
+
+
+def check_pretrained_weights(cfg: Config) -> None:
+    """Fail early, with the fix, when the weights to start from are unusable.
+
+    Raises:
+        UserError: If ``model.backbone.init_cfg`` names a missing local file,
+            or it or ``load_from`` is an authors' released file that was not
+            converted (the message names the converter command).
+    """
     init_cfg = cfg.get('model', {}).get('backbone', {}).get('init_cfg')
     if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
         try:
             check_pretrained_file(init_cfg.get('checkpoint'))
-        except FileNotFoundError as e:
+        except (FileNotFoundError, UnconvertedCheckpointError) as e:
             raise UserError(str(e)) from e
+    load_from = cfg.get('load_from')
+    if isinstance(load_from, str) and os.path.isfile(load_from):
+        check_converted(load_from)
 
 
 def build_runner(cfg: Config, config_path: str):
