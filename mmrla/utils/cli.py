@@ -58,7 +58,7 @@ def _join(root: str, path: str) -> str:
 
 def _data_paths(dataset: dict) -> Iterator[Tuple[str, str]]:
     root = dataset.get('data_root') or ''
-    if root and '://' not in root:
+    if root:
         yield 'data_root', root
     if dataset.get('ann_file'):
         yield 'ann_file', _join(root, dataset['ann_file'])
@@ -92,7 +92,8 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
             continue
         for dataset in _dataset_cfgs(loader.get('dataset')):
             for key, path in _data_paths(dataset):
-                if not os.path.exists(path):
+                # Remote storage (s3://, http://) is for the backend to read.
+                if '://' not in path and not os.path.exists(path):
                     field = key.split('.')[0]
                     also = '' if field == 'data_root' else \
                         f' (and {split}_dataloader.dataset.{field} if it ' \
