@@ -1,11 +1,13 @@
-"""Config loading and input checks shared by the command-line tools."""
+"""Config loading, input checks and options shared by the command-line
+tools."""
+import argparse
 import difflib
 import glob
 import os
 import os.path as osp
 from typing import Iterator, Optional, Sequence, Tuple
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 
 class UserError(Exception):
@@ -37,6 +39,46 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+def parse_runner_args(
+        parser: argparse.ArgumentParser,
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Add the options every runner tool takes, parse, and export
+    ``LOCAL_RANK``.
+
+    The options are ``--cfg-options``, ``--launcher`` and ``--local-rank``
+    (``torch.distributed.launch`` passes ``--local-rank`` with torch >= 2,
+    ``--local_rank`` before; torchrun sets ``LOCAL_RANK`` instead, which
+    then wins).
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs, e.g. '
+        'train_cfg.max_epochs=1 "model.backbone.init_cfg=None"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def set_launcher_and_work_dir(cfg: Config, args: argparse.Namespace) -> None:
+    """Set ``cfg.launcher`` from ``--launcher`` and ``cfg.work_dir`` from
+    ``--work-dir``, else the config's own, else
+    ``./work_dirs/<config name>``."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
 
 
 def _dataset_cfgs(dataset) -> Iterator[dict]:

@@ -1,10 +1,13 @@
+import argparse
+import os
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
 from mmrla.utils import (UserError, build_runner, check_data_paths,
-                         check_pretrained_weights, load_config)
+                         check_pretrained_weights, load_config,
+                         parse_runner_args, set_launcher_and_work_dir)
 
 
 @pytest.fixture
@@ -160,3 +163,45 @@ def test_build_runner_passes_on_other_key_errors():
     # No work_dir: mmengine's own KeyError, not a registry's.
     with pytest.raises(KeyError, match='work_dir'):
         build_runner(Config(dict(model=dict(type='ResNet'))), 'x.py')
+
+
+def _parser():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    parser.add_argument('--work-dir')
+    return parser
+
+
+def test_runner_args_parse_and_export_the_local_rank(monkeypatch):
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    args = parse_runner_args(_parser(), [
+        'configs/a.py', '--launcher', 'pytorch', '--local-rank', '3',
+        '--cfg-options', 'train_cfg.max_epochs=1', 'model.init_cfg=None'
+    ])
+    assert args.launcher == 'pytorch' and os.environ['LOCAL_RANK'] == '3'
+    assert args.cfg_options == {
+        'train_cfg.max_epochs': 1,
+        'model.init_cfg': None
+    }
+    # torchrun's LOCAL_RANK wins over the default of the option.
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    assert parse_runner_args(_parser(), ['a.py']).launcher == 'none'
+    assert os.environ['LOCAL_RANK'] == '1'
+    with pytest.raises(SystemExit):
+        parse_runner_args(_parser(), ['a.py', '--launcher', 'ssh'])
+
+
+@pytest.mark.parametrize('option,in_config,expected', [
+    ('cli_dir', 'cfg_dir', 'cli_dir'),
+    (None, 'cfg_dir', 'cfg_dir'),
+    (None, None, osp.join('./work_dirs', 'r50rla_4xb64_in1k')),
+])
+def test_work_dir_comes_from_option_config_or_name(option, in_config,
+                                                   expected):
+    cfg = Config(dict(work_dir=in_config))
+    args = argparse.Namespace(
+        config='configs/r50rla_4xb64_in1k.py',
+        work_dir=option,
+        launcher='pytorch')
+    set_launcher_and_work_dir(cfg, args)
+    assert cfg.work_dir == expected and cfg.launcher == 'pytorch'
