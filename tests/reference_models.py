@@ -47,19 +47,32 @@ class RefSE(nn.Module):
         return x * self.fc(x.mean((2, 3)))[:, :, None, None]
 
 
-class RefBottleneck(nn.Module):
+class _RefBlock(nn.Module):
+    """An RLA residual block: :meth:`branch` over ``cat(x, h)``, then SE,
+    ECA, the shortcut, the ReLU, and the hidden state's pooling when the
+    block strides.
 
-    def __init__(self, cin, planes, k, stride, eca, se, groups=1, width=64):
+    ``source`` picks what the stage's shared 1x1 conv reads: ``'output'``,
+    the block output (the released code, see above), or ``'residual'``, the
+    branch after SE/ECA and before the sum (the paper's Figure 3).
+    """
+    expansion = 1
+
+    def __init__(self,
+                 cin,
+                 planes,
+                 k,
+                 stride,
+                 eca,
+                 se,
+                 groups=1,
+                 width=64,
+                 source='output'):
         super().__init__()
-        mid = int(planes * width / 64) * groups
-        cout = planes * 4
-        self.conv1 = nn.Conv2d(cin + k, mid, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(mid)
-        self.conv2 = nn.Conv2d(
-            mid, mid, 3, stride, 1, groups=groups, bias=False)
-        self.bn2 = nn.BatchNorm2d(mid)
-        self.conv3 = nn.Conv2d(mid, cout, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(cout)
+        assert source in ('output', 'residual')
+        cout = planes * self.expansion
+        # The branch first: the authors' order of the state dict.
+        self.build_branch(cin + k, planes, stride, groups, width)
         self.downsample = None
         if stride != 1 or cin != cout:
             self.downsample = nn.Sequential(
@@ -68,11 +81,16 @@ class RefBottleneck(nn.Module):
         self.se = RefSE(cout) if se else None
         self.eca = RefECA(eca) if eca else None
         self.stride = stride
+        self.source = source
+
+    def build_branch(self, cin, planes, stride, groups, width):
+        raise NotImplementedError
+
+    def branch(self, xh):
+        raise NotImplementedError
 
     def forward(self, x, h):
-        y = F.relu(self.bn1(self.conv1(torch.cat([x, h], 1))))
-        y = F.relu(self.bn2(self.conv2(y)))
-        y = self.bn3(self.conv3(y))
+        y = self.branch(torch.cat([x, h], 1))
         if self.se is not None:
             y = self.se(y)
         if self.eca is not None:
@@ -81,10 +99,50 @@ class RefBottleneck(nn.Module):
         out = F.relu(y + idt)
         if self.stride != 1:
             h = F.avg_pool2d(h, 2)
-        return out, out, h  # the released code feeds the block output
+        return out, out if self.source == 'output' else y, h
+
+
+class RefBottleneck(_RefBlock):
+    expansion = 4
+
+    def build_branch(self, cin, planes, stride, groups, width):
+        mid = int(planes * width / 64) * groups
+        self.conv1 = nn.Conv2d(cin, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(
+            mid, mid, 3, stride, 1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+
+    def branch(self, xh):
+        y = F.relu(self.bn1(self.conv1(xh)))
+        y = F.relu(self.bn2(self.conv2(y)))
+        return self.bn3(self.conv3(y))
+
+
+class RefBasicBlock(_RefBlock):
+    """Two 3x3 convs, the first (strided) over ``cat(x, h)``. The authors'
+    ImageNet code has no RLA basic block; the names follow torchvision's
+    ``BasicBlock``, which the converter's bottleneck rules also cover."""
+    expansion = 1
+
+    def build_branch(self, cin, planes, stride, groups, width):
+        assert groups == 1 and width == 64
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+
+    def branch(self, xh):
+        y = F.relu(self.bn1(self.conv1(xh)))
+        return self.bn2(self.conv2(y))
 
 
 class RefRLAResNet(nn.Module):
+    """The authors' ``RLA_ResNet``. ``block`` ('bottleneck' or 'basic'),
+    ``source`` (see :class:`_RefBlock`) and the widths ``stem`` and ``base``
+    (64 in every released model) let tests check small variants."""
 
     def __init__(self,
                  layers=(3, 4, 6, 3),
@@ -94,23 +152,28 @@ class RefRLAResNet(nn.Module):
                  groups=1,
                  width=64,
                  num_classes=1000,
-                 detection=False):
+                 detection=False,
+                 block='bottleneck',
+                 source='output',
+                 stem=64,
+                 base=64):
         super().__init__()
+        block = dict(bottleneck=RefBottleneck, basic=RefBasicBlock)[block]
         eca = eca or [None] * 4
         self.k = k
         self.detection = detection
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        cin = 64
+        self.conv1 = nn.Conv2d(3, stem, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        cin = stem
         stages, bns, outs, recs = [], [], [], []
         for i, n in enumerate(layers):
-            planes = 64 * 2**i
+            planes = base * 2**i
             blocks = []
             for j in range(n):
                 blocks.append(
-                    RefBottleneck(cin, planes, k, 2 if i and not j else 1,
-                                  eca[i], se, groups, width))
-                cin = planes * 4
+                    block(cin, planes, k, 2 if i and not j else 1, eca[i], se,
+                          groups, width, source))
+                cin = planes * block.expansion
             stages.append(nn.ModuleList(blocks))
             bns.append(nn.ModuleList(nn.BatchNorm2d(k) for _ in range(n)))
             outs.append(nn.Conv2d(cin, k, 1, bias=False))

@@ -16,16 +16,15 @@ converted it) is refused with the keys it lacks, or with the converter
 command, instead of evaluating a partly random model.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
 from mmengine.model import is_model_wrapper
 
 from mmrla.engine import setup_cpu_distributed
 from mmrla.utils import (UserError, build_runner, check_checkpoint,
-                         check_converted, check_data_paths, load_config)
+                         check_converted, check_data_paths, load_config,
+                         parse_runner_args, set_launcher_and_work_dir)
 
 
 def parse_args(argv=None):
@@ -45,21 +44,7 @@ def parse_args(argv=None):
         'of the run)')
     parser.add_argument(
         '--wait-time', type=float, default=0, help='seconds between shows')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def _is_detection(cfg) -> bool:
@@ -67,12 +52,7 @@ def _is_detection(cfg) -> bool:
 
 
 def merge_args(cfg, args):
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_launcher_and_work_dir(cfg, args)
     if not osp.isfile(args.checkpoint):
         raise UserError(f'Checkpoint {args.checkpoint} does not exist.')
     # Before the data checks: the command to run comes first.
