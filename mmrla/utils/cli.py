@@ -20,10 +20,25 @@ class UserError(Exception):
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Load a config file, merging ``--cfg-options``.
 
+    Args:
+        path (str): A config file, or a config of an installed package as
+            ``_base_`` names them, e.g.
+            ``mmpretrain::resnet/resnet50_8xb32_in1k.py``.
+        cfg_options (dict, optional): Settings to merge.
+
     Raises:
         UserError: If the file is missing (suggesting close names) or does
             not parse.
     """
+    if '::' in path:
+        # mmengine reads package configs only as a base of another config.
+        try:
+            cfg = Config.fromstring(f'_base_ = {path!r}', '.py')
+        except (FileNotFoundError, ModuleNotFoundError) as e:
+            raise UserError(f'Cannot find config {path}: {e}') from e
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        return cfg
     if not osp.isfile(path):
         folder = osp.dirname(path) or '.'
         known = [
@@ -219,11 +234,13 @@ def build_runner(cfg: Config, config_path: str):
     """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+
+    from .model_check import explain_build_error
     try:
         return RUNNERS.build(cfg) if 'runner_type' in cfg else \
             Runner.from_cfg(cfg)
-    except KeyError as e:
-        if 'registry' not in str(e):
+    except (KeyError, TypeError) as e:
+        error = explain_build_error(e, cfg, config_path)
+        if error is None:
             raise
-        raise UserError(f'{e.args[0]} Check the spelling of that "type" in '
-                        f'{config_path}.') from e
+        raise error from e

@@ -145,6 +145,7 @@ def test_missing_pretrained_backbone_weights(tmp_path, monkeypatch):
 
 
 def test_build_runner_explains_a_misspelled_type(tmp_path):
+    import mmrla.models  # noqa: F401  (custom_imports of a config file)
     cfg = Config(
         dict(
             model=dict(type='RLAMobilenetV2'),
@@ -153,10 +154,9 @@ def test_build_runner_explains_a_misspelled_type(tmp_path):
             custom_imports=dict(imports=['mmrla.models'])))
     with pytest.raises(UserError) as info:
         build_runner(cfg, 'configs/x.py')
-    message = str(info.value)
-    assert 'RLAMobilenetV2' in message
-    assert message.endswith(
-        'Check the spelling of that "type" in configs/x.py.')
+    assert str(info.value) == (
+        'model.type = "RLAMobilenetV2" in configs/x.py is not in the '
+        'mmpretrain::model registry. Did you mean "RLAMobileNetV2"?')
 
 
 def test_build_runner_passes_on_other_key_errors():
