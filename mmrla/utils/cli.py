@@ -227,20 +227,17 @@ def check_pretrained_weights(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config, config_path: str):
-    """Build the config's runner, explaining a misspelled ``type``.
+    """Build the config's runner, explaining a misspelled ``type`` or
+    argument.
 
     Raises:
-        UserError: If a registry does not know a ``type`` of the config.
+        UserError: If a registry does not know a ``type`` of the config, or
+            a class does not take an argument it is given.
     """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from .model_check import explain_build_error
-    try:
+    from .model_check import explained_build_errors
+    with explained_build_errors(cfg, config_path):
         return RUNNERS.build(cfg) if 'runner_type' in cfg else \
             Runner.from_cfg(cfg)
-    except (KeyError, TypeError) as e:
-        error = explain_build_error(e, cfg, config_path)
-        if error is None:
-            raise
-        raise error from e

@@ -8,6 +8,7 @@ traceback. The tools therefore build the model first (under a second on CPU
 for every config of the project) and turn these errors into a line that
 names the config entry, the config file and the closest valid names.
 """
+import contextlib
 import difflib
 import importlib
 import inspect
@@ -64,8 +65,10 @@ def _registry(scope: str, name: str) -> Optional[Registry]:
         module = importlib.import_module(f'{scope}.registry')
     except ImportError:
         return None
+    # The module also imports mmengine's registries, under other names.
     for value in vars(module).values():
-        if isinstance(value, Registry) and value.name == name:
+        if isinstance(value, Registry) and value.name == name and \
+                value.scope == scope:
             return value
     return None
 
@@ -161,6 +164,14 @@ def _explain_arguments(match, missing: Optional[List[str]], tree: Mapping,
             f'Its arguments are {_quoted(valid)}.'
         return (f'{path}.{arg} in {config_path}: {cls.__name__} has no '
                 f'argument "{arg}". {hint}')
+    if missing is None:
+        # Types that no registry builds (e.g. mmdet takes RoI layers from
+        # mmcv.ops by name): the entry can still be named.
+        for path, node in _nodes(tree):
+            if node.get('type') == refusing and match['arg'] in node:
+                return (f'{path}.{match["arg"]} in {config_path}: '
+                        f'{refusing} has no argument "{match["arg"]}"; '
+                        'check its spelling.')
     return None
 
 
@@ -210,6 +221,20 @@ def explain_build_error(error: Exception, cfg: Config,
     return UserError(text) if text else None
 
 
+@contextlib.contextmanager
+def explained_build_errors(cfg: Config, config_path: str) -> Iterator[None]:
+    """Re-raise the errors of building from ``cfg`` that
+    :func:`explain_build_error` explains as that one-line
+    :class:`UserError`; others pass unchanged."""
+    try:
+        yield
+    except (KeyError, TypeError) as e:
+        error = explain_build_error(e, cfg, config_path)
+        if error is None:
+            raise
+        raise error from e
+
+
 def check_model_config(cfg: Config, config_path: str) -> nn.Module:
     """Build the config's model (without pretrained weights), so that its
     mistakes are reported before a runner prints anything.
@@ -225,10 +250,5 @@ def check_model_config(cfg: Config, config_path: str) -> nn.Module:
         UserError: A one-line explanation of a misspelled ``type`` or
             argument (see :func:`explain_build_error`).
     """
-    try:
+    with explained_build_errors(cfg, config_path):
         return build_model_without_weights(cfg)
-    except (KeyError, TypeError) as e:
-        error = explain_build_error(e, cfg, config_path)
-        if error is None:
-            raise
-        raise error from e
