@@ -34,7 +34,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         # mmengine reads package configs only as a base of another config.
         try:
             cfg = Config.fromstring(f'_base_ = {path!r}', '.py')
-        except (FileNotFoundError, ModuleNotFoundError) as e:
+        except (FileNotFoundError, ImportError, ValueError) as e:
             raise UserError(f'Cannot find config {path}: {e}') from e
         if cfg_options:
             cfg.merge_from_dict(cfg_options)

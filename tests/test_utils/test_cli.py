@@ -39,6 +39,16 @@ def test_missing_config_suggests_close_names(configs, typo, suggestion):
                                f'exist. Did you mean {suggestion}?')
 
 
+def test_package_configs_load_with_options():
+    cfg = load_config('mmpretrain::resnet/resnet50_8xb32_in1k.py',
+                      {'model.backbone.depth': 101})
+    assert cfg.model.backbone.type == 'ResNet'
+    assert cfg.model.backbone.depth == 101
+    assert cfg.default_scope == 'mmpretrain'
+    with pytest.raises(UserError, match='Cannot find config mmpretrain::'):
+        load_config('mmpretrain::resnet/resnet5_8xb32_in1k.py')
+
+
 def test_missing_config_without_close_names(configs):
     with pytest.raises(UserError, match=r'does not exist\.$'):
         load_config(str(configs / 'mobilenet.py'))
