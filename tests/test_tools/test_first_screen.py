@@ -1,11 +1,13 @@
 """What a user sees first when a tool is given a mistake: one line that
 names it, before any log, config dump or list of checkpoint keys."""
+import os.path as osp
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from tests.fixtures.console import run_tool, screen
+from tests.fixtures.console import REPO, run_tool, screen
 from tests.fixtures.tiny_imagenet import tiny_imagenet  # noqa: F401
 from tests.fixtures.tiny_imagenet import write_tiny_config
 
@@ -71,3 +73,15 @@ def test_image_demo_refuses_a_wrong_model_checkpoint_first(
     # Every parameter and buffer (BN's num_batches_tracked aside).
     assert "lacks 342 of the model's 412 weights and buffers" in lines[0]
     assert '1 keys are not in the model: rpn_head.rpn_conv.weight' in lines[0]
+
+
+def test_test_says_where_checkpoints_come_from(tmp_path, capsys):
+    from tools.test import main
+    missing = tmp_path / 'epoch_12.pth'
+    config = osp.join(REPO, CONFIG)
+    assert main([config, str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f'error: Checkpoint {missing} does not exist. Train one with '
+        f'tools/train.py {config} (it saves epoch_N.pth in '
+        'work_dirs/r50rla_4xb64_in1k/), or convert the authors\' released '
+        'weights with tools/model_converters/rlanet_to_mmrla.py.\n')
