@@ -244,11 +244,18 @@ def check_model_config(cfg: Config, config_path: str) -> nn.Module:
         config_path (str): The config file, for the messages.
 
     Returns:
-        nn.Module: The model, with PyTorch's default initialization.
+        nn.Module: The model, with PyTorch's default initialization. The
+        default scope is as before the call.
 
     Raises:
         UserError: A one-line explanation of a misspelled ``type`` or
             argument (see :func:`explain_build_error`).
     """
-    with explained_build_errors(cfg, config_path):
+    from mmengine.registry import DefaultScope
+
+    # The scope is set for this build only: the runner or inferencer sets
+    # its own afterwards, and a caller in the same process keeps its own.
+    scope = cfg.get('default_scope') or 'mmpretrain'
+    with DefaultScope.overwrite_default_scope(scope), \
+            explained_build_errors(cfg, config_path):
         return build_model_without_weights(cfg)

@@ -15,8 +15,13 @@ def _error(config, options):
 
 
 def test_a_valid_config_builds_its_model_without_weights():
+    from mmengine.registry import DefaultScope
     cfg = load_config(DET)
-    model = check_model_config(cfg, DET)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = check_model_config(cfg, DET)
+        # mmdet's scope served the build only (tools/train.py runs in tests'
+        # processes too).
+        assert DefaultScope.get_current_instance().scope_name == 'mmpretrain'
     assert type(model.backbone).__name__ == 'RLAResNet'
     # The config still names its ImageNet file; building did not need it.
     assert cfg.model.backbone.init_cfg.type == 'Pretrained'
