@@ -13,6 +13,10 @@ Two facts of the released code matter for equal outputs:
 - MobileNetV2: a single depthwise 3x3 conv object serves all five
   resolution stages (``recurrent_dsconvs.{0..4}`` hold the same tensor), and
   ``conv_outs``/``stage_bns`` follow the seven rows of the block table.
+
+``RefRLAResNet(variant=...)`` also restates the authors' ablation models
+(``models/resnet_rla_*.py``, named by their functions without ``_resnet50``)
+and ``RefResNetK`` their ``resnet50_k``; see ``ABLATIONS``.
 """
 import torch
 import torch.nn as nn
@@ -44,11 +48,22 @@ class RefSE(nn.Module):
 
 class RefBottleneck(nn.Module):
 
-    def __init__(self, cin, planes, k, stride, eca, se, groups=1, width=64):
+    def __init__(self,
+                 cin,
+                 planes,
+                 k,
+                 stride,
+                 eca,
+                 se,
+                 groups=1,
+                 width=64,
+                 exchange=True,
+                 unshared=False):
         super().__init__()
         mid = int(planes * width / 64) * groups
         cout = planes * 4
-        self.conv1 = nn.Conv2d(cin + k, mid, 1, bias=False)
+        self.exchange = exchange
+        self.conv1 = nn.Conv2d(cin + k * exchange, mid, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(mid)
         self.conv2 = nn.Conv2d(
             mid, mid, 3, stride, 1, groups=groups, bias=False)
@@ -63,9 +78,18 @@ class RefBottleneck(nn.Module):
         self.se = RefSE(cout) if se else None
         self.eca = RefECA(eca) if eca else None
         self.stride = stride
+        if unshared:  # rlaus: the RLA convs and norm of this block alone
+            self.conv_out = nn.Conv2d(cout, k, 1, bias=False)
+            self.recurrent_conv = nn.Conv2d(k, k, 3, 1, 1, bias=False)
+            self.bn_rla = nn.BatchNorm2d(k)
 
     def forward(self, x, h):
-        y = F.relu(self.bn1(self.conv1(torch.cat([x, h], 1))))
+        """Returns the output, the residual branch, the shortcut and the
+        state pooled to the output's resolution (each tensor of a tuple
+        state)."""
+        hidden = h[0] if isinstance(h, tuple) else h
+        y = torch.cat([x, hidden], 1) if self.exchange else x
+        y = F.relu(self.bn1(self.conv1(y)))
         y = F.relu(self.bn2(self.conv2(y)))
         y = self.bn3(self.conv3(y))
         if self.se is not None:
@@ -74,9 +98,56 @@ class RefBottleneck(nn.Module):
             y = self.eca(y)
         idt = x if self.downsample is None else self.downsample(x)
         out = F.relu(y + idt)
-        if self.stride != 1:
-            h = F.avg_pool2d(h, 2)
-        return out, out, h  # the released code feeds the block output
+        if self.stride != 1 and h is not None:
+            h = tuple(
+                F.avg_pool2d(t, 2)
+                for t in h) if isinstance(h, tuple) else F.avg_pool2d(h, 2)
+        return out, y, idt, h
+
+
+class RefConvLSTM(nn.Module):
+    """The authors' ConvLSTMCell_layer: gates i, f, o, g from one 3x3 conv
+    over cat(input, h), no bias."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.conv = nn.Conv2d(2 * k, 4 * k, 3, 1, 1, bias=False)
+
+    def forward(self, z, state):
+        h, c = state
+        i, f, o, g = self.conv(torch.cat([z, h], 1)).split(h.shape[1], 1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        return o.sigmoid() * c.tanh(), c
+
+
+class RefConvGRU(nn.Module):
+    """The authors' ConvGRUCell_layer: one-group GroupNorms (eps 1e-6) on
+    the reset and update gates and on the candidate."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.gate_conv = nn.Conv2d(2 * k, 2 * k, 3, 1, 1)
+        self.reset_gate_norm = nn.GroupNorm(1, k, 1e-6)
+        self.update_gate_norm = nn.GroupNorm(1, k, 1e-6)
+        self.output_conv = nn.Conv2d(2 * k, k, 3, 1, 1)
+        self.output_norm = nn.GroupNorm(1, k, 1e-6)
+
+    def forward(self, z, h):
+        r, u = self.gate_conv(torch.cat([z, h], 1)).split(h.shape[1], 1)
+        r = self.reset_gate_norm(r).sigmoid()
+        u = self.update_gate_norm(u).sigmoid()
+        y = self.output_norm(self.output_conv(torch.cat([z, r * h], 1))).tanh()
+        return u * h + (1 - u) * y
+
+
+# The authors' ablation models (models/resnet_rla_*.py), by function name
+# without '_resnet50': 'rla' is the released model. In their default file the
+# branch tensor y that feeds conv_out is then summed with the shortcut and
+# ReLU'd in place, so conv_out reads the block OUTPUT; v1-v4 do the same
+# (v3/v4 name it x), so v3 == rla and v4 == v2. Only the unshared file sums
+# out of place, so there conv_out reads the residual branch.
+ABLATIONS = ('rla', 'rlav1', 'rlav2', 'rlav3', 'rlav4', 'rlav5', 'rlav6',
+             'rlav1p', 'rlaus', 'rlarh', 'rlalstm', 'rlagru')
 
 
 class RefRLAResNet(nn.Module):
@@ -88,10 +159,17 @@ class RefRLAResNet(nn.Module):
                  se=False,
                  groups=1,
                  width=64,
-                 num_classes=1000):
+                 num_classes=1000,
+                 variant='rla'):
         super().__init__()
+        assert variant in ABLATIONS, variant
         eca = eca or [None] * 4
         self.k = k
+        self.variant = variant
+        unshared = variant == 'rlaus'
+        recurrent = dict(
+            rlalstm=RefConvLSTM, rlagru=RefConvGRU).get(
+                variant, lambda k: nn.Conv2d(k, k, 3, 1, 1, bias=False))
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         cin = 64
@@ -102,28 +180,92 @@ class RefRLAResNet(nn.Module):
             for j in range(n):
                 blocks.append(
                     RefBottleneck(cin, planes, k, 2 if i and not j else 1,
-                                  eca[i], se, groups, width))
+                                  eca[i], se, groups, width, variant
+                                  != 'rlarh', unshared))
                 cin = planes * 4
             stages.append(nn.ModuleList(blocks))
             bns.append(nn.ModuleList(nn.BatchNorm2d(k) for _ in range(n)))
             outs.append(nn.Conv2d(cin, k, 1, bias=False))
-            recs.append(nn.Conv2d(k, k, 3, 1, 1, bias=False))
+            recs.append(recurrent(k))
         self.stages = nn.ModuleList(stages)
-        self.stage_bns = nn.ModuleList(bns)
-        self.conv_outs = nn.ModuleList(outs)
-        self.recurrent_convs = nn.ModuleList(recs)
-        self.bn2 = nn.BatchNorm2d(k)
+        if not unshared:
+            self.stage_bns = nn.ModuleList(bns)
+            self.conv_outs = nn.ModuleList(outs)
+            self.recurrent_convs = nn.ModuleList(recs)
+        if variant not in ('rlav1p', 'rlalstm', 'rlagru'):
+            self.bn2 = nn.BatchNorm2d(k)
         self.fc = nn.Linear(cin + k, num_classes)
+
+    def _step(self, v, h, out, y, idt, bn, co, rc):
+        """One RLA update of the authors' variant ``v``."""
+        if v in ('rlav2', 'rlav4'):  # after the unit; v4's x is the output
+            return rc(torch.tanh(bn(h))) + co(out)
+        if v == 'rlav6':
+            return rc(torch.tanh(bn(h))) + co(idt)
+        if v == 'rlav5':
+            return rc(torch.tanh(bn(h + co(idt))))
+        if v == 'rlav1p':  # post-activated: Conv-BN-tanh
+            return torch.tanh(bn(rc(h + co(out))))
+        if v == 'rlaus':  # the block's own convs; the residual branch
+            return rc(torch.tanh(bn(h + co(y))))
+        if v in ('rlalstm', 'rlagru'):  # the update is the cell's input
+            return rc(torch.tanh(bn(co(out))), h)
+        return rc(torch.tanh(bn(h + co(out))))  # rla, v1, v3, rh
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
         h = x.new_zeros(x.shape[0], self.k, *x.shape[2:])
-        for blocks, bns, co, rc in zip(self.stages, self.stage_bns,
-                                       self.conv_outs, self.recurrent_convs):
-            for block, bn in zip(blocks, bns):
-                x, y, h = block(x, h)
-                h = rc(torch.tanh(bn(h + co(y))))
-        x = torch.cat([x, F.relu(self.bn2(h))], 1)
+        if self.variant == 'rlalstm':
+            h = (h, torch.zeros_like(h))
+        for i, blocks in enumerate(self.stages):
+            for j, block in enumerate(blocks):
+                x, y, idt, h = block(x, h)
+                if self.variant == 'rlaus':
+                    mods = block.bn_rla, block.conv_out, block.recurrent_conv
+                else:
+                    mods = (self.stage_bns[i][j], self.conv_outs[i],
+                            self.recurrent_convs[i])
+                h = self._step(self.variant, h, x, y, idt, *mods)
+        if self.variant == 'rlalstm':
+            h = h[0]
+        if self.variant == 'rlav1':
+            h = torch.tanh(self.bn2(h))
+        elif hasattr(self, 'bn2'):
+            h = F.relu(self.bn2(h))
+        x = torch.cat([x, h], 1)
+        return self.fc(x.mean((2, 3)))
+
+
+class RefResNetK(nn.Module):
+    """The authors' resnet50_k: torchvision's ResNet-50 layout with
+    ``add = k / 4`` more planes in every stage (stem unchanged)."""
+
+    def __init__(self, layers=(3, 4, 6, 3), add=8, num_classes=1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        cin = 64
+        for i, n in enumerate(layers):
+            blocks = []
+            for j in range(n):
+                block = RefBottleneck(
+                    cin,
+                    64 * 2**i + add,
+                    0,
+                    2 if i and not j else 1,
+                    None,
+                    False,
+                    exchange=False)
+                blocks.append(block)
+                cin = block.bn3.num_features
+            setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        for i in range(1, 5):
+            for block in getattr(self, f'layer{i}'):
+                x = block(x, None)[0]  # no hidden state
         return self.fc(x.mean((2, 3)))
 
 
