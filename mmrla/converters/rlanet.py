@@ -5,13 +5,17 @@ The official ImageNet checkpoints (github.com/fangyanwen1106/RLANet) store
 prefixed by ``module.``. :func:`convert_rlanet_state_dict` maps their state
 dict onto an mmpretrain ``ImageClassifier`` (``backbone.*``, ``head.fc.*``)
 built with :class:`mmrla.models.RLAResNet` or
-:class:`mmrla.models.RLAMobileNetV2`.
+:class:`mmrla.models.RLAMobileNetV2`. Checkpoints of the authors' ablation
+models (``configs/ablations/``) convert too; their layouts are in
+:mod:`mmrla.converters.ablations`.
 """
 import re
 from collections import OrderedDict
 from typing import Callable, Dict, List, Mapping, Tuple
 
 import torch
+
+from .ablations import ablation_rules, detect_ablation_layout
 
 # Keys that identify each official family; their absence is reported.
 RESNET_SIGNATURE = ('conv1.weight', 'bn1.weight', 'stages.0.0.conv1.weight',
@@ -108,6 +112,14 @@ def detect_rlanet_family(state_dict: Mapping[str, torch.Tensor]) -> str:
         'resnet50_rla_2283.pth.tar.')
 
 
+def strip_module_prefix(
+        state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Remove the ``module.`` prefix of DataParallel/DDP checkpoints."""
+    return OrderedDict(
+        (k[len('module.'):] if k.startswith('module.') else k, v)
+        for k, v in state_dict.items())
+
+
 def convert_rlanet_state_dict(
         state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Map an official RLANet state dict to mmrla ``ImageClassifier`` keys.
@@ -135,11 +147,12 @@ def convert_rlanet_state_dict(
         Traceback (most recent call last):
         ValueError: Not an official RLANet checkpoint: ...
     """
-    plain = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
-    family = detect_rlanet_family(plain)
-    rules = _RESNET_RULES if family == 'resnet' else _MOBILENETV2_RULES
+    plain = strip_module_prefix(state_dict)
+    # The ablations' layouts lack some keys of the released signature.
+    ablation = detect_ablation_layout(plain)
+    family = 'resnet' if ablation else detect_rlanet_family(plain)
+    rules = ablation_rules(ablation) + _RESNET_RULES \
+        if family == 'resnet' else _MOBILENETV2_RULES
     converted = OrderedDict()
     for key, value in plain.items():
         for pattern, target in rules:

@@ -8,6 +8,16 @@ The result loads into ``configs/r50rla_4xb64_in1k.py`` (and the other
 classification configs) with no missing or unexpected keys, and into the
 detection configs through ``init_cfg=dict(type='Pretrained', ...,
 prefix='backbone.')``.
+
+Checkpoints of the authors' ablation models (paper, Tables 11 and 15) are
+recognized by their keys, except v1 ... v6, whose keys are the released
+model's: name their function with ``--arch`` (their ``train.py`` does not
+store it), e.g.
+
+    python tools/model_converters/rlanet_to_mmrla.py --arch rlav2_resnet50 \
+        model_best.pth.tar checkpoints/rla_v2_resnet50_in1k.pth
+
+The output names the config of ``configs/ablations/`` to load it with.
 """
 import argparse
 import os
@@ -15,7 +25,8 @@ import sys
 
 import torch
 
-from mmrla.converters import convert_rlanet_state_dict
+from mmrla.converters import (ABLATION_ARCHS, convert_rlanet_state_dict,
+                              find_ablation, strip_module_prefix)
 
 
 def parse_args(argv=None):
@@ -30,6 +41,15 @@ def parse_args(argv=None):
         'checkpoints/rla_resnet50_in1k.pth')
     parser.add_argument(
         '--force', action='store_true', help='overwrite an existing DST')
+    parser.add_argument(
+        '--arch',
+        choices=sorted(ABLATION_ARCHS),
+        metavar='ARCH',
+        help="the authors' ablation model (their train.py --arch), needed "
+        'for rlav1_resnet50 ... rlav6_resnet50, whose keys equal the '
+        "released model's; checked against the keys. Defaults to the "
+        "checkpoint's own 'arch'. Choices: " +
+        ', '.join(sorted(ABLATION_ARCHS)))
     return parser.parse_args(argv)
 
 
@@ -59,8 +79,10 @@ def main(argv=None) -> int:
             file=sys.stderr)
         return 1
     state_dict = checkpoint.get('state_dict', checkpoint)
+    arch = args.arch or checkpoint.get('arch')
     try:
         converted = convert_rlanet_state_dict(state_dict)
+        ablation = find_ablation(strip_module_prefix(state_dict), arch)
     except ValueError as e:
         print(f'error: {args.src}: {e}', file=sys.stderr)
         return 1
@@ -72,10 +94,19 @@ def main(argv=None) -> int:
         if key in checkpoint:
             value = checkpoint[key]
             meta[key] = value.item() if torch.is_tensor(value) else value
+    if ablation:
+        meta['arch'], meta['config'] = ablation[0], ablation[1].config
     os.makedirs(os.path.dirname(os.path.abspath(args.dst)), exist_ok=True)
     torch.save({'state_dict': converted, 'meta': meta}, args.dst)
     print(f'Converted {len(converted)} tensors from {args.src} to '
           f'{args.dst}.')
+    if ablation:
+        print(f"The authors' ablation model {ablation[0]}: load it with "
+              f'{ablation[1].config}')
+    elif 'arch' not in checkpoint:
+        print('The keys are those of the released RLA-ResNet, and also of '
+              'the ablations rlav1_resnet50 ... rlav6_resnet50; if it is one '
+              'of them, convert it again with --arch.')
     return 0
 
 
