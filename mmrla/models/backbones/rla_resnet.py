@@ -13,7 +13,7 @@ per-block instead of shared convs (``share_rla_convs``), no hidden state in
 the main network (``exchange``) and the classifier's read-out of ``h``
 (``readout``). See ``configs/ablations/``.
 """
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -26,6 +26,7 @@ from mmrla.registry import MODELS
 from ..utils import (UPDATE_POSITIONS, ECALayer, RLACell, build_rla_cell,
                      check_out_indices, conv_over_concat, rla_step)
 from ..utils.concat_conv import keep_split_weights, kept_split_weights
+from ..utils.rla_cell import State
 from .base import RLABackbone, checkpointed
 
 # What feeds a block's update conv: the block output (released code), the
@@ -149,8 +150,10 @@ class _RLABlock(BaseModule):
             keep_split_weights(self, 'conv1_split', self.conv1.weight,
                                [self.in_channels, self.rla_channel], 1)
 
-    def forward(self, x: torch.Tensor, h, out_conv: Optional[nn.Module],
-                shared: Optional[nn.Module]) -> Tuple[torch.Tensor, Any]:
+    def forward(
+            self, x: torch.Tensor, h: Optional[State],
+            out_conv: Optional[nn.Module], shared: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Optional[State]]:
         """Run the block and one RLA step.
 
         Args:
