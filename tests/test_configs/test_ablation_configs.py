@@ -6,6 +6,8 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from tests.fixtures.models import num_params
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # config: (exact count of the authors' model with a 1000-class fc, the
@@ -44,7 +46,7 @@ def test_ablation_config_builds_with_the_authors_param_count(name):
     assert cfg.custom_imports == dict(
         imports=['mmrla.models'], allow_failed_imports=False)
     model = get_model(cfg)
-    count = sum(p.numel() for p in model.parameters())
+    count = num_params(model)
     expected, paper = PARAMS[name]
     assert count == expected
     if paper is not None:

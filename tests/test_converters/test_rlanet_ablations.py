@@ -11,6 +11,7 @@ from mmengine.config import Config
 from mmrla.converters import (ABLATION_ARCHS, convert_rlanet_state_dict,
                               detect_ablation_layout, find_ablation,
                               strip_module_prefix)
+from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
 from tests.reference_models import RefResNetK, RefRLAResNet, randomize_
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -25,10 +26,10 @@ def _reference(arch):
 
 
 def _authors_file(arch):
-    """The reference with random weights, as the authors' train.py saves
-    it (DataParallel's ``module.`` prefix)."""
+    """The reference with random weights and its state dict as the authors'
+    train.py saves it (DataParallel's ``module.`` prefix)."""
     ref = randomize_(_reference(arch)).eval()
-    return ref, {f'module.{k}': v for k, v in ref.state_dict().items()}
+    return ref, authors_imagenet_checkpoint(ref, arch)['state_dict']
 
 
 def _model(arch):

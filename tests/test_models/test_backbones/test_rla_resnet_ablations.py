@@ -9,6 +9,8 @@ import torchvision
 
 from mmrla.models import RLAMobileNetV2, RLAResNet
 from tests.fixtures.equivalence import assert_same_training_pass
+from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
+                                   num_params)
 
 # The options of configs/ablations/ (see docs_ablations.md).
 VARIANTS = {
@@ -42,14 +44,6 @@ def _detection(name, depth=18, **kwargs):
         **kwargs)
 
 
-def _params_without_grad(model, outs):
-    sum(o.float().sum() for o in outs).backward()
-    return [
-        n for n, p in model.named_parameters()
-        if p.requires_grad and p.grad is None
-    ]
-
-
 @pytest.mark.parametrize('name', sorted(VARIANTS))
 def test_any_input_size_in_both_modes(name):
     x = torch.rand(1, 3, 65, 63)
@@ -69,10 +63,10 @@ def test_any_input_size_in_both_modes(name):
 def test_every_parameter_gets_a_gradient(name):
     x = torch.rand(2, 3, 64, 64)
     model = _build(name, depth=50).train()
-    assert _params_without_grad(model, model(x)) == []
+    assert_all_params_have_grads(model, model(x))
     if name in DETECTION:
         model = _detection(name).train()
-        assert _params_without_grad(model, model(x)) == []
+        assert_all_params_have_grads(model, model(x))
 
 
 def test_unshared_keys_and_detection_mode():
@@ -96,11 +90,8 @@ def test_frozen_stages(name):
     frozen = [model.conv1, model.layer1, model.layer2]
     if model.share_rla_convs:
         frozen += [model.rla_out_convs[1], model.rla_recurrent_convs[1]]
-    for m in frozen:
-        assert not m.training
-        assert all(not p.requires_grad for p in m.parameters())
-    assert all(p.requires_grad for p in model.layer3.parameters())
-    assert _params_without_grad(model, model(torch.rand(2, 3, 64, 64))) == []
+    assert_frozen(model, frozen, [model.layer3, model.layer4])
+    assert_all_params_have_grads(model, model(torch.rand(2, 3, 64, 64)))
     model = _build(name, depth=18, frozen_stages=4).train()
     assert not any(p.requires_grad for p in model.parameters())
 
@@ -162,10 +153,9 @@ def test_rla_channel_of_table13(k):
     (3840), the block norms (32) and the read-out norm (2), the fc's extra
     inputs (1000) and four 3x3 recurrent convs (36 k)."""
     model = RLAResNet(depth=50, rla_channel=k).eval()
-    resnet50 = sum(p.numel()
-                   for p in torchvision.models.resnet50().parameters())
-    fc = nn.Linear(model.out_channels[-1], 1000)
-    count = sum(p.numel() for m in (model, fc) for p in m.parameters())
+    resnet50 = num_params(torchvision.models.resnet50())
+    count = num_params(model) + num_params(
+        nn.Linear(model.out_channels[-1], 1000))
     assert count == resnet50 + 8650 * k + 36 * k * k
     with torch.no_grad():
         (out, ) = model(torch.rand(1, 3, 64, 64))
