@@ -119,3 +119,16 @@ def test_convgru_cell_uses_mmcv_group_norms():
     assert norm.eps == 1e-6
     assert shared.gate_conv.bias.shape == (8, )
     assert shared.output_conv.weight.shape == (4, 8, 3, 3)
+
+
+def test_a_state_tuple_cell_runs_in_rla_mobilenet_v2_with_a_dense_conv():
+    # ConvLSTM has no depthwise form; with depthwise=False it serves
+    # RLAMobileNetV2 too, whose blocks read h through cell.hidden().
+    model = RLAMobileNetV2(
+        cell_cfg=dict(type='ConvLSTMCell', depthwise=False),
+        out_indices=(2, 7)).eval()
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 33, 31))
+    assert [o.shape[1] for o in outs] == [32, 1280]
+    with pytest.raises(ValueError, match='no depthwise form'):
+        RLAMobileNetV2(cell_cfg=dict(type='ConvLSTMCell'))
