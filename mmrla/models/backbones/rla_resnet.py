@@ -372,10 +372,11 @@ class RLAResNet(RLABackbone):
             the block expansion. Defaults to 64.
         num_stages (int): Number of stages, 1 to 4. Defaults to 4.
         strides (Sequence[int]): Stride of the first block of each stage.
-        out_indices (Sequence[int]): Stages whose features are returned.
-            Negative indices count from the end. Defaults to (3, ).
-        concat_hidden (bool): Classification mode, see above. It needs the
-            last stage among ``out_indices``. Defaults to True.
+        out_indices (Sequence[int]): Stages whose features are returned
+            (any sequence of ints). Negative indices count from the end.
+            Stages after the last one are not built. Defaults to (3, ).
+        concat_hidden (bool): Classification mode, see above: ``h`` is
+            appended to the last returned feature. Defaults to True.
         eca_kernel_sizes (Sequence[int], optional): ECA kernel size of each
             stage, placed after the branch's last norm, e.g. (5, 5, 5, 7) as
             in RLA-ECANet. None for no ECA.
@@ -500,18 +501,17 @@ class RLAResNet(RLABackbone):
             out_indices, num_stages,
             f'use 0..{num_stages - 1} for {num_stages} stages (or negatives '
             'from the end)')
+        # Stages after the last output are not built: they would run for
+        # nothing and their parameters would get no gradient. Checkpoints
+        # with their keys still load (as unexpected keys).
+        num_stages = max(out_indices) + 1
         last_stage = num_stages - 1
-        if concat_hidden and last_stage not in out_indices:
+        if se_ratio is not None and (not isinstance(se_ratio, int)
+                                     or isinstance(se_ratio, bool)
+                                     or se_ratio <= 0):
             raise ValueError(
-                f'concat_hidden=True appends h to the last stage, so '
-                f'out_indices must contain {last_stage}, got {out_indices}. '
-                'For detection features use concat_hidden=False.')
-        if not concat_hidden and max(out_indices) != last_stage:
-            raise ValueError(
-                f'Stages after out index {max(out_indices)} would be computed '
-                f'but unused (their parameters would get no gradient); set '
-                f'num_stages={max(out_indices) + 1} or add {last_stage} to '
-                'out_indices.')
+                f'se_ratio must be a positive integer or None (no SE), got '
+                f'{se_ratio!r}; the authors use 16.')
 
         self.depth = depth
         self.rla_channel = rla_channel
@@ -713,6 +713,6 @@ class RLAResNet(RLABackbone):
         if self.frozen_stages < 0:
             return []
         modules = [self.conv1, self.norm1]
-        for i in range(1, self.frozen_stages + 1):
+        for i in range(1, min(self.frozen_stages, self.num_stages) + 1):
             modules += self._stage_modules(i)
         return modules
