@@ -7,9 +7,13 @@
 #   python tools/model_converters/rlanet_to_mmrla.py \
 #       resnet50_rla_2283.pth.tar checkpoints/rla_resnet50_in1k.pth
 # or from scratch with --cfg-options model.backbone.init_cfg=None.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    '_base_/default_runtime_rla.py'
+]
 
-custom_imports = dict(imports=['mmrla.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

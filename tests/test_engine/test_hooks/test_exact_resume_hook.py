@@ -1,0 +1,205 @@
+"""ExactResumeHook on a toy model whose training and data pipeline draw from
+every host generator, in mmengine's epoch- and iteration-based loops.
+
+A run resumed from a checkpoint must see the batches (augmentation
+included) that the uninterrupted run saw after that checkpoint, and end
+with the same weights. The detector and distributed cases, with killed
+processes, are in tests/test_tools/test_exact_resume.py.
+"""
+import io
+import random
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.evaluator import BaseMetric
+from mmengine.model import BaseModel
+from mmengine.registry import DATASETS, METRICS, MODELS
+from mmengine.runner import Runner
+from mmengine.utils import import_modules_from_strings
+from torch import nn
+from torch.utils.data import Dataset
+
+from mmrla.engine import ExactResumeHook
+from mmrla.engine.hooks.exact_resume_hook import CHECKPOINT_KEY
+
+
+@DATASETS.register_module(name='ToyResumeData', force=True)
+class _ToyData(Dataset):
+    """Items are augmented with draws from python, numpy and torch."""
+
+    metainfo = dict(classes=('toy', ))
+
+    def __init__(self, size: int = 10) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> dict:
+        noise = torch.rand(4) + np.random.rand() + random.random()
+        return dict(inputs=torch.full((4, ), float(index)) + noise)
+
+
+@MODELS.register_module(name='ToyResumeModel', force=True)
+class _ToyModel(BaseModel):
+    """Samples its inputs (as detectors sample RoIs), uses dropout and
+    scales its loss randomly; remembers the training batches it saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 2)
+        self.seen = []
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.stack(inputs)
+        keep = torch.randperm(len(x))[:max(1, len(x) - 1)]
+        out = nn.functional.dropout(
+            self.linear(x[keep]), 0.5, training=self.training)
+        if mode == 'loss':
+            self.seen.append(x)
+            scale = np.random.uniform(0.5, 1.5) * random.uniform(0.5, 1.5)
+            return dict(loss=(out**2).mean() * scale)
+        return [dict(score=float(out.sum()))]
+
+
+@METRICS.register_module(name='ToyResumeMetric', force=True)
+class _ToyMetric(BaseMetric):
+
+    def process(self, data_batch, data_samples) -> None:
+        self.results.extend(d['score'] for d in data_samples)
+
+    def compute_metrics(self, results) -> dict:
+        return dict(score=sum(results))
+
+
+def _run(work_dir,
+         name,
+         loop,
+         checkpoint,
+         num_workers=0,
+         hook=True,
+         resume_from=None):
+    loader = dict(
+        dataset=dict(type='ToyResumeData'),
+        sampler=dict(type='DefaultSampler', shuffle=True),
+        batch_size=3,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0)
+    cfg = Config(
+        dict(
+            model=dict(type='ToyResumeModel'),
+            work_dir=str(work_dir),
+            experiment_name=name,
+            train_dataloader=loader,
+            train_cfg=loop,
+            val_dataloader=dict(
+                loader,
+                sampler=dict(type='DefaultSampler'),
+                num_workers=0,
+                persistent_workers=False),
+            val_cfg=dict(),
+            val_evaluator=dict(type='ToyResumeMetric'),
+            optim_wrapper=dict(
+                optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
+            default_hooks=dict(
+                checkpoint=dict(type='CheckpointHook', **checkpoint),
+                logger=dict(type='LoggerHook', interval=100)),
+            custom_hooks=[dict(type='ExactResumeHook')] if hook else [],
+            randomness=dict(seed=0),
+            log_level='WARNING',
+            resume=resume_from is not None,
+            load_from=resume_from))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
+# 10 items in batches of 3: 4 iterations per epoch (or pass of the data).
+EPOCHS = dict(type='EpochBasedTrainLoop', max_epochs=3, val_interval=1)
+ITERS = dict(type='IterBasedTrainLoop', max_iters=11, val_interval=4)
+BY_ITER = dict(by_epoch=False, interval=5)
+
+
+@pytest.mark.parametrize(
+    'loop, checkpoint, num_workers, resume, position',
+    [
+        # In the middle of epoch 1 (0-based): mmengine would restart it.
+        (EPOCHS, BY_ITER, 0, 'iter_5.pth', dict(epoch=1, batches=1)),
+        # Workers that persist over epochs, and a restarted one.
+        (EPOCHS, BY_ITER, 2, 'iter_5.pth', dict(epoch=1, batches=1)),
+        # After epoch 0, whose validation the resumed run does not repeat.
+        (EPOCHS, dict(by_epoch=True,
+                      interval=1), 0, 'epoch_1.pth', dict(epoch=1, batches=0)),
+        # At the end of pass 0, before the validation after iteration 4.
+        (ITERS, dict(by_epoch=False,
+                     interval=4), 0, 'iter_4.pth', dict(epoch=0, batches=4)),
+        # In the middle of pass 2, with workers.
+        (ITERS, BY_ITER, 2, 'iter_10.pth', dict(epoch=2, batches=2)),
+    ])
+def test_resumed_run_ends_as_uninterrupted(tmp_path, loop, checkpoint,
+                                           num_workers, resume, position):
+    full = _run(tmp_path / 'full', 'full', loop, checkpoint, num_workers)
+    saved = torch.load(tmp_path / 'full' / resume, weights_only=False)
+    assert saved[CHECKPOINT_KEY]['data'] == position
+    start = saved['meta']['iter']
+    resumed = _run(
+        tmp_path / 'resumed',
+        'resumed',
+        loop,
+        checkpoint,
+        num_workers,
+        resume_from=str(tmp_path / 'full' / resume))
+    assert resumed.iter == full.iter == loop.get('max_iters', 12)
+    # The same batches, augmentation included, after the checkpoint ...
+    assert len(resumed.model.seen) == len(full.model.seen) - start
+    for ours, theirs in zip(resumed.model.seen, full.model.seen[start:]):
+        assert torch.equal(ours, theirs)
+    # ... and the same weights.
+    for key, value in full.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+
+
+@pytest.mark.parametrize('library', ['mmdet', 'mmpretrain'])
+def test_hook_builds_from_the_libraries_registries(library):
+    # As their runners build custom_hooks (after custom_imports).
+    registry = import_modules_from_strings(f'{library}.registry')
+    hook = registry.HOOKS.build(dict(type='ExactResumeHook'))
+    assert isinstance(hook, ExactResumeHook)
+
+
+def test_without_the_hook_resume_is_not_exact(tmp_path):
+    # The check above is sensitive: mmengine alone re-seeds on resume.
+    full = _run(tmp_path / 'full', 'plain_full', EPOCHS, BY_ITER, hook=False)
+    resumed = _run(
+        tmp_path / 'resumed',
+        'plain_resumed',
+        EPOCHS,
+        BY_ITER,
+        hook=False,
+        resume_from=str(tmp_path / 'full' / 'iter_5.pth'))
+    assert not torch.equal(full.model.linear.weight,
+                           resumed.model.linear.weight)
+
+
+def test_checkpoints_stay_plain_mmengine_checkpoints(tmp_path, caplog):
+    _run(tmp_path / 'full', 'compat_full', EPOCHS, BY_ITER)
+    path = tmp_path / 'full' / 'iter_5.pth'
+    checkpoint = torch.load(path, weights_only=False)
+    # The hook's entry loads with weights_only=True on its own ...
+    buffer = io.BytesIO()
+    torch.save(checkpoint[CHECKPOINT_KEY], buffer)
+    buffer.seek(0)
+    entry = torch.load(buffer, weights_only=True)
+    assert entry['rng'][0]['torch'].dtype == torch.uint8
+    # ... and a runner without the hook resumes from the checkpoint.
+    plain = _run(
+        tmp_path / 'plain',
+        'compat_plain',
+        EPOCHS,
+        BY_ITER,
+        hook=False,
+        resume_from=str(path))
+    # mmengine alone restarts the interrupted epoch: 5 + 4 + 4 iterations.
+    assert plain.iter == 13
