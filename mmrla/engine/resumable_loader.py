@@ -109,8 +109,11 @@ def _fresh_batch_sampler(runner, loader: DataLoader, seed: int):
                         cfg.get('drop_last', False))
 
 
-def build_resumable_loader(runner, loader: DataLoader,
-                           seed: int) -> Optional[DataLoader]:
+def build_resumable_loader(
+        runner,
+        loader: DataLoader,
+        seed: int,
+        sampler_seed: Optional[int] = None) -> Optional[DataLoader]:
     """Rebuild the training dataloader around a :class:`KeyedBatchSampler`.
 
     The sampler and batch sampler are built afresh from the runner's
@@ -128,6 +131,10 @@ def build_resumable_loader(runner, loader: DataLoader,
         runner (Runner): The runner.
         loader (DataLoader): The loop's training dataloader.
         seed (int): The run's seed.
+        sampler_seed (int, optional): The seed to give the sampler, as a
+            resumed run's sampler had it. mmengine seeds the sampler with
+            ``seed``, or with a random number when
+            ``randomness.diff_rank_seed`` is set.
 
     Returns:
         DataLoader or None: The new loader, or None for loaders this cannot
@@ -140,13 +147,16 @@ def build_resumable_loader(runner, loader: DataLoader,
     # An instance attribute on purpose: the DataLoader looks the method up
     # on the object, and everyone else keeps seeing the original dataset.
     dataset.__getitems__ = SeededSamples(dataset)
+    batch_sampler = _fresh_batch_sampler(runner, loader, seed)
+    sampler = getattr(batch_sampler, 'sampler', None)
+    if sampler_seed is not None and hasattr(sampler, 'seed'):
+        sampler.seed = sampler_seed
     generator = loader.generator
     if generator is None:
         generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset,
-        batch_sampler=KeyedBatchSampler(
-            _fresh_batch_sampler(runner, loader, seed), seed, get_rank()),
+        batch_sampler=KeyedBatchSampler(batch_sampler, seed, get_rank()),
         num_workers=loader.num_workers,
         collate_fn=loader.collate_fn,
         pin_memory=loader.pin_memory,

@@ -39,9 +39,11 @@ class ExactResumeHook(Hook):
     - keeps validation from drawing from the training generators, so the
       validations an interrupted run skips or repeats change nothing.
 
-    The saved entry is made of tensors and plain python values, which
-    ``torch.load(..., weights_only=True)`` accepts; code that does not know
-    the key (plain mmengine, mmpretrain, mmdet) ignores it.
+    The checkpoint entry is ``dict(version=1, rng=[states of rank 0, rank
+    1, ...], data=dict(epoch=pass over the data, batches=batches of it
+    trained on, sampler_seed=...))``, made of tensors and plain python
+    values, which ``torch.load(..., weights_only=True)`` accepts; code that
+    does not know the key (plain mmengine, mmpretrain, mmdet) ignores it.
 
     Add it to a config with::
 
@@ -62,7 +64,7 @@ class ExactResumeHook(Hook):
         self._loaded: Optional[tuple] = None
         self._pending_rng: Optional[dict] = None
         self._val_rng: Optional[dict] = None
-        self._snapshot: Optional[tuple] = None
+        self._gathered: Optional[tuple] = None
         self._skip = 0
         self._pass = 0
         self._done = 0
@@ -82,16 +84,18 @@ class ExactResumeHook(Hook):
             return None
         meta, state = self._loaded
         self._loaded = None
-        resumed = runner.iter > 0 and meta.get('iter') == runner.iter
-        if resumed and state is None:
+        if not (runner.iter > 0 and meta.get('iter') == runner.iter):
+            return None  # weights loaded with `load_from`, not a resume
+        if state is None or state.get('version') != 1:
             print_log(
                 'ExactResumeHook: the checkpoint was saved without this '
-                'hook, so the random generators are seeded afresh and the '
-                'data restarts as mmengine does it; the run will not end '
-                'as an uninterrupted one would.',
+                'hook (or a newer one), so the random generators are seeded '
+                'afresh and the data restarts as mmengine does it; the run '
+                'will not end as an uninterrupted one would.',
                 logger='current',
                 level='WARNING')
-        return state if resumed else None
+            return None
+        return state
 
     def _rng_of_this_rank(self, state: dict) -> Optional[dict]:
         rank, world_size = get_dist_info()
@@ -120,7 +124,11 @@ class ExactResumeHook(Hook):
                 logger='current',
                 level='WARNING')
             return
-        loader = build_resumable_loader(runner, loop.dataloader, runner.seed)
+        loader = build_resumable_loader(
+            runner,
+            loop.dataloader,
+            runner.seed,
+            sampler_seed=data['sampler_seed'] if data else None)
         if loader is None:
             print_log(
                 'ExactResumeHook: the training dataloader has no batch '
@@ -179,12 +187,12 @@ class ExactResumeHook(Hook):
                          outputs=None) -> None:
         self._done += 1
         if self._checkpoint_due(runner, by_epoch=False):
-            self._take_snapshot(runner)
+            self._gather_rng(runner)
 
     def after_train_epoch(self, runner) -> None:
         self._pass, self._done = self._pass + 1, 0
         if self._checkpoint_due(runner, by_epoch=True):
-            self._take_snapshot(runner)
+            self._gather_rng(runner)
 
     def before_val(self, runner) -> None:
         self._val_rng = get_rng_state()
@@ -192,7 +200,7 @@ class ExactResumeHook(Hook):
         if any(
                 getattr(hook, 'save_best', None) for hook in runner.hooks
                 if isinstance(hook, CheckpointHook)):
-            self._take_snapshot(runner)
+            self._gather_rng(runner)
 
     def after_val(self, runner) -> None:
         if self._val_rng is not None:
@@ -200,16 +208,18 @@ class ExactResumeHook(Hook):
             self._val_rng = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self._iterator is not None:
-            data = dict(
-                epoch=self._iterator.pass_index,
-                batches=self._iterator.batches)
-        else:
-            data = dict(epoch=self._pass, batches=self._done)
+        data = None
+        if self._loader is not None:
+            if self._iterator is not None:
+                data = dict(
+                    epoch=self._iterator.pass_index,
+                    batches=self._iterator.batches)
+            else:
+                data = dict(epoch=self._pass, batches=self._done)
+            data['sampler_seed'] = getattr(self._loader.batch_sampler.sampler,
+                                           'seed', None)
         checkpoint[CHECKPOINT_KEY] = dict(
-            version=1,
-            rng=self._rng_to_save(runner),
-            data=None if self._loader is None else data)
+            version=1, rng=self._rng_to_save(runner), data=data)
 
     def _marker(self, runner) -> tuple:
         return runner.epoch, runner.iter, self._val_rng is not None
@@ -221,15 +231,7 @@ class ExactResumeHook(Hook):
 
     def _checkpoint_due(self, runner, by_epoch: bool) -> bool:
         """Whether a CheckpointHook saves at the end of this iteration (or
-        epoch), by its own rule.
-
-        Only rank 0 saves, and ``Runner.save_checkpoint`` (with its
-        ``before_save_checkpoint`` call) runs there alone, so the other
-        ranks hand their generator states over beforehand, at a point that
-        every rank reaches. In a single process, nothing is to be gathered.
-        """
-        if get_dist_info()[1] == 1:
-            return False
+        epoch), by its own rule."""
         for hook in runner.hooks:
             if not isinstance(hook, CheckpointHook) or \
                     hook.by_epoch != by_epoch:
@@ -248,18 +250,25 @@ class ExactResumeHook(Hook):
                 return True
         return False
 
-    def _take_snapshot(self, runner) -> None:
+    def _gather_rng(self, runner) -> None:
+        """Collect every rank's generator states on every rank.
+
+        Only rank 0 saves, and ``Runner.save_checkpoint`` (with its
+        ``before_save_checkpoint`` call) runs there alone, so the other
+        ranks hand their states over beforehand, at a point every rank
+        reaches. A single process has nothing to gather.
+        """
         if get_dist_info()[1] > 1:
-            self._snapshot = (self._marker(runner),
+            self._gathered = (self._marker(runner),
                               all_gather_object(self._training_rng()))
 
     def _rng_to_save(self, runner) -> List[dict]:
         world_size = get_dist_info()[1]
         if world_size == 1:
             return [self._training_rng()]
-        if self._snapshot is not None and \
-                self._snapshot[0] == self._marker(runner):
-            return self._snapshot[1]
+        if self._gathered is not None and \
+                self._gathered[0] == self._marker(runner):
+            return self._gathered[1]
         print_log(
             'ExactResumeHook: this checkpoint is saved at a point where the '
             'hook did not expect one, so it holds the generator states of '

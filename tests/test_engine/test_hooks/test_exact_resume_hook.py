@@ -7,7 +7,9 @@ with the same weights. The detector and distributed cases, with killed
 processes, are in tests/test_tools/test_exact_resume.py.
 """
 import io
+import pickletools
 import random
+import zipfile
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from mmengine.config import Config
 from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseModel
 from mmengine.registry import DATASETS, METRICS, MODELS
-from mmengine.runner import Runner
+from mmengine.runner import Runner, load_checkpoint
 from mmengine.utils import import_modules_from_strings
 from torch import nn
 from torch.utils.data import Dataset
@@ -80,7 +82,8 @@ def _run(work_dir,
          checkpoint,
          num_workers=0,
          hook=True,
-         resume_from=None):
+         resume_from=None,
+         randomness=dict(seed=0)):
     loader = dict(
         dataset=dict(type='ToyResumeData'),
         sampler=dict(type='DefaultSampler', shuffle=True),
@@ -107,7 +110,7 @@ def _run(work_dir,
                 checkpoint=dict(type='CheckpointHook', **checkpoint),
                 logger=dict(type='LoggerHook', interval=100)),
             custom_hooks=[dict(type='ExactResumeHook')] if hook else [],
-            randomness=dict(seed=0),
+            randomness=randomness,
             log_level='WARNING',
             resume=resume_from is not None,
             load_from=resume_from))
@@ -123,26 +126,64 @@ BY_ITER = dict(by_epoch=False, interval=5)
 
 
 @pytest.mark.parametrize(
-    'loop, checkpoint, num_workers, resume, position',
+    'loop, checkpoint, num_workers, resume, position, randomness',
     [
-        # In the middle of epoch 1 (0-based): mmengine would restart it.
-        (EPOCHS, BY_ITER, 0, 'iter_5.pth', dict(epoch=1, batches=1)),
-        # Workers that persist over epochs, and a restarted one.
-        (EPOCHS, BY_ITER, 2, 'iter_5.pth', dict(epoch=1, batches=1)),
-        # After epoch 0, whose validation the resumed run does not repeat.
-        (EPOCHS, dict(by_epoch=True,
-                      interval=1), 0, 'epoch_1.pth', dict(epoch=1, batches=0)),
-        # At the end of pass 0, before the validation after iteration 4.
-        (ITERS, dict(by_epoch=False,
-                     interval=4), 0, 'iter_4.pth', dict(epoch=0, batches=4)),
-        # In the middle of pass 2, with workers.
-        (ITERS, BY_ITER, 2, 'iter_10.pth', dict(epoch=2, batches=2)),
+        pytest.param(
+            EPOCHS,
+            BY_ITER,
+            0,
+            'iter_5.pth', (1, 1),
+            dict(seed=0),
+            id='mid-epoch'),  # mmengine would restart epoch 1 (0-based)
+        pytest.param(
+            EPOCHS,
+            BY_ITER,
+            2,
+            'iter_5.pth', (1, 1),
+            dict(seed=0),
+            id='persistent-workers'),
+        pytest.param(
+            EPOCHS,
+            BY_ITER,
+            0,
+            'iter_5.pth', (1, 1),
+            dict(seed=0, diff_rank_seed=True),
+            id='random-sampler-seed'),  # mmengine draws the sampler's seed
+        pytest.param(
+            EPOCHS,
+            dict(by_epoch=True, interval=1),
+            0,
+            'epoch_1.pth', (1, 0),
+            dict(seed=0),
+            id='epoch-end'),  # the resumed run skips the validation after it
+        pytest.param(
+            ITERS,
+            dict(by_epoch=False, interval=4),
+            0,
+            'iter_4.pth', (0, 4),
+            dict(seed=0),
+            id='iter-loop-pass-end'),  # ... and here too
+        pytest.param(
+            ITERS,
+            BY_ITER,
+            2,
+            'iter_10.pth', (2, 2),
+            dict(seed=0),
+            id='iter-loop-workers'),
     ])
 def test_resumed_run_ends_as_uninterrupted(tmp_path, loop, checkpoint,
-                                           num_workers, resume, position):
-    full = _run(tmp_path / 'full', 'full', loop, checkpoint, num_workers)
+                                           num_workers, resume, position,
+                                           randomness):
+    full = _run(
+        tmp_path / 'full',
+        'full',
+        loop,
+        checkpoint,
+        num_workers,
+        randomness=randomness)
     saved = torch.load(tmp_path / 'full' / resume, weights_only=False)
-    assert saved[CHECKPOINT_KEY]['data'] == position
+    data = saved[CHECKPOINT_KEY]['data']
+    assert (data['epoch'], data['batches']) == position
     start = saved['meta']['iter']
     resumed = _run(
         tmp_path / 'resumed',
@@ -150,7 +191,8 @@ def test_resumed_run_ends_as_uninterrupted(tmp_path, loop, checkpoint,
         loop,
         checkpoint,
         num_workers,
-        resume_from=str(tmp_path / 'full' / resume))
+        resume_from=str(tmp_path / 'full' / resume),
+        randomness=randomness)
     assert resumed.iter == full.iter == loop.get('max_iters', 12)
     # The same batches, augmentation included, after the checkpoint ...
     assert len(resumed.model.seen) == len(full.model.seen) - start
@@ -183,20 +225,42 @@ def test_without_the_hook_resume_is_not_exact(tmp_path):
                            resumed.model.linear.weight)
 
 
-def test_checkpoints_stay_plain_mmengine_checkpoints(tmp_path, caplog):
-    _run(tmp_path / 'full', 'compat_full', EPOCHS, BY_ITER)
-    path = tmp_path / 'full' / 'iter_5.pth'
+def _pickled_globals(path) -> set:
+    """The classes and functions a checkpoint's pickle refers to."""
+    with zipfile.ZipFile(path) as archive:
+        data = next(n for n in archive.namelist() if n.endswith('data.pkl'))
+        return {
+            arg
+            for op, arg, _ in pickletools.genops(archive.read(data))
+            if op.name == 'GLOBAL'
+        }
+
+
+def test_checkpoints_stay_plain_mmengine_checkpoints(tmp_path):
+    _run(tmp_path / 'hook', 'compat_hook', EPOCHS, BY_ITER)
+    _run(tmp_path / 'plain', 'compat_plain', EPOCHS, BY_ITER, hook=False)
+    path = tmp_path / 'hook' / 'iter_5.pth'
     checkpoint = torch.load(path, weights_only=False)
-    # The hook's entry loads with weights_only=True on its own ...
+    # The hook's entry loads with weights_only=True on its own, and adds
+    # nothing to the checkpoint that weights_only=True rejects: mmengine's
+    # own entries need more (its HistoryBuffer, numpy arrays).
     buffer = io.BytesIO()
     torch.save(checkpoint[CHECKPOINT_KEY], buffer)
     buffer.seek(0)
     entry = torch.load(buffer, weights_only=True)
     assert entry['rng'][0]['torch'].dtype == torch.uint8
+    added = _pickled_globals(path) - _pickled_globals(
+        tmp_path / 'plain' / 'iter_5.pth')
+    assert added <= {'torch ByteStorage', 'torch LongStorage'}
+    # The weights load as mmdet's and mmpretrain's APIs load them ...
+    model = _ToyModel()
+    load_checkpoint(model, str(path))
+    assert torch.equal(model.linear.weight,
+                       checkpoint['state_dict']['linear.weight'])
     # ... and a runner without the hook resumes from the checkpoint.
     plain = _run(
-        tmp_path / 'plain',
-        'compat_plain',
+        tmp_path / 'resumed',
+        'compat_resumed',
         EPOCHS,
         BY_ITER,
         hook=False,
