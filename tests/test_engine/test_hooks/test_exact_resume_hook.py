@@ -43,6 +43,10 @@ class _ToyData(Dataset):
         noise = torch.rand(4) + np.random.rand() + random.random()
         return dict(inputs=torch.full((4, ), float(index)) + noise)
 
+    def get_data_info(self, index: int) -> dict:
+        """Image sizes for mmdet's AspectRatioBatchSampler."""
+        return dict(width=5 if index % 3 == 0 else 10, height=7)
+
 
 @MODELS.register_module(name='ToyResumeModel', force=True)
 class _ToyModel(BaseModel):
@@ -80,28 +84,27 @@ def _run(work_dir,
          name,
          loop,
          checkpoint,
-         num_workers=0,
+         loader=None,
          hook=True,
          resume_from=None,
          randomness=dict(seed=0)):
-    loader = dict(
+    train_loader = dict(
         dataset=dict(type='ToyResumeData'),
         sampler=dict(type='DefaultSampler', shuffle=True),
         batch_size=3,
-        num_workers=num_workers,
-        persistent_workers=num_workers > 0)
+        num_workers=0)
+    train_loader.update(loader or {})
     cfg = Config(
         dict(
             model=dict(type='ToyResumeModel'),
             work_dir=str(work_dir),
             experiment_name=name,
-            train_dataloader=loader,
+            train_dataloader=train_loader,
             train_cfg=loop,
             val_dataloader=dict(
-                loader,
+                dataset=dict(type='ToyResumeData'),
                 sampler=dict(type='DefaultSampler'),
-                num_workers=0,
-                persistent_workers=False),
+                batch_size=3),
             val_cfg=dict(),
             val_evaluator=dict(type='ToyResumeMetric'),
             optim_wrapper=dict(
@@ -124,62 +127,65 @@ EPOCHS = dict(type='EpochBasedTrainLoop', max_epochs=3, val_interval=1)
 ITERS = dict(type='IterBasedTrainLoop', max_iters=11, val_interval=4)
 BY_ITER = dict(by_epoch=False, interval=5)
 
+WORKERS = dict(num_workers=2, persistent_workers=True)
+
 
 @pytest.mark.parametrize(
-    'loop, checkpoint, num_workers, resume, position, randomness',
+    'loop, checkpoint, loader, randomness, resume, position',
     [
         pytest.param(
             EPOCHS,
-            BY_ITER,
-            0,
-            'iter_5.pth', (1, 1),
+            BY_ITER, {},
             dict(seed=0),
+            'iter_5.pth', (1, 1),
             id='mid-epoch'),  # mmengine would restart epoch 1 (0-based)
         pytest.param(
             EPOCHS,
             BY_ITER,
-            2,
-            'iter_5.pth', (1, 1),
+            WORKERS,
             dict(seed=0),
+            'iter_5.pth', (1, 1),
             id='persistent-workers'),
         pytest.param(
             EPOCHS,
-            BY_ITER,
-            0,
+            BY_ITER, {},
+            dict(seed=None, diff_rank_seed=True),
             'iter_5.pth', (1, 1),
-            dict(seed=0, diff_rank_seed=True),
-            id='random-sampler-seed'),  # mmengine draws the sampler's seed
+            id='random-sampler-seed'),  # each run draws the sampler's seed
         pytest.param(
             EPOCHS,
-            dict(by_epoch=True, interval=1),
-            0,
-            'epoch_1.pth', (1, 0),
+            dict(by_epoch=True, interval=1), {},
             dict(seed=0),
+            'epoch_1.pth', (1, 0),
             id='epoch-end'),  # the resumed run skips the validation after it
         pytest.param(
             ITERS,
-            dict(by_epoch=False, interval=4),
-            0,
-            'iter_4.pth', (0, 4),
+            dict(by_epoch=False, interval=4), {},
             dict(seed=0),
+            'iter_4.pth', (0, 4),
             id='iter-loop-pass-end'),  # ... and here too
         pytest.param(
             ITERS,
             BY_ITER,
-            2,
-            'iter_10.pth', (2, 2),
+            dict(
+                WORKERS,
+                num_workers=1,
+                batch_sampler=dict(type='mmdet.AspectRatioBatchSampler')),
             dict(seed=0),
+            'iter_10.pth',
+            (2, 2),
+            # The worker of the loop's own iterator took batches from the
+            # stateful batch sampler before the hook could replace it.
             id='iter-loop-workers'),
     ])
-def test_resumed_run_ends_as_uninterrupted(tmp_path, loop, checkpoint,
-                                           num_workers, resume, position,
-                                           randomness):
+def test_resumed_run_ends_as_uninterrupted(tmp_path, loop, checkpoint, loader,
+                                           randomness, resume, position):
     full = _run(
         tmp_path / 'full',
         'full',
         loop,
         checkpoint,
-        num_workers,
+        loader,
         randomness=randomness)
     saved = torch.load(tmp_path / 'full' / resume, weights_only=False)
     data = saved[CHECKPOINT_KEY]['data']
@@ -190,7 +196,7 @@ def test_resumed_run_ends_as_uninterrupted(tmp_path, loop, checkpoint,
         'resumed',
         loop,
         checkpoint,
-        num_workers,
+        loader,
         resume_from=str(tmp_path / 'full' / resume),
         randomness=randomness)
     assert resumed.iter == full.iter == loop.get('max_iters', 12)
