@@ -66,6 +66,16 @@ def test_seed_rng_keys():
         assert _draw() != first
 
 
+def test_seed_rng_leaves_cuda_generators_alone(monkeypatch):
+    # The main process's CUDA streams (dropout on the GPU) must not be
+    # reseeded by the samples it loads without workers.
+    monkeypatch.setattr(torch.cuda, 'manual_seed_all',
+                        lambda seed: pytest.fail('CUDA generators seeded'))
+    monkeypatch.setattr(torch.cuda, 'manual_seed',
+                        lambda seed: pytest.fail('CUDA generator seeded'))
+    seed_rng((1, 2))
+
+
 class _Augmented:
     """Every item draws from the three host generators."""
 
