@@ -91,7 +91,8 @@ def _fresh_batch_sampler(runner, loader: DataLoader, seed: int):
     say how to build it.
     """
     cfg = runner.cfg.get('train_dataloader')
-    if not isinstance(cfg, dict) or not isinstance(cfg.get('sampler'), dict):
+    if not isinstance(cfg, dict) or not isinstance(cfg.get('sampler'), dict) \
+            or not isinstance(cfg.get('batch_sampler') or {}, dict):
         return loader.batch_sampler
     cfg = copy.deepcopy({k: v for k, v in cfg.items() if k != 'dataset'})
     # As mmengine's Runner.build_dataloader builds them.
