@@ -56,6 +56,16 @@ def _join(root: str, path: str) -> str:
         osp.join(root, path)
 
 
+def _own_folder(dataset: dict) -> Optional[str]:
+    """The folder of fixed file names that a dataset type reads under its
+    data_root (``base_folder`` of mmpretrain's CIFAR datasets), if any."""
+    if not isinstance(dataset.get('type'), str):
+        return None
+    import mmpretrain.datasets  # noqa: F401  (registers the types)
+    from mmpretrain.registry import DATASETS
+    return getattr(DATASETS.get(dataset['type']), 'base_folder', None)
+
+
 def _data_paths(dataset: dict) -> Iterator[Tuple[str, str]]:
     root = dataset.get('data_root') or ''
     if root and '://' not in root:
@@ -63,7 +73,12 @@ def _data_paths(dataset: dict) -> Iterator[Tuple[str, str]]:
     if dataset.get('ann_file'):
         yield 'ann_file', _join(root, dataset['ann_file'])
     prefix = dataset.get('data_prefix')
-    if not prefix and isinstance(dataset.get('split'), str) and \
+    folder = _own_folder(dataset)
+    if folder:
+        # mmpretrain's CIFAR10/100 read data_root/{base_folder}/<pickles>
+        # for either split.
+        yield 'data_root', _join(root, folder)
+    elif not prefix and isinstance(dataset.get('split'), str) and \
             dataset['split']:
         # mmpretrain's ImageNet reads data_root/{split} by default.
         yield 'split', _join(root, dataset['split'])

@@ -82,3 +82,23 @@ def test_adaptive_roi_sampling_is_fixed_for_detectors():
     model = nn.ModuleList([RoIAlign(7, 1 / 16, 0), RoIAlign(7, 1 / 8, 3)])
     benchmark.fix_roi_sampling(model)
     assert [m.sampling_ratio for m in model] == [2, 3]
+
+
+def test_fastpaths_group_times_plain_fast_and_deployed_models(tmp_path):
+    out = tmp_path / 'fast.json'
+    assert benchmark.main([
+        '--groups', 'fastpaths-mobilenet', '--img-size', '32',
+        '--batch-sizes', '1', '2', '--train-batch', '2', '--warmup', '1',
+        '--repeats', '2', '--train-repeats', '1', '--skip-memory', '--out',
+        str(out)
+    ]) == 0
+    with open(out) as f:
+        rows = json.load(f)['results']
+    assert [r['model'] for r in rows] == [
+        'RLA-MobileNetV2 plain', 'RLA-MobileNetV2 fast',
+        'RLA-MobileNetV2 deploy'
+    ]
+    # Same model, same parameters; a deployed model only infers.
+    assert len({r['params'] for r in rows}) == 1
+    assert all('infer_b2' in r for r in rows)
+    assert 'train_b2' in rows[1] and 'train_b2' not in rows[2]

@@ -14,6 +14,11 @@ Groups:
     det        Faster R-CNN with RLA-R50 vs mmdet's Faster R-CNN R50
                (baseline), inference at a reduced size: the whole detector
                (infer_b1) and its backbone with FPN (feat_b1)
+    fastpaths-resnet, fastpaths-mobilenet
+               what the exact speed paths buy: RLA-ResNet-50 or
+               RLA-MobileNetV2 with ``set_fast_paths(False)`` (baseline),
+               as built (fast paths on) and after ``switch_to_deploy()``
+               (inference only)
 
 With random weights, RoIAlign's adaptive sampling (``sampling_ratio=0``)
 makes the RoI head's cost follow the sizes of the random proposals, which
@@ -43,7 +48,9 @@ import torch.nn.functional as F
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-# name -> (config, kind); the first model of each group is its baseline.
+# name -> (config, kind[, mode]); the first model of each group is its
+# baseline. mode 'plain' turns the backbone's fast paths off; 'deploy' times
+# inference after switch_to_deploy() and skips training.
 GROUPS: Dict[str, List[tuple]] = {
     'resnet': [
         ('ResNet-50', 'mmpretrain::_base_/models/resnet50.py', 'cls'),
@@ -61,13 +68,38 @@ GROUPS: Dict[str, List[tuple]] = {
         ('Faster R-CNN RLA-R50', 'configs/faster_rcnn_r50rla_fpn_1x_coco.py',
          'det'),
     ],
+    'fastpaths-resnet': [
+        ('RLA-ResNet-50 plain', 'configs/_base_/models/r50rla.py', 'cls',
+         'plain'),
+        ('RLA-ResNet-50 fast', 'configs/_base_/models/r50rla.py', 'cls'),
+        ('RLA-ResNet-50 deploy', 'configs/_base_/models/r50rla.py', 'cls',
+         'deploy'),
+    ],
+    'fastpaths-mobilenet': [
+        ('RLA-MobileNetV2 plain', 'configs/mobilenetv2rla_2xb48_in1k.py',
+         'cls', 'plain'),
+        ('RLA-MobileNetV2 fast', 'configs/mobilenetv2rla_2xb48_in1k.py',
+         'cls'),
+        ('RLA-MobileNetV2 deploy', 'configs/mobilenetv2rla_2xb48_in1k.py',
+         'cls', 'deploy'),
+    ],
 }
+DEFAULT_GROUPS = ['resnet', 'mobilenet', 'det']
+
+
+def entry(member: tuple) -> tuple:
+    """``(name, config, kind, mode)`` of a group member."""
+    return tuple(member) + (None, ) * (4 - len(member))
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
-        '--groups', nargs='+', default=list(GROUPS), choices=list(GROUPS))
+        '--groups',
+        nargs='+',
+        default=DEFAULT_GROUPS,
+        choices=list(GROUPS),
+        help=f'default: {" ".join(DEFAULT_GROUPS)}')
     parser.add_argument(
         '--models',
         nargs='+',
@@ -175,9 +207,12 @@ class Runner:
                  config: str,
                  kind: str,
                  args,
+                 mode: Optional[str] = None,
                  with_flops: bool = True) -> None:
-        self.name, self.kind, self.args = name, kind, args
+        self.name, self.kind, self.args, self.mode = name, kind, args, mode
         self.model = build_model(config, kind).to(args.device)
+        if mode == 'plain':
+            self.model.backbone.set_fast_paths(False)
         if kind == 'det':
             fix_roi_sampling(self.model)
         self.params = sum(p.numel() for p in self.model.parameters())
@@ -185,6 +220,8 @@ class Runner:
             else None
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if mode == 'deploy':
+            self.model.backbone.switch_to_deploy()
         self.forward = self.model
         if args.compile:
             self.forward = torch.compile(self.model)
@@ -344,8 +381,8 @@ def memory_child(args) -> None:
     """
     name = args.memory_child
     group = next(g for g in GROUPS.values() if any(m[0] == name for m in g))
-    _, config, kind = next(m for m in group if m[0] == name)
-    runner = Runner(name, config, kind, args, with_flops=False)
+    _, config, kind, mode = entry(next(m for m in group if m[0] == name))
+    runner = Runner(name, config, kind, args, mode, with_flops=False)
     step = runner.train_fn(args.train_batch)
     result = {}
     if args.device == 'cuda':
@@ -388,7 +425,8 @@ def bench_group(group: str, args) -> List[dict]:
         m for i, m in enumerate(GROUPS[group])
         if i == 0 or not args.models or m[0] in args.models
     ]
-    runners = [Runner(name, cfg, kind, args) for name, cfg, kind in members]
+    runners = [Runner(*entry(m)[:3], args, entry(m)[3]) for m in members]
+    trainable = [i for i, r in enumerate(runners) if r.mode != 'deploy']
     kind = runners[0].kind
     figures: Dict[str, List[List[float]]] = {}
     small, large = args.batch_sizes
@@ -410,9 +448,14 @@ def bench_group(group: str, args) -> List[dict]:
             f'[benchmark] {group}: training step, batch '
             f'{args.train_batch}',
             flush=True)
-        figures[f'train_b{args.train_batch}'] = interleaved(
-            [r.train_fn(args.train_batch) for r in runners], 1,
+        times = interleaved(
+            [runners[i].train_fn(args.train_batch) for i in trainable], 1,
             args.train_repeats, args.device)
+        # A deployed model does not train: no samples.
+        figures[f'train_b{args.train_batch}'] = [
+            times[trainable.index(i)] if i in trainable else None
+            for i in range(len(runners))
+        ]
     results = []
     for i, runner in enumerate(runners):
         row = dict(
@@ -422,11 +465,15 @@ def bench_group(group: str, args) -> List[dict]:
             params=runner.params,
             flops=runner.flops)
         for key, times in figures.items():
-            row[key] = summarize(times[i], times[0])
+            if times[i] is not None:
+                row[key] = summarize(times[i], times[0])
         results.append(row)
     if kind != 'det' and not args.skip_memory:
+        modes = [r.mode for r in runners]
         del runners
-        for row in results:
+        for row, mode in zip(results, modes):
+            if mode == 'deploy':
+                continue
             print(
                 f'[benchmark] {group}: peak memory of {row["model"]}',
                 flush=True)
@@ -434,8 +481,9 @@ def bench_group(group: str, args) -> List[dict]:
         key = 'cuda_peak_mb' if args.device == 'cuda' else 'step_mb'
         base = results[0]['memory'][key]
         for row in results:
-            row['memory']['ratio'] = round(row['memory'][key] /
-                                           base, 3) if base > 0 else None
+            if 'memory' in row:
+                row['memory']['ratio'] = round(row['memory'][key] /
+                                               base, 3) if base > 0 else None
     return results
 
 

@@ -1,7 +1,10 @@
+from .layer_attention_resnet import (LABasicBlock, LABottleneck,
+                                     LayerAttentionHead, LayerAttentionResNet)
 from .rla_mobilenet_v2 import RLAInvertedResidual, RLAMobileNetV2
 from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet
 
 __all__ = [
-    'RLAResNet', 'RLABottleneck', 'RLABasicBlock', 'RLAMobileNetV2',
-    'RLAInvertedResidual'
+    'LayerAttentionResNet', 'LayerAttentionHead', 'LABasicBlock',
+    'LABottleneck', 'RLAResNet', 'RLABottleneck', 'RLABasicBlock',
+    'RLAMobileNetV2', 'RLAInvertedResidual'
 ]

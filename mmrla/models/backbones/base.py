@@ -1,17 +1,91 @@
-from typing import List
+"""What the RLA backbones share: checks, initialization, the classification
+read-out of ``h``, freezing, ``norm_eval`` and the speed-path switches."""
+from typing import Callable, List
 
+import torch
 import torch.nn as nn
+import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..utils import check_positive_int, check_pretrained_file
+
 
 class RLABackbone(BaseModule):
-    """Freezing and ``norm_eval`` shared by the RLA backbones.
+    """Base class of the RLA backbones.
 
-    Subclasses set ``frozen_stages`` and ``norm_eval`` and list what
-    ``frozen_stages`` covers in :meth:`_frozen_modules`, including the RLA
-    path's shared convs and norms of those stages.
+    Subclasses build ``self.rla_cell`` (the cell type, see
+    :mod:`mmrla.models.utils.rla_cell`), set ``frozen_stages``,
+    ``norm_eval`` and ``in_channels``, and list what ``frozen_stages`` covers
+    in :meth:`_frozen_modules`, including the RLA path's shared convs and
+    norms of those stages.
+
+    Two switches keep the paper's math visible:
+
+    - :meth:`set_fast_paths`: ``False`` runs the plain form of every
+      computation (e.g. ``conv1`` over the materialized ``cat(x, h)``); the
+      default ``True`` allows exact speed paths that change neither the
+      training math nor the state dict.
+    - :meth:`switch_to_deploy`: inference-only rewrites (split weights kept
+      instead of sliced per call, a faster CPU tanh), as mmpretrain's RepVGG
+      does. A deployed model is for inference; it refuses ``train()``.
     """
+
+    fast_paths: bool = True
+    deploy: bool = False
+
+    def _check_common_args(self, rla_channel: int, frozen_stages: int,
+                           max_frozen: int, frozen_help: str) -> None:
+        check_positive_int(rla_channel, 'rla_channel', 'the paper uses 32')
+        if not isinstance(frozen_stages, int) or \
+                not -1 <= frozen_stages <= max_frozen:
+            raise ValueError(
+                f'frozen_stages must be an integer in -1..{max_frozen} '
+                f'({frozen_help}), got {frozen_stages!r}.')
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or \
+                x.shape[1] != self.in_channels:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
+            raise ValueError(
+                f'{type(self).__name__} expects images of shape (N, '
+                f'{self.in_channels}, H, W), got {shape}; batch single '
+                'images with x.unsqueeze(0) or set in_channels.')
+
+    def init_weights(self) -> None:
+        if isinstance(self.init_cfg, dict) and \
+                self.init_cfg.get('type') == 'Pretrained':
+            check_pretrained_file(self.init_cfg.get('checkpoint'))
+            super().init_weights()
+            # Pretrained weights must not be overwritten by zero init.
+            return
+        super().init_weights()
+        self._init_after_weights()
+
+    def _init_after_weights(self) -> None:
+        """Initialization that follows ``init_cfg`` unless weights are
+        pretrained, e.g. zero-init of residual norms."""
+
+    def _readout(self, h: torch.Tensor) -> torch.Tensor:
+        """``act(norm(h))``, the state appended to the classification
+        feature."""
+        return self.rla_out_act(self.rla_out_norm(h))
+
+    def set_fast_paths(self, enabled: bool = True) -> 'RLABackbone':
+        """Allow (True, default) or forbid (False) the exact speed paths."""
+        self.fast_paths = bool(enabled)
+        self.rla_cell.fast = self.fast_paths
+        return self
+
+    def switch_to_deploy(self) -> 'RLABackbone':
+        """Apply the inference-only rewrites and switch to eval mode."""
+        self.eval()
+        self.rla_cell.deploy = True
+        for m in self.modules():
+            if m is not self and hasattr(m, 'switch_to_deploy'):
+                m.switch_to_deploy()
+        self.deploy = True
+        return self
 
     def _frozen_modules(self) -> List[nn.Module]:
         raise NotImplementedError
@@ -23,6 +97,11 @@ class RLABackbone(BaseModule):
                 param.requires_grad = False
 
     def train(self, mode: bool = True) -> 'RLABackbone':
+        if mode and self.deploy:
+            raise RuntimeError(
+                f'This {type(self).__name__} was switched to deploy mode, '
+                'which is for inference only; build a new model (or load '
+                'the checkpoint again) to train.')
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
@@ -30,3 +109,15 @@ class RLABackbone(BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+
+def checkpointed(fn: Callable, with_cp: bool, *args):
+    """``fn(*args)``, through gradient checkpointing when ``with_cp`` and
+    autograd is recording.
+
+    Non-reentrant checkpointing keeps parameter gradients even when no input
+    requires grad (e.g. after frozen stages).
+    """
+    if with_cp and torch.is_grad_enabled():
+        return cp.checkpoint(fn, *args, use_reentrant=False)
+    return fn(*args)

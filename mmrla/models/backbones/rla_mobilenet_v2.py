@@ -12,19 +12,16 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn import (ConvModule, build_activation_layer, build_conv_layer,
                       build_norm_layer)
 from mmengine.model import BaseModule
 from mmpretrain.models.utils import make_divisible
 
 from mmrla.registry import MODELS
-from ..utils import (ECALayer, batch_norm_parts, check_out_indices,
-                     check_pretrained_file, derived_weights, fast_tanh_,
-                     hidden_state_layout, pool_hidden_state,
-                     splittable_batch_norm)
-from .base import RLABackbone
+from ..utils import (ECALayer, RLACell, build_rla_cell, check_out_indices,
+                     conv_over_concat, depthwise_over_concat, rla_step)
+from ..utils.concat_conv import keep_split_weights, kept_split_weights
+from .base import RLABackbone, checkpointed
 
 
 class RLAInvertedResidual(BaseModule):
@@ -41,6 +38,9 @@ class RLAInvertedResidual(BaseModule):
         stride (int): Stride of the depthwise conv, 1 or 2.
         expand_ratio (float): Expansion of the hidden layer; 1 builds no
             expansion conv.
+        rla_cell (RLACell, optional): The cell type of the recurrence; the
+            block owns the cell's per-block module (``rla_norm``). Defaults
+            to a depthwise ``RLACell(rla_channel)``.
         with_rla_update (bool): Whether this block updates ``h``; False only
             for a last block whose update nothing would consume.
         eca_kernel_size (int, optional): Kernel size of an ECA layer after
@@ -68,6 +68,7 @@ class RLAInvertedResidual(BaseModule):
                  rla_channel: int,
                  stride: int,
                  expand_ratio: float,
+                 rla_cell: Optional[RLACell] = None,
                  with_rla_update: bool = True,
                  eca_kernel_size: Optional[int] = None,
                  with_cp: bool = False,
@@ -111,75 +112,35 @@ class RLAInvertedResidual(BaseModule):
             act_cfg=None)
         self.eca = ECALayer(out_channels,
                             eca_kernel_size) if eca_kernel_size else None
-        # The per-block (unshared) norm of the RLA path.
-        self.rla_norm = build_norm_layer(
-            norm_cfg, rla_channel)[1] if with_rla_update else None
+        self.rla_cell = rla_cell or RLACell(
+            rla_channel, conv_cfg=conv_cfg, norm_cfg=norm_cfg, depthwise=True)
+        # The cell's per-block module (unshared), e.g. its norm.
+        self.rla_norm = self.rla_cell.build_own() if with_rla_update else None
+        self.fast = True
 
-    def _splittable(self) -> bool:
-        """Whether :meth:`_branch_split` computes exactly what the modules
-        would: plain convs without bias, a plain ``BatchNorm2d`` and a
-        parameter-free (so per-element) activation. Checked on every call,
-        since e.g. mmengine's ``sync_bn`` swaps norms after building."""
-        dw, linear = self.depthwise_conv, self.linear_conv
-        return all(
-            type(m.conv) is nn.Conv2d and m.conv.bias is None
-            and m.conv.padding_mode == 'zeros' and m.order[0] == 'conv'
-            and not m.with_explicit_padding
-            and not m.with_spectral_norm for m in (dw, linear)) and \
-            dw.order == ('conv', 'norm', 'act') and dw.with_norm and \
-            splittable_batch_norm(dw.norm) and \
-            not (dw.with_activation and any(
-                True for _ in dw.activate.parameters()))
+    def _branch(self, e: torch.Tensor,
+                h: Optional[torch.Tensor]) -> torch.Tensor:
+        """``linear_conv(depthwise_conv(cat(e, h)))``; ``h=None`` stands for
+        the zero state."""
+        channels = [self.hidden_channels, self.rla_channel]
+        parts = depthwise_over_concat(self.depthwise_conv, [e, h], channels,
+                                      self.fast,
+                                      kept_split_weights(self, 'dw_split'))
+        return conv_over_concat(self.linear_conv, parts, channels, self.fast,
+                                kept_split_weights(self, 'linear_split'))
 
-    def _branch_concat(self, e: torch.Tensor,
-                       h: Optional[torch.Tensor]) -> torch.Tensor:
-        """The depthwise and linear convs over the materialized
-        ``cat(e, h)``: the fallback for layers :meth:`_branch_split` cannot
-        reproduce."""
-        if h is None:
-            h = e.new_zeros((e.shape[0], self.rla_channel, *e.shape[2:]))
-        return self.linear_conv(self.depthwise_conv(torch.cat([e, h], 1)))
-
-    def _branch_split(self, e: torch.Tensor,
-                      h: Optional[torch.Tensor]) -> torch.Tensor:
-        """:meth:`_branch_concat` without the concatenation.
-
-        The depthwise conv, its norm and activation act on each channel
-        alone, so they run on ``e`` and ``h`` separately; the linear 1x1 conv
-        over the concatenation is the sum of its convs over the parts. This
-        saves writing and reading a (hidden + k)-channel copy of the largest
-        feature map of every block. ``h=None`` (the zero initial state) maps
-        to one constant per channel, computed on a 1x1 stand-in (two samples,
-        so that training-mode norm statistics stay defined and equal).
-        """
-        dw, linear = self.depthwise_conv, self.linear_conv
-        conv = dw.conv
-        split = [self.hidden_channels, self.rla_channel]
-        dw_e, dw_h, lin_e, lin_h = derived_weights(
-            self, 'split', lambda w_dw, w_lin: tuple(part.contiguous(
-            ) for part in w_dw.split(split) + w_lin.split(split, dim=1)),
-            conv.weight, linear.conv.weight)
-        h_in = e.new_zeros((2, self.rla_channel, 1, 1)) if h is None else h
-        parts = [
-            F.conv2d(t, w, None, conv.stride, conv.padding, conv.dilation,
-                     t.shape[1]) for t, w in ((e, dw_e), (h_in, dw_h))
-        ]
-        parts = batch_norm_parts(dw.norm, parts)
-        if dw.with_activation:
-            parts = [dw.activate(t) for t in parts]
-        out = F.conv2d(parts[0], lin_e)
-        h_part = F.conv2d(parts[1], lin_h)
-        # A zero state gives the same (broadcast) response at every pixel.
-        out = out.add_(h_part[:1] if h is None else h_part)
-        if linear.with_norm:
-            out = linear.norm(out)
-        if linear.with_activation:
-            out = linear.activate(out)
-        return out
+    def switch_to_deploy(self) -> None:
+        """Keep the conv weights split by part instead of slicing them per
+        call (inference only)."""
+        channels = [self.hidden_channels, self.rla_channel]
+        keep_split_weights(self, 'dw_split', self.depthwise_conv.conv.weight,
+                           channels, 0)
+        keep_split_weights(self, 'linear_split', self.linear_conv.conv.weight,
+                           channels, 1)
 
     def forward(
         self, x: torch.Tensor, h: Optional[torch.Tensor],
-        out_conv: Optional[nn.Module], recurrent_conv: Optional[nn.Module]
+        out_conv: Optional[nn.Module], shared: Optional[nn.Module]
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Run the block and one RLA step.
 
@@ -188,8 +149,9 @@ class RLAInvertedResidual(BaseModule):
             h (Tensor, optional): Hidden state, shape (N, k, H, W); None
                 for the initial all-zero state.
             out_conv (nn.Module, optional): The row's shared 1x1 conv.
-            recurrent_conv (nn.Module, optional): The stage's shared
-                depthwise 3x3 conv.
+            shared (nn.Module, optional): The cell's module shared by the
+                stage (the depthwise recurrent 3x3 conv for
+                :class:`RLACell`).
 
         Returns:
             tuple: The block output (N, C_out, H', W') and the new hidden
@@ -198,10 +160,7 @@ class RLAInvertedResidual(BaseModule):
 
         def _inner_forward(x, h):
             e = x if self.expand_conv is None else self.expand_conv(x)
-            if self._splittable():
-                y = self._branch_split(e, h)
-            else:
-                y = self._branch_concat(e, h)
+            y = self._branch(e, h)
             if self.eca is not None:
                 y = self.eca(y)
             # Out of place, so the RLA path sees the branch output y, as in
@@ -209,19 +168,10 @@ class RLAInvertedResidual(BaseModule):
             out = x + y if self.use_res_connect else y
             if self.rla_norm is None:
                 return out, None
-            update = out_conv(y)
-            # The sum takes the layout of its first operand, the state's.
-            h = hidden_state_layout(update) if h is None else \
-                pool_hidden_state(h, self.stride) + update
-            # In place: autograd does not keep the norm's output.
-            h = recurrent_conv(fast_tanh_(self.rla_norm(h)))
-            return out, h
+            return out, rla_step(self.rla_cell, h, out_conv(y), self.stride,
+                                 self.rla_norm, shared)
 
-        if self.with_cp and torch.is_grad_enabled():
-            # Non-reentrant checkpointing keeps parameter gradients even when
-            # no input requires grad (e.g. after frozen stages).
-            return cp.checkpoint(_inner_forward, x, h, use_reentrant=False)
-        return _inner_forward(x, h)
+        return checkpointed(_inner_forward, self.with_cp, x, h)
 
 
 @MODELS.register_module()
@@ -262,6 +212,10 @@ class RLAMobileNetV2(RLABackbone):
             ECA.
         share_recurrent_conv (bool): One recurrent conv for all stages
             (released weights) or one per stage. Defaults to True.
+        cell_cfg (dict, optional): The recurrent unit, built with
+            ``channels=rla_channel``, this backbone's ``conv_cfg`` and
+            ``norm_cfg`` and ``depthwise=True``; None for the paper's
+            ``dict(type='RLACell')``.
         frozen_stages (int): Freeze the stem and layer1..``frozen_stages``
             (eval mode, no gradients), with their RLA convs and norms; 8 also
             freezes conv2 and the final RLA norm. -1 freezes nothing.
@@ -295,6 +249,7 @@ class RLAMobileNetV2(RLABackbone):
         out_indices: Sequence[int] = (7, ),
         eca_kernel_sizes: Optional[Sequence[int]] = None,
         share_recurrent_conv: bool = True,
+        cell_cfg: Optional[dict] = None,
         frozen_stages: int = -1,
         norm_eval: bool = False,
         conv_cfg: Optional[dict] = None,
@@ -311,9 +266,9 @@ class RLAMobileNetV2(RLABackbone):
         if not isinstance(width_mult, (int, float)) or width_mult <= 0:
             raise ValueError(f'width_mult must be a positive number, got '
                              f'{width_mult!r}; the paper uses 1.0.')
-        if not isinstance(rla_channel, int) or rla_channel <= 0:
-            raise ValueError(f'rla_channel must be a positive integer, got '
-                             f'{rla_channel!r}; the paper uses 32.')
+        self._check_common_args(
+            rla_channel, frozen_stages, num_layers + 1,
+            f'-1 freezes nothing, 0 the stem, {num_layers + 1} everything')
         if eca_kernel_sizes is not None and \
                 len(eca_kernel_sizes) != num_layers:
             raise ValueError(
@@ -325,12 +280,6 @@ class RLAMobileNetV2(RLABackbone):
             out_indices, num_layers + 1,
             f'use 0..{num_layers - 1} for layer1..layer{num_layers} and '
             f'{num_layers} for the classification feature (conv2)')
-        if not isinstance(frozen_stages, int) or \
-                not -1 <= frozen_stages <= num_layers + 1:
-            raise ValueError(
-                f'frozen_stages must be an integer in -1..{num_layers + 1} '
-                f'(-1 freezes nothing, 0 the stem, {num_layers + 1} '
-                f'everything), got {frozen_stages!r}.')
 
         self.width_mult = width_mult
         self.rla_channel = rla_channel
@@ -354,6 +303,8 @@ class RLAMobileNetV2(RLABackbone):
             norm_cfg=norm_cfg,
             act_cfg=act_cfg)
 
+        self.rla_cell = build_rla_cell(
+            cell_cfg, rla_channel, conv_cfg, norm_cfg, depthwise=True)
         self.layers: List[str] = []
         self.layer_channels: List[int] = []
         # RLA stage (index into rla_recurrent_convs) of each row.
@@ -366,50 +317,41 @@ class RLAMobileNetV2(RLABackbone):
                 stage_used.append(False)
             self.row_stages.append(len(stage_used) - 1)
             out_channels = make_divisible(c * width_mult, 8)
-            blocks = []
-            for j in range(n):
-                last_block = i == self.num_layers - 1 and j == n - 1
-                update = self.with_cls_output or not last_block
-                stage_used[-1] |= update
-                blocks.append(
-                    RLAInvertedResidual(
-                        block_in,
-                        out_channels,
-                        rla_channel,
-                        stride=s if j == 0 else 1,
-                        expand_ratio=t,
-                        with_rla_update=update,
-                        eca_kernel_size=None
-                        if eca_kernel_sizes is None else eca_kernel_sizes[i],
-                        with_cp=with_cp,
-                        conv_cfg=conv_cfg,
-                        norm_cfg=norm_cfg,
-                        act_cfg=act_cfg))
-                block_in = out_channels
-            # A plain container: blocks take (x, h), so no Sequential call.
-            self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
+            # Nothing consumes the last update of a dense-prediction model.
+            update_last = self.with_cls_output or i != self.num_layers - 1
+            stage_used[-1] |= update_last or n > 1
+            layer = self.make_layer(
+                num_blocks=n,
+                in_channels=block_in,
+                out_channels=out_channels,
+                stride=s,
+                expand_ratio=t,
+                update_last=update_last,
+                rla_channel=rla_channel,
+                rla_cell=self.rla_cell,
+                eca_kernel_size=None
+                if eca_kernel_sizes is None else eca_kernel_sizes[i],
+                with_cp=with_cp,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg)
+            block_in = out_channels
+            self.add_module(f'layer{i + 1}', layer)
             self.layers.append(f'layer{i + 1}')
             self.layer_channels.append(out_channels)
             # A row whose only block skips the update needs no 1x1 conv.
             out_convs.append(
                 build_conv_layer(
                     conv_cfg, out_channels, rla_channel, 1, bias=False
-                ) if n > 1 or update else None)
-        self.rla_out_convs = nn.ModuleList(
-            [m if m is not None else nn.Identity() for m in out_convs])
+                ) if n > 1 or update_last else nn.Identity())
+        self.rla_out_convs = nn.ModuleList(out_convs)
         num_recurrent = 1 if share_recurrent_conv else len(stage_used)
         if share_recurrent_conv:
             stage_used = [any(stage_used)]
         self.share_recurrent_conv = share_recurrent_conv
+        # The cell's modules shared by the rows of each stage.
         self.rla_recurrent_convs = nn.ModuleList([
-            build_conv_layer(
-                conv_cfg,
-                rla_channel,
-                rla_channel,
-                3,
-                padding=1,
-                groups=rla_channel,
-                bias=False) if stage_used[i] else nn.Identity()
+            self.rla_cell.build_shared() if stage_used[i] else nn.Identity()
             for i in range(num_recurrent)
         ])
 
@@ -435,20 +377,41 @@ class RLAMobileNetV2(RLABackbone):
         channels = self.layer_channels + [self.cls_channels]
         return tuple(channels[i] for i in self.out_indices)
 
-    def init_weights(self) -> None:
-        if isinstance(self.init_cfg, dict) and \
-                self.init_cfg.get('type') == 'Pretrained':
-            check_pretrained_file(self.init_cfg.get('checkpoint'))
-        super().init_weights()
+    def make_layer(self, num_blocks: int, in_channels: int, out_channels: int,
+                   stride: int, update_last: bool, **kwargs) -> nn.Sequential:
+        """Build one row of the block table (override it to change the
+        blocks of a variant).
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or \
-                x.shape[1] != self.in_channels:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
-            raise ValueError(
-                f'RLAMobileNetV2 expects images of shape (N, '
-                f'{self.in_channels}, H, W), got {shape}; batch single '
-                'images with x.unsqueeze(0) or set in_channels.')
+        Args:
+            num_blocks (int): Blocks in the row.
+            in_channels (int): Input channels of the row.
+            out_channels (int): Output channels of the row.
+            stride (int): Stride of the first block.
+            update_last (bool): Whether the last block updates ``h``.
+            **kwargs: The remaining block arguments.
+
+        Returns:
+            nn.Sequential: The blocks, a plain container (blocks take
+            ``(x, h)``, so the backbone iterates them).
+        """
+        blocks = []
+        for j in range(num_blocks):
+            blocks.append(
+                RLAInvertedResidual(
+                    in_channels,
+                    out_channels,
+                    stride=stride if j == 0 else 1,
+                    with_rla_update=update_last or j < num_blocks - 1,
+                    **kwargs))
+            in_channels = out_channels
+        return nn.Sequential(*blocks)
+
+    def set_fast_paths(self, enabled: bool = True) -> 'RLAMobileNetV2':
+        super().set_fast_paths(enabled)
+        for m in self.modules():
+            if isinstance(m, RLAInvertedResidual):
+                m.fast = self.fast_paths
+        return self
 
     def _recurrent_conv(self, row: int) -> nn.Module:
         stage = 0 if self.share_recurrent_conv else self.row_stages[row]
@@ -457,21 +420,20 @@ class RLAMobileNetV2(RLABackbone):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
         x = self.conv1(x)
-        # h starts at zero; None lets the first block skip its h part. Later
-        # states take x's device and dtype, and their layout from
-        # hidden_state_layout.
-        h = None
+        h = None  # the zero state; see rla_step
         outs = []
         for i, layer_name in enumerate(self.layers):
             out_conv = self.rla_out_convs[i]
-            recurrent_conv = self._recurrent_conv(i)
+            shared = self._recurrent_conv(i)
             for block in getattr(self, layer_name):
-                x, h = block(x, h, out_conv, recurrent_conv)
+                x, h = block(x, h, out_conv, shared)
             if i in self.out_indices:
                 outs.append(x)
         if self.with_cls_output:
-            hidden = self.rla_out_act(self.rla_out_norm(h))
-            outs.append(self.conv2(torch.cat([x, hidden], dim=1)))
+            outs.append(
+                conv_over_concat(self.conv2, [x, self._readout(h)],
+                                 [x.shape[1], self.rla_channel],
+                                 self.fast_paths))
         return tuple(outs)
 
     def _frozen_modules(self) -> List[nn.Module]:

@@ -10,17 +10,16 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from mmpretrain.models.utils import SELayer
 
 from mmrla.registry import MODELS
-from ..utils import (ECALayer, check_out_indices, check_pretrained_file,
-                     derived_weights, fast_tanh_, pool_hidden_state)
-from .base import RLABackbone
+from ..utils import (ECALayer, RLACell, build_rla_cell, check_out_indices,
+                     conv_over_concat, rla_step)
+from ..utils.concat_conv import keep_split_weights, kept_split_weights
+from .base import RLABackbone, checkpointed
 
 RLA_SOURCES = ('output', 'residual')
 
@@ -38,6 +37,9 @@ class _RLABlock(BaseModule):
         rla_channel (int): Channels ``k`` of the hidden state.
         stride (int): Stride of the block's spatial conv and shortcut.
         downsample (nn.Module, optional): Shortcut projection.
+        rla_cell (RLACell, optional): The cell type of the recurrence; the
+            block owns the cell's per-block module (``rla_norm`` for
+            :class:`RLACell`). Defaults to ``RLACell(rla_channel)``.
         with_rla_update (bool): Whether this block updates ``h``. Only the
             very last block of a detection backbone skips it, since nothing
             would consume its update.
@@ -64,6 +66,7 @@ class _RLABlock(BaseModule):
                  rla_channel: int,
                  stride: int = 1,
                  downsample: Optional[nn.Module] = None,
+                 rla_cell: Optional[RLACell] = None,
                  with_rla_update: bool = True,
                  se_ratio: Optional[int] = None,
                  eca_kernel_size: Optional[int] = None,
@@ -88,61 +91,34 @@ class _RLABlock(BaseModule):
             out_channels, ratio=se_ratio, bias=False) if se_ratio else None
         self.eca = ECALayer(out_channels,
                             eca_kernel_size) if eca_kernel_size else None
-        # The per-block (unshared) norm of the RLA path.
-        self.rla_norm = build_norm_layer(
-            norm_cfg, rla_channel)[1] if with_rla_update else None
+        self.rla_cell = rla_cell or RLACell(
+            rla_channel, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+        # The cell's per-block module (unshared), e.g. its norm.
+        self.rla_norm = self.rla_cell.build_own() if with_rla_update else None
+        self.fast = True
 
-    def _residual_branch(
-            self,
-            x: torch.Tensor,
-            h: Optional[torch.Tensor],
-            x_part: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
-    def _conv1_with_hidden(
-            self,
-            x: torch.Tensor,
-            h: Optional[torch.Tensor],
-            x_part: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``conv1(cat(x, h))``, where ``h=None`` stands for zeros.
+    def _conv1(self, x: torch.Tensor,
+               h: Optional[torch.Tensor]) -> torch.Tensor:
+        """``conv1(cat(x, h))``; ``h=None`` stands for the zero state."""
+        return conv_over_concat(self.conv1, [x, h],
+                                [self.in_channels, self.rla_channel],
+                                self.fast,
+                                kept_split_weights(self, 'conv1_split'))
 
-        A convolution over a concatenation is the sum of convolutions over
-        its parts, so the (C_in + k)-channel input is never materialized:
-        that saves a copy of ``x`` per block and the activation memory
-        autograd would keep for it. The first block's ``h`` is zero, so its
-        part is skipped, and ``x_part`` (the response to ``x``) may come
-        precomputed from the previous block. Convs whose weight is not used
-        as is (e.g. weight standardization via ``conv_cfg``) take the
-        concatenation instead.
-        """
-        conv = self.conv1
-        if type(conv) is not nn.Conv2d:
-            if h is None:
-                h = x.new_zeros((x.shape[0], self.rla_channel, *x.shape[2:]))
-            return conv(torch.cat([x, h], dim=1))
-        w_x, w_h = derived_weights(
-            self, 'conv1_split',
-            lambda w: tuple(part.contiguous() for part in w.split(
-                [self.in_channels, self.rla_channel], dim=1)), conv.weight)
-        if x_part is None:
-            x_part = F.conv2d(x, w_x, None, conv.stride, conv.padding,
-                              conv.dilation)
-        if h is None:
-            return x_part
-        # In place into the fresh h part: x_part may be a view of a fused
-        # conv's output, which autograd forbids modifying.
-        return F.conv2d(h, w_h, None, conv.stride, conv.padding,
-                        conv.dilation).add_(x_part)
+    def switch_to_deploy(self) -> None:
+        """Keep ``conv1``'s weight split by part instead of slicing it per
+        call (inference only)."""
+        keep_split_weights(self, 'conv1_split', self.conv1.weight,
+                           [self.in_channels, self.rla_channel], 1)
 
     def forward(
-        self,
-        x: torch.Tensor,
-        h: Optional[torch.Tensor],
-        out_conv: nn.Module,
-        recurrent_conv: nn.Module,
-        x_part: Optional[torch.Tensor] = None,
-        next_conv: Optional[nn.Conv2d] = None
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+            self, x: torch.Tensor, h: Optional[torch.Tensor],
+            out_conv: nn.Module,
+            shared: nn.Module) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Run the block and one RLA step.
 
         Args:
@@ -150,59 +126,34 @@ class _RLABlock(BaseModule):
             h (Tensor, optional): Hidden state, shape (N, k, H, W); None
                 for the initial all-zero state.
             out_conv (nn.Module): The stage's shared 1x1 conv (C_out -> k).
-            recurrent_conv (nn.Module): The stage's shared 3x3 conv.
-            x_part (Tensor, optional): This block's ``conv1`` response to
-                ``x`` alone, computed by the previous block's fused conv.
-            next_conv (nn.Conv2d, optional): The next block's 1x1 ``conv1``.
-                Its ``x`` part and ``out_conv`` both read this block's
-                output, so they run as one convolution: one pass over the
-                feature map instead of two, and a well-shaped kernel instead
-                of a slow k-channel one. Needs ``rla_source='output'``.
+            shared (nn.Module): The stage's shared module of the cell (the
+                recurrent 3x3 conv for :class:`RLACell`).
 
         Returns:
-            tuple: The block output (N, C_out, H', W'); the new hidden state
-            (N, k, H', W'), or None when this block does not update it; the
-            next block's ``x_part`` when ``next_conv`` is given, else None.
+            tuple: The block output (N, C_out, H', W') and the new hidden
+            state (N, k, H', W'), or None when this block does not update it.
         """
 
-        def _inner_forward(x, h, x_part):
-            branch = self._residual_branch(x, h, x_part)
+        def _inner_forward(x, h):
+            branch = self._residual_branch(x, h)
             if self.se is not None:
                 branch = self.se(branch)
             if self.eca is not None:
                 branch = self.eca(branch)
             identity = x if self.downsample is None else self.downsample(x)
             if self.rla_source == 'output':
-                # In place: the branch is not needed any more, and a fresh
-                # full-size feature map costs more than the addition.
+                # In place, as in mmpretrain's ResNet: the branch is not
+                # needed any more.
                 out = self.relu(branch.add_(identity))
             else:
                 out = self.relu(branch + identity)
             if self.rla_norm is None:
-                return out, None, None
-            next_x_part = None
-            if next_conv is not None:
-                weight = derived_weights(
-                    self, 'fused_update', lambda w_next, w_out: torch.cat(
-                        [w_next[:, :self.out_channels], w_out]),
-                    next_conv.weight, out_conv.weight)
-                next_x_part, update = F.conv2d(out, weight).split(
-                    [next_conv.out_channels, self.rla_channel], dim=1)
-            else:
-                update = out_conv(out if self.rla_source ==
-                                  'output' else branch)
-            h = update if h is None else \
-                pool_hidden_state(h, self.stride) + update
-            # In place: autograd does not keep the norm's output.
-            h = recurrent_conv(fast_tanh_(self.rla_norm(h)))
-            return out, h, next_x_part
+                return out, None
+            update = out_conv(out if self.rla_source == 'output' else branch)
+            return out, rla_step(self.rla_cell, h, update, self.stride,
+                                 self.rla_norm, shared)
 
-        if self.with_cp and torch.is_grad_enabled():
-            # Non-reentrant checkpointing keeps parameter gradients even when
-            # no input requires grad (e.g. after frozen stages).
-            return cp.checkpoint(
-                _inner_forward, x, h, x_part, use_reentrant=False)
-        return _inner_forward(x, h, x_part)
+        return checkpointed(_inner_forward, self.with_cp, x, h)
 
 
 class RLABasicBlock(_RLABlock):
@@ -218,7 +169,7 @@ class RLABasicBlock(_RLABlock):
         >>> out_conv = torch.nn.Conv2d(64, 32, 1, bias=False)
         >>> rec_conv = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)
         >>> x, h = torch.rand(2, 64, 9, 9), torch.zeros(2, 32, 9, 9)
-        >>> [t.shape for t in block(x, h, out_conv, rec_conv)[:2]]
+        >>> [t.shape for t in block(x, h, out_conv, rec_conv)]
         [torch.Size([2, 64, 9, 9]), torch.Size([2, 32, 9, 9])]
     """
 
@@ -265,12 +216,9 @@ class RLABasicBlock(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm2_name)
 
-    def _residual_branch(
-            self,
-            x: torch.Tensor,
-            h: Optional[torch.Tensor],
-            x_part: Optional[torch.Tensor] = None) -> torch.Tensor:
-        out = self._conv1_with_hidden(x, h, x_part)
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
+        out = self._conv1(x, h)
         out = self.relu(getattr(self, self.norm1_name)(out))
         return self.last_norm(self.conv2(out))
 
@@ -288,11 +236,13 @@ class RLABottleneck(_RLABlock):
 
     Example:
         >>> import torch
-        >>> block = RLABottleneck(64, 256, rla_channel=32)
+        >>> downsample = torch.nn.Conv2d(64, 256, 1, bias=False)
+        >>> block = RLABottleneck(64, 256, rla_channel=32,
+        ...                       downsample=downsample)
         >>> out_conv = torch.nn.Conv2d(256, 32, 1, bias=False)
         >>> rec_conv = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)
         >>> x, h = torch.rand(2, 64, 9, 9), torch.zeros(2, 32, 9, 9)
-        >>> [t.shape for t in block(x, h, out_conv, rec_conv)[:2]]
+        >>> [t.shape for t in block(x, h, out_conv, rec_conv)]
         [torch.Size([2, 256, 9, 9]), torch.Size([2, 32, 9, 9])]
     """
 
@@ -342,12 +292,9 @@ class RLABottleneck(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm3_name)
 
-    def _residual_branch(
-            self,
-            x: torch.Tensor,
-            h: Optional[torch.Tensor],
-            x_part: Optional[torch.Tensor] = None) -> torch.Tensor:
-        out = self._conv1_with_hidden(x, h, x_part)
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
+        out = self._conv1(x, h)
         out = self.relu(getattr(self, self.norm1_name)(out))
         out = self.relu(getattr(self, self.norm2_name)(self.conv2(out)))
         return self.last_norm(self.conv3(out))
@@ -396,6 +343,9 @@ class RLAResNet(RLABackbone):
         base_width (int): ResNeXt width per group. Defaults to 64.
         rla_source (str): ``'output'`` (authors' code and weights) or
             ``'residual'`` (paper's Figure 3); see :class:`_RLABlock`.
+        cell_cfg (dict, optional): The recurrent unit, built with
+            ``channels=rla_channel`` and this backbone's ``conv_cfg`` and
+            ``norm_cfg``; None for the paper's ``dict(type='RLACell')``.
         frozen_stages (int): Stages to freeze (eval mode, no gradients);
             0 freezes the stem only, -1 nothing. Defaults to -1.
         norm_eval (bool): Keep norm layers in eval mode while training.
@@ -442,6 +392,7 @@ class RLAResNet(RLABackbone):
         groups: int = 1,
         base_width: int = 64,
         rla_source: str = 'output',
+        cell_cfg: Optional[dict] = None,
         frozen_stages: int = -1,
         norm_eval: bool = False,
         conv_cfg: Optional[dict] = None,
@@ -459,12 +410,11 @@ class RLAResNet(RLABackbone):
             raise ValueError(
                 f'Invalid depth {depth!r} for RLAResNet; choose one of '
                 f'{sorted(self.arch_settings)}.')
-        if not isinstance(rla_channel, int) or rla_channel <= 0:
-            raise ValueError(f'rla_channel must be a positive integer, got '
-                             f'{rla_channel!r}; the paper uses 32.')
         if not 1 <= num_stages <= 4:
             raise ValueError(
                 f'num_stages must be in 1..4, got {num_stages!r}.')
+        self._check_common_args(rla_channel, frozen_stages, num_stages,
+                                '-1 freezes nothing, 0 the stem only')
         if len(strides) != num_stages:
             raise ValueError(
                 f'strides needs one entry per stage ({num_stages}), got '
@@ -494,11 +444,6 @@ class RLAResNet(RLABackbone):
                 f'but unused (their parameters would get no gradient); set '
                 f'num_stages={max(out_indices) + 1} or add {last_stage} to '
                 'out_indices.')
-        if not isinstance(frozen_stages, int) or \
-                not -1 <= frozen_stages <= num_stages:
-            raise ValueError(
-                f'frozen_stages must be an integer in -1..{num_stages} (-1 '
-                f'freezes nothing, 0 the stem only), got {frozen_stages!r}.')
 
         self.depth = depth
         self.rla_channel = rla_channel
@@ -509,8 +454,12 @@ class RLAResNet(RLABackbone):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
         self.block, stage_blocks = self.arch_settings[depth]
         self.stage_blocks = stage_blocks[:num_stages]
+        self.rla_cell = build_rla_cell(cell_cfg, rla_channel, conv_cfg,
+                                       norm_cfg)
 
         self.conv1 = build_conv_layer(
             conv_cfg,
@@ -532,57 +481,37 @@ class RLAResNet(RLABackbone):
         block_in = stem_channels
         for i, num_blocks in enumerate(self.stage_blocks):
             stage_out = base_channels * 2**i * self.block.expansion
-            blocks = []
-            for j in range(num_blocks):
-                stride = strides[i] if j == 0 else 1
-                downsample = None
-                if stride != 1 or block_in != stage_out:
-                    downsample = nn.Sequential(
-                        build_conv_layer(
-                            conv_cfg,
-                            block_in,
-                            stage_out,
-                            1,
-                            stride=stride,
-                            bias=False),
-                        build_norm_layer(norm_cfg, stage_out)[1])
-                last_block = i == last_stage and j == num_blocks - 1
-                blocks.append(
-                    self.block(
-                        block_in,
-                        stage_out,
-                        rla_channel,
-                        stride=stride,
-                        groups=groups,
-                        base_width=base_width,
-                        downsample=downsample,
-                        with_rla_update=concat_hidden or not last_block,
-                        se_ratio=se_ratio,
-                        eca_kernel_size=None
-                        if eca_kernel_sizes is None else eca_kernel_sizes[i],
-                        rla_source=rla_source,
-                        with_cp=with_cp,
-                        conv_cfg=conv_cfg,
-                        norm_cfg=norm_cfg,
-                        act_cfg=act_cfg))
-                block_in = stage_out
+            res_layer = self.make_res_layer(
+                block=self.block,
+                num_blocks=num_blocks,
+                in_channels=block_in,
+                out_channels=stage_out,
+                stride=strides[i],
+                # Nothing consumes the last update of a detection backbone.
+                update_last=concat_hidden or i != last_stage,
+                rla_channel=rla_channel,
+                rla_cell=self.rla_cell,
+                groups=groups,
+                base_width=base_width,
+                se_ratio=se_ratio,
+                eca_kernel_size=None
+                if eca_kernel_sizes is None else eca_kernel_sizes[i],
+                rla_source=rla_source,
+                with_cp=with_cp,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg)
+            block_in = stage_out
             layer_name = f'layer{i + 1}'
-            # A plain container: blocks take (x, h), so no Sequential call.
-            self.add_module(layer_name, nn.Sequential(*blocks))
+            self.add_module(layer_name, res_layer)
             self.res_layers.append(layer_name)
             self.stage_channels.append(stage_out)
             rla_out_convs.append(
                 build_conv_layer(
                     conv_cfg, stage_out, rla_channel, 1, bias=False))
-            rla_recurrent_convs.append(
-                build_conv_layer(
-                    conv_cfg,
-                    rla_channel,
-                    rla_channel,
-                    3,
-                    padding=1,
-                    bias=False))
+            rla_recurrent_convs.append(self.rla_cell.build_shared())
         self.rla_out_convs = nn.ModuleList(rla_out_convs)
+        # The cell's modules shared by the blocks of each stage.
         self.rla_recurrent_convs = nn.ModuleList(rla_recurrent_convs)
         if concat_hidden:
             self.rla_out_norm = build_norm_layer(norm_cfg, rla_channel)[1]
@@ -590,6 +519,54 @@ class RLAResNet(RLABackbone):
         else:
             self.rla_out_norm = self.rla_out_act = None
         self._freeze_stages()
+
+    def make_res_layer(self, block: type, num_blocks: int, in_channels: int,
+                       out_channels: int, stride: int, update_last: bool,
+                       conv_cfg: Optional[dict], norm_cfg: dict,
+                       **kwargs) -> nn.Sequential:
+        """Build one stage (override it to change the blocks of a variant).
+
+        Args:
+            block (type): The block class, e.g. :class:`RLABottleneck`.
+            num_blocks (int): Blocks in the stage.
+            in_channels (int): Input channels of the stage.
+            out_channels (int): Output channels of the stage.
+            stride (int): Stride of the first block.
+            update_last (bool): Whether the last block updates ``h``.
+            conv_cfg (dict, optional): Config of the convolutions.
+            norm_cfg (dict): Config of the norms.
+            **kwargs: The remaining block arguments.
+
+        Returns:
+            nn.Sequential: The blocks, a plain container (blocks take
+            ``(x, h)``, so the backbone iterates them).
+        """
+        blocks = []
+        for j in range(num_blocks):
+            block_stride = stride if j == 0 else 1
+            downsample = None
+            if block_stride != 1 or in_channels != out_channels:
+                downsample = nn.Sequential(
+                    build_conv_layer(
+                        conv_cfg,
+                        in_channels,
+                        out_channels,
+                        1,
+                        stride=block_stride,
+                        bias=False),
+                    build_norm_layer(norm_cfg, out_channels)[1])
+            blocks.append(
+                block(
+                    in_channels,
+                    out_channels,
+                    stride=block_stride,
+                    downsample=downsample,
+                    with_rla_update=update_last or j < num_blocks - 1,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg,
+                    **kwargs))
+            in_channels = out_channels
+        return nn.Sequential(*blocks)
 
     @property
     def norm1(self) -> nn.Module:
@@ -603,66 +580,34 @@ class RLAResNet(RLABackbone):
             channels[-1] += self.rla_channel
         return tuple(channels)
 
-    def init_weights(self) -> None:
-        if isinstance(self.init_cfg, dict) and \
-                self.init_cfg.get('type') == 'Pretrained':
-            check_pretrained_file(self.init_cfg.get('checkpoint'))
-            super().init_weights()
-            # Pretrained weights must not be overwritten by zero init.
-            return
-        super().init_weights()
+    def _init_after_weights(self) -> None:
         if self.zero_init_residual:
             for m in self.modules():
                 if isinstance(m, _RLABlock):
                     constant_init(m.last_norm, 0)
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or \
-                x.shape[1] != self.in_channels:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
-            raise ValueError(
-                f'RLAResNet expects images of shape (N, {self.in_channels}, '
-                f'H, W), got {shape}; batch single images with '
-                'x.unsqueeze(0) or set in_channels.')
+    def set_fast_paths(self, enabled: bool = True) -> 'RLAResNet':
+        super().set_fast_paths(enabled)
+        for m in self.modules():
+            if isinstance(m, _RLABlock):
+                m.fast = self.fast_paths
+        return self
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
         x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
-        # h starts at zero; None lets the first block skip its h part, and
-        # later states inherit x's device, dtype and memory format.
-        h = x_part = None
+        h = None  # the zero state; see rla_step
         outs = []
-        blocks = [(i, block) for i, name in enumerate(self.res_layers)
-                  for block in getattr(self, name)]
-        for n, (i, block) in enumerate(blocks):
+        for i, layer_name in enumerate(self.res_layers):
             out_conv = self.rla_out_convs[i]
-            next_block = blocks[n + 1][1] if n + 1 < len(blocks) else None
-            next_conv = next_block.conv1 if self._fusable(
-                block, out_conv, next_block) else None
-            x, h, x_part = block(x, h, out_conv, self.rla_recurrent_convs[i],
-                                 x_part, next_conv)
-            if i in self.out_indices and (next_block is None
-                                          or blocks[n + 1][0] != i):
+            shared = self.rla_recurrent_convs[i]
+            for block in getattr(self, layer_name):
+                x, h = block(x, h, out_conv, shared)
+            if i in self.out_indices:
                 outs.append(x)
         if self.concat_hidden:
-            hidden = self.rla_out_act(self.rla_out_norm(h))
-            outs[-1] = torch.cat([outs[-1], hidden], dim=1)
+            outs[-1] = torch.cat([outs[-1], self._readout(h)], dim=1)
         return tuple(outs)
-
-    @staticmethod
-    def _fusable(block: _RLABlock, out_conv: nn.Module,
-                 next_block: Optional[_RLABlock]) -> bool:
-        """Whether ``block``'s RLA update can share one conv with the next
-        block's ``conv1`` (see :meth:`_RLABlock.forward`): both must be plain
-        1x1 convs over the block output."""
-        if next_block is None or block.rla_norm is None or \
-                block.rla_source != 'output':
-            return False
-        conv = next_block.conv1
-        return type(out_conv) is nn.Conv2d and type(conv) is nn.Conv2d and \
-            conv.kernel_size == (1, 1) and conv.stride == (1, 1) and \
-            conv.padding == (0, 0) and conv.groups == 1 and \
-            conv.dilation == (1, 1)
 
     def _stage_modules(self, i: int):
         """Modules of stage ``i`` (1-based), its shared RLA convs included."""

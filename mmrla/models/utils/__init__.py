@@ -1,10 +1,13 @@
-from .cpu_ops import fast_tanh_, hidden_state_layout
+from .checks import check_out_indices, check_positive_int
+from .concat_conv import conv_over_concat, depthwise_over_concat
 from .eca_layer import ECALayer
-from .rla import check_out_indices, check_pretrained_file, pool_hidden_state
-from .split_ops import batch_norm_parts, derived_weights, splittable_batch_norm
+from .hidden_state import hidden_state_layout, pool_hidden_state
+from .rla import check_pretrained_file
+from .rla_cell import RLACell, build_rla_cell, rla_step
 
 __all__ = [
-    'ECALayer', 'batch_norm_parts', 'check_out_indices',
-    'check_pretrained_file', 'derived_weights', 'fast_tanh_',
-    'hidden_state_layout', 'pool_hidden_state', 'splittable_batch_norm'
+    'ECALayer', 'RLACell', 'build_rla_cell', 'check_out_indices',
+    'check_positive_int', 'check_pretrained_file', 'conv_over_concat',
+    'depthwise_over_concat', 'hidden_state_layout', 'pool_hidden_state',
+    'rla_step'
 ]

@@ -1,4 +1,4 @@
-import contextlib
+import copy
 import math
 
 import pytest
@@ -8,6 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAMobileNetV2
 from mmrla.models.heads import DropoutLinearClsHead
+from mmrla.models.utils.concat_conv import _splittable_conv_module
 from tests.fixtures.equivalence import assert_same_training_pass
 from tests.reference_models import randomize_
 
@@ -274,40 +275,45 @@ def test_dropout_head():
     dict(eca_kernel_sizes=ECA, share_recurrent_conv=False),
     dict(out_indices=(1, 2, 4)),
 ])
-def test_split_branch_equals_the_concatenation_form(kwargs):
-    from mmrla.models.backbones.rla_mobilenet_v2 import RLAInvertedResidual
+def test_fast_paths_equal_the_plain_form(kwargs):
     torch.manual_seed(0)
     # Non-trivial norm statistics, so that the comparisons below see them.
     fast = randomize_(RLAMobileNetV2(**kwargs))
     blocks = [b for name in fast.layers for b in getattr(fast, name)]
-    assert all(b._splittable() for b in blocks)
+    assert all(_splittable_conv_module(b.depthwise_conv) for b in blocks)
 
     # float32, inference: each block alone, with a state and with the zero
     # initial state (None), within 1e-5.
     fast.eval()
     for block in blocks:
-        in_channels = block.depthwise_conv.conv.in_channels - 32
-        e = torch.randn(2, in_channels, 9, 10)
+        e = torch.randn(2, block.hidden_channels, 9, 10)
         with torch.no_grad():
             for h in (torch.randn(2, 32, 9, 10), None):
-                torch.testing.assert_close(
-                    block._branch_split(e, h),
-                    block._branch_concat(e, h),
-                    atol=1e-5,
-                    rtol=1e-5)
+                split = block._branch(e, h)
+                block.fast = False
+                plain = block._branch(e, h)
+                block.fast = True
+                torch.testing.assert_close(split, plain, atol=1e-5, rtol=1e-5)
 
     # float64, training: the whole network, gradients and norm buffers.
-    slow = RLAMobileNetV2(**kwargs)
+    slow = RLAMobileNetV2(**kwargs).set_fast_paths(False)
     slow.load_state_dict(fast.state_dict())
+    assert_same_training_pass(fast, slow, torch.rand(2, 3, 45, 39))
 
-    @contextlib.contextmanager
-    def unoptimized():
-        with pytest.MonkeyPatch.context() as m:
-            m.setattr(RLAInvertedResidual, '_splittable', lambda self: False)
-            yield
 
-    assert_same_training_pass(fast, slow, torch.rand(2, 3, 45, 39),
-                              unoptimized)
+def test_deploy_matches_eval_and_keeps_the_state_dict():
+    model = randomize_(RLAMobileNetV2(eca_kernel_sizes=ECA)).eval()
+    deployed = copy.deepcopy(model).switch_to_deploy()
+    x = torch.rand(2, 3, 67, 64)
+    with torch.no_grad():
+        (expected, ), (out, ) = model(x), deployed(x)
+    # The fast tanh differs by 2e-7; a deep random net amplifies that, so
+    # the bound is relative to the output's scale.
+    scale = expected.abs().max()
+    assert (out - expected).abs().max() <= 1e-5 * scale
+    assert deployed.state_dict().keys() == model.state_dict().keys()
+    with pytest.raises(RuntimeError, match='deploy mode'):
+        deployed.train()
 
 
 @pytest.mark.parametrize('kwargs', [
@@ -316,7 +322,8 @@ def test_split_branch_equals_the_concatenation_form(kwargs):
 ])
 def test_layers_that_mix_channels_keep_the_concatenation(kwargs):
     model = RLAMobileNetV2(**kwargs).eval()
-    assert not any(b._splittable() for b in model.layer2)
+    assert not any(
+        _splittable_conv_module(b.depthwise_conv) for b in model.layer2)
     with torch.no_grad():
         (out, ) = model(torch.rand(1, 3, 32, 32))
     assert out.shape == (1, 1280, 1, 1)
@@ -325,4 +332,5 @@ def test_layers_that_mix_channels_keep_the_concatenation(kwargs):
 def test_sync_bn_conversion_disables_the_split():
     # mmengine's ``sync_bn`` converts norms after the model is built.
     model = nn.SyncBatchNorm.convert_sync_batchnorm(RLAMobileNetV2())
-    assert not any(b._splittable() for b in model.layer2)
+    assert not any(
+        _splittable_conv_module(b.depthwise_conv) for b in model.layer2)

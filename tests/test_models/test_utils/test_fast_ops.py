@@ -1,6 +1,6 @@
 import torch
 
-from mmrla.models.utils import fast_tanh_, hidden_state_layout
+from mmrla.models.utils._fast_ops import fast_tanh_
 
 
 def test_fast_tanh_matches_tanh_in_place():
@@ -31,12 +31,3 @@ def test_fast_tanh_keeps_native_tanh_where_it_matters():
             t = torch.randn(50).to(dtype)
             torch.testing.assert_close(
                 fast_tanh_(t.clone()), torch.tanh(t), atol=0, rtol=0)
-
-
-def test_hidden_state_layout_is_channels_last_on_cpu():
-    h = torch.rand(2, 32, 5, 6)
-    out = hidden_state_layout(h)
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(out, h, atol=0, rtol=0)
-    # The sum with a state keeps the state's layout (see RLAMobileNetV2).
-    assert (out + h).is_contiguous(memory_format=torch.channels_last)

@@ -1,4 +1,4 @@
-"""Faster CPU forms of RLA's hidden-state operations (same results)."""
+"""Inference-only speed helpers (private: used by ``switch_to_deploy``)."""
 import torch
 
 
@@ -31,15 +31,7 @@ def fast_tanh_(x: torch.Tensor) -> torch.Tensor:
     if x.device.type != 'cpu' or x.dtype != torch.float32 or \
             x.numel() < 8192 or \
             (torch.is_grad_enabled() and x.requires_grad) or \
-            torch.compiler.is_compiling():
+            torch.compiler.is_compiling() or torch.jit.is_tracing() or \
+            torch.onnx.is_in_onnx_export():
         return x.tanh_()
     return x.mul_(2).sigmoid_().mul_(2).sub_(1)
-
-
-def hidden_state_layout(h: torch.Tensor) -> torch.Tensor:
-    """The memory layout for a depthwise RLA hidden state: channels_last on
-    CPU, where oneDNN's depthwise convs and PyTorch's average pooling run
-    several times faster in it than in NCHW; unchanged elsewhere."""
-    if h.device.type == 'cpu' and h.dim() == 4:
-        return h.contiguous(memory_format=torch.channels_last)
-    return h

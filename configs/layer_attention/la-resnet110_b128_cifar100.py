@@ -1,0 +1,5 @@
+# Layer-attention ResNet-110 (RLA-110; GAP context, M=4, r=1, N=32), CIFAR-100.
+# Paper: Table 2, 1.737M params, 26.4% top-1 error.
+_base_ = '../_base_/la_resnet_cifar100.py'
+
+model = dict(backbone=dict(depth=110))

@@ -1,0 +1,5 @@
+# Layer-attention ResNet-32 (RLA-32; GAP context, M=4, r=1, N=32), CIFAR-10.
+# Paper: Table 2, 0.471M params, 6.83% top-1 error.
+_base_ = '../_base_/la_resnet_cifar10.py'
+
+model = dict(backbone=dict(depth=32))

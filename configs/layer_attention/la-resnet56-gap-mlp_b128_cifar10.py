@@ -1,0 +1,5 @@
+# Layer-attention ResNet-56 with the GAP+MLP context, CIFAR-10.
+# Paper: Table 1, 0.871M params, 6.5% top-1 error.
+_base_ = '../_base_/la_resnet_cifar10.py'
+
+model = dict(backbone=dict(depth=56, context='gap_mlp'))

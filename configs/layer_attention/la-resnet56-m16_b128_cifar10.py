@@ -1,0 +1,5 @@
+# Layer-attention ResNet-56 with M=16 LSTM units (r=1), CIFAR-10.
+# Paper: Table 3, 6.54% top-1 error.
+_base_ = '../_base_/la_resnet_cifar10.py'
+
+model = dict(backbone=dict(depth=56, hidden_size=16, ratio=1))

@@ -1,0 +1,6 @@
+# Layer-attention ResNet-56 with reduction ratio r=8
+# (M=16: the paper does not say; r=16 needs M >= 16), CIFAR-10.
+# Paper: Table 3, 6.49% top-1 error.
+_base_ = '../_base_/la_resnet_cifar10.py'
+
+model = dict(backbone=dict(depth=56, hidden_size=16, ratio=8))

@@ -1,0 +1,5 @@
+# ResNet-110 (He et al.) baseline, CIFAR-100.
+# Paper: Table 2, 1.735M params, 28.95% top-1 error.
+_base_ = '../_base_/la_resnet_cifar100.py'
+
+model = dict(backbone=dict(depth=110, layer_attention=False))

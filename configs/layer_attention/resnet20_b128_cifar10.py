@@ -1,0 +1,5 @@
+# ResNet-20 (He et al.) baseline, CIFAR-10.
+# Paper: Table 2, 0.275M params, 8.75% top-1 error.
+_base_ = '../_base_/la_resnet_cifar10.py'
+
+model = dict(backbone=dict(depth=20, layer_attention=False))

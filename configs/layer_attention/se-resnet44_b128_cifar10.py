@@ -1,0 +1,5 @@
+# SE-ResNet-44 baseline (SE ratio 16 in every block), CIFAR-10.
+# Paper: Table 2, 0.672M params, 6.64% top-1 error.
+_base_ = '../_base_/la_resnet_cifar10.py'
+
+model = dict(backbone=dict(depth=44, layer_attention=False, se_ratio=16))
