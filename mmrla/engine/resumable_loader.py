@@ -75,6 +75,24 @@ class KeyedBatchSampler:
         return len(self.batch_sampler)
 
 
+class _KeyedDataLoader(DataLoader):
+    """A ``DataLoader`` over a :class:`KeyedBatchSampler` that reports the
+    batch size of its batches.
+
+    A ``DataLoader`` given a batch sampler sets ``batch_size`` to None;
+    hooks such as mmpretrain's ``PreciseBNHook`` read it from the training
+    dataloader.
+    """
+
+    @property
+    def batch_size(self) -> Optional[int]:
+        return getattr(self.batch_sampler.batch_sampler, 'batch_size', None)
+
+    @batch_size.setter
+    def batch_size(self, value) -> None:
+        pass  # DataLoader.__init__ sets None
+
+
 def set_sampler_epoch(loader: DataLoader, epoch: int) -> None:
     """Set the epoch of the loader's sampler, as mmengine's hooks do."""
     for sampler in (loader.sampler,
@@ -155,7 +173,7 @@ def build_resumable_loader(
     generator = loader.generator
     if generator is None:
         generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
+    return _KeyedDataLoader(
         dataset,
         batch_sampler=KeyedBatchSampler(batch_sampler, seed, get_rank()),
         num_workers=loader.num_workers,

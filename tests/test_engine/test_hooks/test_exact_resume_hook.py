@@ -200,6 +200,8 @@ def test_resumed_run_ends_as_uninterrupted(tmp_path, loop, checkpoint, loader,
         resume_from=str(tmp_path / 'full' / resume),
         randomness=randomness)
     assert resumed.iter == full.iter == loop.get('max_iters', 12)
+    # The rebuilt loader still tells its batch size (PreciseBNHook reads it).
+    assert resumed.train_dataloader.batch_size == 3
     # The same batches, augmentation included, after the checkpoint ...
     assert len(resumed.model.seen) == len(full.model.seen) - start
     for ours, theirs in zip(resumed.model.seen, full.model.seen[start:]):
