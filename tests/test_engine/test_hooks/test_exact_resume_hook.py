@@ -99,6 +99,9 @@ def _run(work_dir,
             model=dict(type='ToyResumeModel'),
             work_dir=str(work_dir),
             experiment_name=name,
+            # No DefaultScope instance, which would outlive the test and
+            # send later builds to mmengine's registries.
+            default_scope=None,
             train_dataloader=train_loader,
             train_cfg=loop,
             val_dataloader=dict(
