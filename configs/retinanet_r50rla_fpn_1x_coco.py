@@ -9,29 +9,11 @@
 # or from scratch with --cfg-options model.backbone.init_cfg=None.
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
-    '_base_/default_runtime_rla.py'
+    './_base_/models/r50rla_det.py', './_base_/default_runtime_rla.py'
 ]
 
-custom_imports = dict(
-    imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
-
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='RLAResNet',
-        depth=50,
-        rla_channel=32,
-        # Detection mode: the four stage features go to the FPN; the hidden
-        # state h is dropped (the paper does not pass it to the FPN).
-        out_indices=(0, 1, 2, 3),
-        concat_hidden=False,
-        frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=True,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='checkpoints/rla_resnet50_in1k.pth',
-            prefix='backbone.')),
+    backbone=dict(_delete_=True, **_base_.pop('r50rla_det_backbone')),
     neck=dict(in_channels=[256, 512, 1024, 2048]))
 
 # The paper's 1x schedule: batch 8 (4 GPUs x 2 images), SGD lr 0.01,

@@ -32,7 +32,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'config',
         help='detection config, e.g. '
         'configs/faster_rcnn_r50rla_fpn_1x_coco.py')
-    parser.add_argument('checkpoint', help='trained detector checkpoint')
+    parser.add_argument(
+        'checkpoint',
+        help='detector checkpoint: trained with tools/train.py or converted '
+        'from the authors\' release with '
+        'tools/model_converters/rlanet_to_mmrla.py')
     parser.add_argument(
         '--out-dir',
         default='outputs',
@@ -97,17 +101,30 @@ def main(argv: Optional[List[str]] = None) -> int:
     from mmdet.apis import DetInferencer
     from mmengine.config import Config
 
+    from mmrla.converters import (UnconvertedCheckpointError,
+                                  check_checkpoint_file)
+    from mmrla.utils import UserError, check_checkpoint
+
     # The config (with its custom_imports of mmrla.models) is loaded here so
     # that --cfg-options can change it before the model is built.
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    inferencer = DetInferencer(
-        model=cfg,
-        weights=args.checkpoint,
-        device=args.device,
-        palette=args.palette,
-        show_progress=False)
+    try:
+        # Before the model refuses it, to name the file in the command.
+        check_checkpoint_file(args.checkpoint)
+        inferencer = DetInferencer(
+            model=cfg,
+            weights=args.checkpoint,
+            device=args.device,
+            palette=args.palette,
+            show_progress=False)
+        # mmengine would only log a warning and draw random detections.
+        check_checkpoint(
+            inferencer.model, args.checkpoint, allow_unexpected=False)
+    except (UserError, UnconvertedCheckpointError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     inferencer(
         args.inputs,
         batch_size=args.batch_size,

@@ -48,34 +48,6 @@ def list_images(path: str) -> List[str]:
     return []
 
 
-def check_checkpoint_matches(model, checkpoint: str) -> None:
-    """Refuse a checkpoint that does not fit the config's model.
-
-    mmengine would only log a warning and classify with random weights.
-    """
-    from mmengine.runner.checkpoint import _load_checkpoint
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
-    state = {
-        k[len('module.'):] if k.startswith('module.') else k: v
-        for k, v in state.items()
-    }
-    expected = set(model.state_dict())
-    missing = sorted(expected - set(state))
-    unexpected = sorted(set(state) - expected)
-    if missing or unexpected:
-        hint = ''
-        if any(k.startswith(('stages.', 'conv_outs.')) for k in unexpected):
-            hint = (' It is an original RLANet checkpoint: convert it with '
-                    'tools/model_converters/rlanet_to_mmrla.py first.')
-        raise ValueError(
-            f'{checkpoint} does not match the model of the config: '
-            f'{len(missing)} missing keys (e.g. {missing[:3]}), '
-            f'{len(unexpected)} unexpected keys (e.g. {unexpected[:3]}). '
-            f'Use the config the checkpoint was trained or converted for.'
-            f'{hint}')
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     images = list_images(args.img)
@@ -85,7 +57,9 @@ def main(argv=None) -> int:
             f'images ({", ".join(IMAGE_EXTENSIONS)}).',
             file=sys.stderr)
         return 2
-    from mmrla.utils import UserError, load_config
+    from mmrla.converters import (UnconvertedCheckpointError,
+                                  check_checkpoint_file)
+    from mmrla.utils import UserError, check_checkpoint, load_config
     try:
         cfg = load_config(args.config)
     except UserError as e:
@@ -99,10 +73,13 @@ def main(argv=None) -> int:
             file=sys.stderr)
         return 2
     from mmpretrain.apis import ImageClassificationInferencer, get_model
-    model = get_model(cfg, pretrained=args.checkpoint, device=args.device)
     try:
-        check_checkpoint_matches(model, args.checkpoint)
-    except ValueError as e:
+        # Before the model refuses it, to name the file in the command.
+        check_checkpoint_file(args.checkpoint)
+        model = get_model(cfg, pretrained=args.checkpoint, device=args.device)
+        # mmengine would only log a warning and classify with random weights.
+        check_checkpoint(model, args.checkpoint, allow_unexpected=False)
+    except (UserError, UnconvertedCheckpointError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     inferencer = ImageClassificationInferencer(model, device=args.device)

@@ -23,6 +23,8 @@ import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# The demo drives the repository's tools in its own process, so that the
+# MD5 checks it turns off for the synthetic files stay off for them.
 sys.path.insert(0, REPO)
 CONFIG = osp.join(REPO, 'configs', 'layer_attention',
                   'la-resnet20_b128_cifar10.py')
@@ -43,8 +45,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from tools.dataset_converters.generate_cifar_shapes import (
-        disable_md5_checks, write_cifar)
+    from mmrla.utils.cifar_shapes import disable_md5_checks, write_cifar
     from tools.test import main as test
     from tools.train import main as train
     from tools.visualization.layer_attention import main as visualize

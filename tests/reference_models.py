@@ -5,6 +5,11 @@ forward semantics in the simplest possible form (plain torch, no mmcv), so
 that the converter can be checked end to end: weights in the official layout
 -> ``convert_rlanet_state_dict`` -> mmrla model -> equal outputs.
 
+``RefRLAResNet(detection=True)`` restates their mmdetection backbone
+(``mmdetection/resnet_rla.py``): the same modules without ``bn2``/``fc``,
+returning the four stage outputs. :func:`mmdet2_neck_and_heads` lists the
+parameters mmdet 2.x gave the necks and heads of their COCO detectors.
+
 Two facts of the released code matter for equal outputs:
 - ResNet: the block returns its branch output ``y`` as the same tensor that
   then receives ``+= identity`` and an in-place ReLU, so the shared 1x1 conv
@@ -42,19 +47,32 @@ class RefSE(nn.Module):
         return x * self.fc(x.mean((2, 3)))[:, :, None, None]
 
 
-class RefBottleneck(nn.Module):
+class _RefBlock(nn.Module):
+    """An RLA residual block: :meth:`branch` over ``cat(x, h)``, then SE,
+    ECA, the shortcut, the ReLU, and the hidden state's pooling when the
+    block strides.
 
-    def __init__(self, cin, planes, k, stride, eca, se, groups=1, width=64):
+    ``source`` picks what the stage's shared 1x1 conv reads: ``'output'``,
+    the block output (the released code, see above), or ``'residual'``, the
+    branch after SE/ECA and before the sum (the paper's Figure 3).
+    """
+    expansion = 1
+
+    def __init__(self,
+                 cin,
+                 planes,
+                 k,
+                 stride,
+                 eca,
+                 se,
+                 groups=1,
+                 width=64,
+                 source='output'):
         super().__init__()
-        mid = int(planes * width / 64) * groups
-        cout = planes * 4
-        self.conv1 = nn.Conv2d(cin + k, mid, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(mid)
-        self.conv2 = nn.Conv2d(
-            mid, mid, 3, stride, 1, groups=groups, bias=False)
-        self.bn2 = nn.BatchNorm2d(mid)
-        self.conv3 = nn.Conv2d(mid, cout, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(cout)
+        assert source in ('output', 'residual')
+        cout = planes * self.expansion
+        # The branch first: the authors' order of the state dict.
+        self.build_branch(cin + k, planes, stride, groups, width)
         self.downsample = None
         if stride != 1 or cin != cout:
             self.downsample = nn.Sequential(
@@ -63,11 +81,16 @@ class RefBottleneck(nn.Module):
         self.se = RefSE(cout) if se else None
         self.eca = RefECA(eca) if eca else None
         self.stride = stride
+        self.source = source
+
+    def build_branch(self, cin, planes, stride, groups, width):
+        raise NotImplementedError
+
+    def branch(self, xh):
+        raise NotImplementedError
 
     def forward(self, x, h):
-        y = F.relu(self.bn1(self.conv1(torch.cat([x, h], 1))))
-        y = F.relu(self.bn2(self.conv2(y)))
-        y = self.bn3(self.conv3(y))
+        y = self.branch(torch.cat([x, h], 1))
         if self.se is not None:
             y = self.se(y)
         if self.eca is not None:
@@ -76,10 +99,50 @@ class RefBottleneck(nn.Module):
         out = F.relu(y + idt)
         if self.stride != 1:
             h = F.avg_pool2d(h, 2)
-        return out, out, h  # the released code feeds the block output
+        return out, out if self.source == 'output' else y, h
+
+
+class RefBottleneck(_RefBlock):
+    expansion = 4
+
+    def build_branch(self, cin, planes, stride, groups, width):
+        mid = int(planes * width / 64) * groups
+        self.conv1 = nn.Conv2d(cin, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(
+            mid, mid, 3, stride, 1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+
+    def branch(self, xh):
+        y = F.relu(self.bn1(self.conv1(xh)))
+        y = F.relu(self.bn2(self.conv2(y)))
+        return self.bn3(self.conv3(y))
+
+
+class RefBasicBlock(_RefBlock):
+    """Two 3x3 convs, the first (strided) over ``cat(x, h)``. The authors'
+    ImageNet code has no RLA basic block; the names follow torchvision's
+    ``BasicBlock``, which the converter's bottleneck rules also cover."""
+    expansion = 1
+
+    def build_branch(self, cin, planes, stride, groups, width):
+        assert groups == 1 and width == 64
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+
+    def branch(self, xh):
+        y = F.relu(self.bn1(self.conv1(xh)))
+        return self.bn2(self.conv2(y))
 
 
 class RefRLAResNet(nn.Module):
+    """The authors' ``RLA_ResNet``. ``block`` ('bottleneck' or 'basic'),
+    ``source`` (see :class:`_RefBlock`) and the widths ``stem`` and ``base``
+    (64 in every released model) let tests check small variants."""
 
     def __init__(self,
                  layers=(3, 4, 6, 3),
@@ -88,22 +151,29 @@ class RefRLAResNet(nn.Module):
                  se=False,
                  groups=1,
                  width=64,
-                 num_classes=1000):
+                 num_classes=1000,
+                 detection=False,
+                 block='bottleneck',
+                 source='output',
+                 stem=64,
+                 base=64):
         super().__init__()
+        block = dict(bottleneck=RefBottleneck, basic=RefBasicBlock)[block]
         eca = eca or [None] * 4
         self.k = k
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        cin = 64
+        self.detection = detection
+        self.conv1 = nn.Conv2d(3, stem, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        cin = stem
         stages, bns, outs, recs = [], [], [], []
         for i, n in enumerate(layers):
-            planes = 64 * 2**i
+            planes = base * 2**i
             blocks = []
             for j in range(n):
                 blocks.append(
-                    RefBottleneck(cin, planes, k, 2 if i and not j else 1,
-                                  eca[i], se, groups, width))
-                cin = planes * 4
+                    block(cin, planes, k, 2 if i and not j else 1, eca[i], se,
+                          groups, width, source))
+                cin = planes * block.expansion
             stages.append(nn.ModuleList(blocks))
             bns.append(nn.ModuleList(nn.BatchNorm2d(k) for _ in range(n)))
             outs.append(nn.Conv2d(cin, k, 1, bias=False))
@@ -112,19 +182,86 @@ class RefRLAResNet(nn.Module):
         self.stage_bns = nn.ModuleList(bns)
         self.conv_outs = nn.ModuleList(outs)
         self.recurrent_convs = nn.ModuleList(recs)
-        self.bn2 = nn.BatchNorm2d(k)
-        self.fc = nn.Linear(cin + k, num_classes)
+        if not detection:  # their detection backbone drops the classifier
+            self.bn2 = nn.BatchNorm2d(k)
+            self.fc = nn.Linear(cin + k, num_classes)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
         h = x.new_zeros(x.shape[0], self.k, *x.shape[2:])
+        outs = []
         for blocks, bns, co, rc in zip(self.stages, self.stage_bns,
                                        self.conv_outs, self.recurrent_convs):
             for block, bn in zip(blocks, bns):
                 x, y, h = block(x, h)
+                # In detection, the last update's h is computed and unused.
                 h = rc(torch.tanh(bn(h + co(y))))
+            outs.append(x)
+        if self.detection:
+            return tuple(outs)
         x = torch.cat([x, F.relu(self.bn2(h))], 1)
         return self.fc(x.mean((2, 3)))
+
+
+def mmdet2_neck_and_heads(detector, classes=80, channels=256):
+    """Neck and head parameters of the authors' mmdet 2.x COCO detectors.
+
+    Their configs (``mmdetection/{faster_rcnn,mask_rcnn,retinanet}_r50rla_
+    fpn.py``) use mmdet 2.x's FPN (256 channels, 5 levels; RetinaNet from
+    C3 with extra convs on the input), RPNHead (3 anchors, sigmoid),
+    Shared2FCBBoxHead (7x7 RoIs, 1024-d fcs, softmax over 80 + background,
+    class-wise boxes), FCNMaskHead (4 convs, deconv, 80 masks) and
+    RetinaHead (4 convs per branch, 9 anchors, sigmoid). mmdet 2.x names
+    the parameters as below (ConvModules hold a ``conv``).
+
+    Args:
+        detector (str): ``'faster_rcnn'``, ``'mask_rcnn'`` or
+            ``'retinanet'``.
+
+    Returns:
+        dict[str, tuple]: Parameter name -> shape.
+    """
+    c = channels
+    shapes = {}
+
+    def conv(name, cout, cin, k):
+        shapes[f'{name}.weight'] = (cout, cin, k, k)
+        shapes[f'{name}.bias'] = (cout, )
+
+    def linear(name, cout, cin):
+        shapes[f'{name}.weight'] = (cout, cin)
+        shapes[f'{name}.bias'] = (cout, )
+
+    inputs = (256, 512, 1024, 2048)
+    if detector == 'retinanet':
+        inputs = inputs[1:]  # start_level=1
+    for i, cin in enumerate(inputs):
+        conv(f'neck.lateral_convs.{i}.conv', c, cin, 1)
+        conv(f'neck.fpn_convs.{i}.conv', c, c, 3)
+    if detector == 'retinanet':
+        # add_extra_convs='on_input': P6 from C5, P7 from P6.
+        conv('neck.fpn_convs.3.conv', c, 2048, 3)
+        conv('neck.fpn_convs.4.conv', c, c, 3)
+        for branch in ('cls', 'reg'):
+            for i in range(4):
+                conv(f'bbox_head.{branch}_convs.{i}.conv', c, c, 3)
+        conv('bbox_head.retina_cls', 9 * classes, c, 3)
+        conv('bbox_head.retina_reg', 9 * 4, c, 3)
+        return shapes
+    conv('rpn_head.rpn_conv', c, c, 3)
+    conv('rpn_head.rpn_cls', 3, c, 1)
+    conv('rpn_head.rpn_reg', 3 * 4, c, 1)
+    linear('roi_head.bbox_head.shared_fcs.0', 1024, c * 7 * 7)
+    linear('roi_head.bbox_head.shared_fcs.1', 1024, 1024)
+    linear('roi_head.bbox_head.fc_cls', classes + 1, 1024)
+    linear('roi_head.bbox_head.fc_reg', 4 * classes, 1024)
+    if detector == 'mask_rcnn':
+        for i in range(4):
+            conv(f'roi_head.mask_head.convs.{i}.conv', c, c, 3)
+        # ConvTranspose2d weights are (in, out, k, k).
+        conv('roi_head.mask_head.upsample', c, c, 2)
+        conv('roi_head.mask_head.conv_logits', classes, c, 1)
+    return shapes
 
 
 def _cbr(cin, cout, k=3, stride=1, groups=1):

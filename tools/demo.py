@@ -28,6 +28,11 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+from mmengine.config import Config
+
+from mmrla.utils import build_model_without_weights
+from mmrla.utils.shapes import generate_shapes
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RLA_CONFIG = osp.join(ROOT, 'configs/demo/mask_rcnn_r18rla_fpn_shapes.py')
 BASELINE_CONFIG = osp.join(ROOT, 'configs/demo/mask_rcnn_r18_fpn_shapes.py')
@@ -56,7 +61,6 @@ def parse_args(argv=None):
 
 def ensure_dataset(args) -> None:
     """Generate the dataset unless the same one is already there."""
-    from tools.dataset_converters.generate_shapes import generate_shapes
     spec = dict(
         num_train=args.num_train,
         num_val=args.num_val,
@@ -180,13 +184,9 @@ def run(config: str, work_dir: str, args) -> Dict:
 
 
 def backbone_params(config: str) -> int:
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
     cfg = Config.fromfile(config)
-    init_default_scope('mmdet')
-    __import__('mmrla.models')
-    backbone = MODELS.build(cfg.model.backbone)
-    return sum(p.numel() for p in backbone.parameters())
+    model = build_model_without_weights(cfg)
+    return sum(p.numel() for p in model.backbone.parameters())
 
 
 def print_summary(results: Dict, work_dir: str,
@@ -213,7 +213,6 @@ def print_summary(results: Dict, work_dir: str,
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    sys.path.insert(0, ROOT)
     os.makedirs(args.work_dir, exist_ok=True)
     ensure_dataset(args)
     results = run(RLA_CONFIG, args.work_dir, args)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: sets up .venv when needed (tools/setup_env.sh),
-# then runs the linters and the whole pytest suite on CPU.
+# then runs the linters and the whole pytest suite on CPU: tests/ and the
+# doc examples of mmrla/ (--doctest-modules, see setup.cfg).
 # Extra arguments go to pytest, e.g. `bash tools/run_tests.sh -k resnet`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -8,22 +8,32 @@ Examples:
         --out results.pkl --show-dir vis
     bash tools/dist_test.sh configs/faster_rcnn_r50rla_fpn_1x_coco.py \
         epoch_12.pth 8
+
+Before evaluating, the checkpoint must set every weight of the config's
+model: a file that misses some (a checkpoint for another config, or one of
+the authors' released files before tools/model_converters/rlanet_to_mmrla.py
+converted it) is refused with the keys it lacks, or with the converter
+command, instead of evaluating a partly random model.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
+from mmengine.model import is_model_wrapper
 
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import UserError, build_runner, check_data_paths, load_config
+from mmrla.utils import (UserError, build_runner, check_checkpoint,
+                         check_converted, check_data_paths, load_config,
+                         parse_runner_args, set_launcher_and_work_dir)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test an mmrla model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file (the authors\' released files: convert them '
+        'with tools/model_converters/rlanet_to_mmrla.py first)')
     parser.add_argument(
         '--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument(
@@ -34,21 +44,7 @@ def parse_args(argv=None):
         'of the run)')
     parser.add_argument(
         '--wait-time', type=float, default=0, help='seconds between shows')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def _is_detection(cfg) -> bool:
@@ -56,14 +52,11 @@ def _is_detection(cfg) -> bool:
 
 
 def merge_args(cfg, args):
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_launcher_and_work_dir(cfg, args)
     if not osp.isfile(args.checkpoint):
         raise UserError(f'Checkpoint {args.checkpoint} does not exist.')
+    # Before the data checks: the command to run comes first.
+    check_converted(args.checkpoint)
     cfg.load_from = args.checkpoint
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         raise UserError(f'--out must be a .pkl file, got {args.out}.')
@@ -90,6 +83,9 @@ def main(argv=None) -> int:
         check_data_paths(cfg, ('test', ))
         setup_cpu_distributed(cfg, args.launcher)
         runner = build_runner(cfg, args.config)
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        check_checkpoint(model, args.checkpoint)
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

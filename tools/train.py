@@ -8,15 +8,13 @@ Examples:
     bash tools/dist_train.sh configs/faster_rcnn_r50rla_fpn_1x_coco.py 8
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 from mmrla.engine import setup_cpu_distributed
 from mmrla.utils import (UserError, build_runner, check_data_paths,
-                         check_pretrained_weights, load_config)
+                         check_pretrained_weights, load_config,
+                         parse_runner_args, set_launcher_and_work_dir)
 
 
 def parse_args(argv=None):
@@ -42,33 +40,11 @@ def parse_args(argv=None):
         '--auto-scale-lr',
         action='store_true',
         help='scale the learning rate by the actual total batch size')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs, e.g. '
-        'train_cfg.max_epochs=1 "model.backbone.init_cfg=None"')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch>=2) or
-    # --local_rank (older); torchrun sets LOCAL_RANK instead.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def merge_args(cfg, args):
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_launcher_and_work_dir(cfg, args)
     if args.amp:
         import torch
         if not torch.cuda.is_available():

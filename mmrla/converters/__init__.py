@@ -1,3 +1,19 @@
-from .rlanet import convert_rlanet_state_dict, detect_rlanet_family
+from .released import (RELEASED_CHECKPOINTS, ReleasedCheckpoint,
+                       UnconvertedCheckpointError, check_checkpoint_file,
+                       check_pretrained_file, check_unconverted,
+                       conversion_command, find_released, read_state_dict,
+                       refuse_unconverted_checkpoints, unconverted_message)
+from .rlanet import (RLANetConversion, RLANetLayout, convert_rlanet,
+                     convert_rlanet_meta, convert_rlanet_state_dict,
+                     detect_rlanet_layout, find_rlanet_roots,
+                     strip_module_prefix)
 
-__all__ = ['convert_rlanet_state_dict', 'detect_rlanet_family']
+__all__ = [
+    'RELEASED_CHECKPOINTS', 'RLANetConversion', 'RLANetLayout',
+    'ReleasedCheckpoint', 'UnconvertedCheckpointError',
+    'check_checkpoint_file', 'check_pretrained_file', 'check_unconverted',
+    'conversion_command', 'convert_rlanet', 'convert_rlanet_meta',
+    'convert_rlanet_state_dict', 'detect_rlanet_layout', 'find_released',
+    'find_rlanet_roots', 'read_state_dict', 'refuse_unconverted_checkpoints',
+    'strip_module_prefix', 'unconverted_message'
+]

@@ -68,7 +68,11 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
             backend='gloo',
             rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']))
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    # Config.setdefault would return a detached dict for a missing key.
+    if cfg.get('env_cfg') is None:
+        cfg.env_cfg = {}
+    if cfg.env_cfg.get('dist_cfg') is None:
+        cfg.env_cfg.dist_cfg = {}
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
     if wrapper.get(

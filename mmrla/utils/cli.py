@@ -1,11 +1,16 @@
-"""Config loading and input checks shared by the command-line tools."""
+"""Config loading, input checks and options shared by the command-line
+tools."""
+import argparse
 import difflib
 import glob
 import os
 import os.path as osp
 from typing import Iterator, Optional, Sequence, Tuple
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
+
+from mmrla.converters import (UnconvertedCheckpointError,
+                              check_checkpoint_file, check_pretrained_file)
 
 
 class UserError(Exception):
@@ -39,6 +44,46 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
+def parse_runner_args(
+        parser: argparse.ArgumentParser,
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Add the options every runner tool takes, parse, and export
+    ``LOCAL_RANK``.
+
+    The options are ``--cfg-options``, ``--launcher`` and ``--local-rank``
+    (``torch.distributed.launch`` passes ``--local-rank`` with torch >= 2,
+    ``--local_rank`` before; torchrun sets ``LOCAL_RANK`` instead, which
+    then wins).
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs, e.g. '
+        'train_cfg.max_epochs=1 "model.backbone.init_cfg=None"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def set_launcher_and_work_dir(cfg: Config, args: argparse.Namespace) -> None:
+    """Set ``cfg.launcher`` from ``--launcher`` and ``cfg.work_dir`` from
+    ``--work-dir``, else the config's own, else
+    ``./work_dirs/<config name>``."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+
 def _dataset_cfgs(dataset) -> Iterator[dict]:
     """Yield leaf dataset configs, looking through dataset wrappers."""
     if isinstance(dataset, dict):
@@ -68,7 +113,7 @@ def _own_folder(dataset: dict) -> Optional[str]:
 
 def _data_paths(dataset: dict) -> Iterator[Tuple[str, str]]:
     root = dataset.get('data_root') or ''
-    if root and '://' not in root:
+    if root:
         yield 'data_root', root
     if dataset.get('ann_file'):
         yield 'ann_file', _join(root, dataset['ann_file'])
@@ -107,7 +152,8 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
             continue
         for dataset in _dataset_cfgs(loader.get('dataset')):
             for key, path in _data_paths(dataset):
-                if not os.path.exists(path):
+                # Remote storage (s3://, http://) is for the backend to read.
+                if '://' not in path and not os.path.exists(path):
                     field = key.split('.')[0]
                     also = '' if field == 'data_root' else \
                         f' (and {split}_dataloader.dataset.{field} if it ' \
@@ -133,19 +179,36 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
                     '/path/to/annotations.json')
 
 
-def check_pretrained_weights(cfg: Config) -> None:
-    """Fail early, with the fix, when the backbone's weights are missing.
+def check_converted(filename: str) -> None:
+    """Fail early, with the converter command, on an authors' released file.
 
     Raises:
-        UserError: If ``model.backbone.init_cfg`` names a missing local file.
+        UserError: If the local file ``filename`` is in the authors'
+            unconverted layout.
     """
-    from mmrla.models.utils import check_pretrained_file
+    try:
+        check_checkpoint_file(filename)
+    except UnconvertedCheckpointError as e:
+        raise UserError(str(e)) from e
+
+
+def check_pretrained_weights(cfg: Config) -> None:
+    """Fail early, with the fix, when the weights to start from are unusable.
+
+    Raises:
+        UserError: If ``model.backbone.init_cfg`` names a missing local file,
+            or it or ``load_from`` is an authors' released file that was not
+            converted (the message names the converter command).
+    """
     init_cfg = cfg.get('model', {}).get('backbone', {}).get('init_cfg')
     if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
         try:
             check_pretrained_file(init_cfg.get('checkpoint'))
-        except FileNotFoundError as e:
+        except (FileNotFoundError, UnconvertedCheckpointError) as e:
             raise UserError(str(e)) from e
+    load_from = cfg.get('load_from')
+    if isinstance(load_from, str) and os.path.isfile(load_from):
+        check_converted(load_from)
 
 
 def build_runner(cfg: Config, config_path: str):

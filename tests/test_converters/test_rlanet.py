@@ -6,6 +6,7 @@ from mmengine.config import Config
 
 from mmrla.converters import convert_rlanet_state_dict
 from mmrla.models import RLAResNet
+from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
 from tests.reference_models import RefRLAResNet, randomize_
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -91,14 +92,7 @@ def test_refuses_unknown_keys():
 def official_checkpoint(tmp_path):
     ref = randomize_(RefRLAResNet(eca=[5, 5, 5, 7]), seed=3).eval()
     path = tmp_path / 'ecanet50_rla_2215.pth.tar'
-    torch.save(
-        {
-            'epoch': 120,
-            'arch': 'rla_resnet50_eca',
-            'state_dict': _official(ref),
-            'best_acc1': torch.tensor(77.85),
-            'optimizer': torch.optim.SGD(ref.parameters(), 0.1).state_dict(),
-        }, path)
+    torch.save(authors_imagenet_checkpoint(ref, 'rla_resnet50_eca'), path)
     return ref, path
 
 

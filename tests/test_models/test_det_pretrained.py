@@ -12,6 +12,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 from tests.fixtures.det_configs import config_path
+from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
 from tests.reference_models import RefRLAResNet, randomize_
 
 register_all_modules(init_default_scope=False)
@@ -26,15 +27,7 @@ def test_converted_weights_load_through_init_cfg(family, backbone, ref_kwargs,
     from tools.model_converters.rlanet_to_mmrla import main as convert
     ref = randomize_(RefRLAResNet(**ref_kwargs), seed=5)
     src = tmp_path / 'official.pth.tar'
-    torch.save(
-        {
-            'epoch': 120,
-            'arch': backbone,
-            'state_dict': {
-                f'module.{k}': v
-                for k, v in ref.state_dict().items()
-            },
-        }, src)
+    torch.save(authors_imagenet_checkpoint(ref, backbone), src)
     dst = tmp_path / 'checkpoints' / f'{backbone}_in1k.pth'
     assert convert([str(src), str(dst)]) == 0
     converted = torch.load(dst, weights_only=True)['state_dict']

@@ -87,9 +87,9 @@ def test_adaptive_roi_sampling_is_fixed_for_detectors():
 def test_fastpaths_group_times_plain_fast_and_deployed_models(tmp_path):
     out = tmp_path / 'fast.json'
     assert benchmark.main([
-        '--groups', 'fastpaths-mobilenet', '--img-size', '32',
-        '--batch-sizes', '1', '2', '--train-batch', '2', '--warmup', '1',
-        '--repeats', '2', '--train-repeats', '1', '--skip-memory', '--out',
+        '--groups', 'fastpaths-mobilenet', '--img-size', '32', '--batch-sizes',
+        '1', '2', '--train-batch', '2', '--warmup', '1', '--repeats', '2',
+        '--train-repeats', '1', '--skip-memory', '--out',
         str(out)
     ]) == 0
     with open(out) as f:

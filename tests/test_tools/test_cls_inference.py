@@ -112,8 +112,11 @@ def test_image_demo_errors(converted, tmp_path, capsys):
         }, official)
     assert main([images, CONFIG, str(official)]) == 2
     err = capsys.readouterr().err
-    assert 'does not match' in err and 'convert it with' in err
+    assert "layout of the authors' released" in err
+    assert f'rlanet_to_mmrla.py {official} checkpoints/' in err
     # A checkpoint of another model (no ECA) is refused too.
     other = osp.join(REPO, 'configs', 'mobilenetv2rla_2xb48_in1k.py')
     assert main([images, other, ckpt]) == 2
-    assert 'unexpected keys' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert 'does not fit the model of the config' in err
+    assert 'keys are not in the model' in err and '.eca.conv.weight' in err

@@ -12,6 +12,7 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 from tests.fixtures.det_configs import SMALL_SCALE, config_path
+from tests.fixtures.rlanet_checkpoints import save_authors_detector
 from tests.fixtures.tiny_coco import tiny_coco_fixture  # noqa: F401
 
 register_all_modules(init_default_scope=False)
@@ -138,3 +139,22 @@ def test_demo_explains_bad_arguments(confident_checkpoint, tiny_coco, tmp_path,
     assert _demo(image, config, confident_checkpoint, '--pred-score-thr',
                  '2') == 2
     assert '--pred-score-thr must be in [0, 1]' in capsys.readouterr().err
+
+
+def test_demo_refuses_unconverted_and_incomplete_checkpoints(
+        confident_checkpoint, tiny_coco, tmp_path, capsys):
+    config = config_path('faster_rcnn', 'r50rla')
+    image = osp.join(tiny_coco.img_dir, tiny_coco.images[0]['file_name'])
+    _, authors = save_authors_detector(str(tmp_path), 'faster_rcnn', 'r50rla')
+    assert _demo(image, config, authors) == 2
+    err = capsys.readouterr().err
+    assert (f'rlanet_to_mmrla.py {authors} '
+            'checkpoints/faster_rcnn_r50rla_fpn_1x_coco.pth') in err
+    checkpoint = torch.load(confident_checkpoint, weights_only=True)
+    del checkpoint['state_dict']['roi_head.bbox_head.fc_cls.weight']
+    partial = tmp_path / 'partial.pth'
+    torch.save(checkpoint, partial)
+    assert _demo(image, config, partial, *_small_test_options()) == 2
+    err = capsys.readouterr().err
+    assert 'lacks 1 of the model' in err
+    assert 'roi_head.bbox_head.fc_cls.weight' in err

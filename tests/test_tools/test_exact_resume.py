@@ -12,7 +12,6 @@ import os
 import os.path as osp
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,9 @@ import time
 import pytest
 import torch
 
+from mmrla.utils.shapes import generate_shapes
+from tests.fixtures.distributed import free_port
 from tests.fixtures.tiny_imagenet import REPO
-from tools.dataset_converters.generate_shapes import generate_shapes
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -85,13 +85,10 @@ def _command(config: str, work_dir, processes: int, *args) -> list:
 
 
 def _env() -> dict:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
     return dict(
         os.environ,
         PYTHON=sys.executable,
-        PORT=str(port),
+        PORT=str(free_port()),
         OMP_NUM_THREADS='1',
         CUDA_VISIBLE_DEVICES='')
 

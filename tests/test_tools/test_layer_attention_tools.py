@@ -52,8 +52,7 @@ def _visualize(*args):
 @pytest.fixture(scope='module')
 def la20_checkpoint(tiny_cifar_root, tmp_path_factory):
     """One epoch of LA-ResNet-20 on the tiny set (2 iterations)."""
-    from tools.dataset_converters.generate_cifar_shapes import \
-        disable_md5_checks
+    from mmrla.utils.cifar_shapes import disable_md5_checks
     patch = pytest.MonkeyPatch()
     disable_md5_checks(patch.setattr)
     work_dir = tmp_path_factory.mktemp('la20')
@@ -222,8 +221,8 @@ def test_param_table(capsys):
 def test_cifar_generator_writes_what_cifar10_reads(tmp_path, monkeypatch):
     from mmpretrain.datasets import CIFAR10, CIFAR100
 
-    from tools.dataset_converters.generate_cifar_shapes import (
-        disable_md5_checks, main)
+    from mmrla.utils.cifar_shapes import disable_md5_checks
+    from tools.dataset_converters.generate_cifar_shapes import main
     disable_md5_checks(monkeypatch.setattr)
     main([str(tmp_path / 'c10'), '--num-train', '30', '--num-test', '9'])
     main([

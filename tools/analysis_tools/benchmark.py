@@ -45,6 +45,9 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
+
+from mmrla.utils import build_model_without_weights
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -141,25 +144,13 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def build_model(config: str, kind: str) -> torch.nn.Module:
+def build_model(config: str) -> torch.nn.Module:
     """Build a classifier or detector from a config, with random init."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
     if '::' in config:  # a package config, e.g. 'mmdet::faster_rcnn/...'
         cfg = Config.fromstring(f'_base_ = {config!r}', '.py')
     else:
         cfg = Config.fromfile(osp.join(ROOT, config))
-    scope = 'mmdet' if kind == 'det' else 'mmpretrain'
-    init_default_scope(scope)
-    registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
-    model_cfg = cfg.model
-    if model_cfg.get('backbone', {}).get('init_cfg', {}) and \
-            model_cfg.backbone.init_cfg.get('type') == 'Pretrained':
-        model_cfg.backbone.init_cfg = None  # no downloads, no files
-    import mmrla.models  # noqa: F401
-    model = registry.build(model_cfg)
-    model.init_weights()
-    return model
+    return build_model_without_weights(cfg, init_weights=True)
 
 
 def fix_roi_sampling(model: torch.nn.Module, samples: int = 2) -> None:
@@ -210,7 +201,7 @@ class Runner:
                  mode: Optional[str] = None,
                  with_flops: bool = True) -> None:
         self.name, self.kind, self.args, self.mode = name, kind, args, mode
-        self.model = build_model(config, kind).to(args.device)
+        self.model = build_model(config).to(args.device)
         if mode == 'plain':
             self.model.backbone.set_fast_paths(False)
         if kind == 'det':
@@ -522,7 +513,6 @@ def to_markdown(results: List[dict]) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    sys.path.insert(0, ROOT)
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('error: --device cuda needs a CUDA GPU.', file=sys.stderr)
         return 2

@@ -22,9 +22,8 @@ from typing import Dict, Sequence
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import DictAction
-from mmengine.registry import init_default_scope
 
-from mmrla.utils import UserError, load_config
+from mmrla.utils import UserError, build_model_without_weights, load_config
 
 COUNTED = (
     'FLOPs are multiply-accumulates (MACs) for one image, counted by '
@@ -87,15 +86,10 @@ def count(cfg, shape=None) -> Dict[str, object]:
     Returns:
         dict: ``params`` and ``flops`` (ints), ``shape`` (H, W).
     """
-    scope = cfg.get('default_scope', 'mmpretrain')
-    init_default_scope(scope)
-    from mmengine.registry import MODELS
-    detection = scope == 'mmdet'
+    detection = cfg.get('default_scope') == 'mmdet'
     height, width = _input_shape(shape, detection)
     # Counting must not need the pretrained weights a config may name.
-    if cfg.model.get('backbone', {}).get('init_cfg') is not None:
-        cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model).eval()
+    model = build_model_without_weights(cfg).eval()
     inputs = torch.rand(1, 3, height, width)
     if detection:
         from functools import partial

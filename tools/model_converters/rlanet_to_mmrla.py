@@ -1,13 +1,25 @@
-"""Convert an official RLANet ImageNet checkpoint to an mmpretrain one.
+"""Convert one of the authors' released RLANet checkpoints for mmrla.
 
 Usage:
     python tools/model_converters/rlanet_to_mmrla.py \
         resnet50_rla_2283.pth.tar checkpoints/rla_resnet50_in1k.pth
+    python tools/model_converters/rlanet_to_mmrla.py \
+        faster_rcnn_r50rla_fpn_1x_coco_388.pth \
+        checkpoints/faster_rcnn_r50rla_fpn_1x_coco.pth
 
-The result loads into ``configs/r50rla_4xb64_in1k.py`` (and the other
-classification configs) with no missing or unexpected keys, and into the
-detection configs through ``init_cfg=dict(type='Pretrained', ...,
-prefix='backbone.')``.
+Both kinds of released files are recognized by their keys:
+
+- ImageNet checkpoints (``.pth.tar``) become mmpretrain ``ImageClassifier``
+  checkpoints: they load into ``configs/*_in1k.py`` with no missing or
+  unexpected key, and into the detection configs' backbones through
+  ``init_cfg=dict(type='Pretrained', ..., prefix='backbone.')``;
+- COCO detectors (mmdet 2.x files of the authors' ``RLA_ResNet``) become
+  mmdet 3.x checkpoints that load strictly into
+  ``configs/{faster_rcnn,mask_rcnn,retinanet}_r*rla*_fpn_1x_coco.py``, with
+  the class names in ``meta['dataset_meta']``. The last block's RLA norm,
+  unused by detection, is left out, and the output says so.
+
+Keys the released architectures do not have are refused, never dropped.
 """
 import argparse
 import os
@@ -15,19 +27,22 @@ import sys
 
 import torch
 
-from mmrla.converters import convert_rlanet_state_dict
+from mmrla.converters import convert_rlanet, convert_rlanet_meta, find_released
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Convert an official RLANet checkpoint (.pth.tar) to an '
-        'mmpretrain ImageClassifier checkpoint for mmrla.')
+        description='Convert an official RLANet checkpoint (ImageNet '
+        '.pth.tar or mmdet 2.x COCO detector .pth) to an mmrla checkpoint '
+        '(mmpretrain classifier or mmdet 3.x detector).')
     parser.add_argument(
-        'src', help='official checkpoint, e.g. '
-        'resnet50_rla_2283.pth.tar')
+        'src',
+        help='official checkpoint, e.g. resnet50_rla_2283.pth.tar or '
+        'faster_rcnn_r50rla_fpn_1x_coco_388.pth')
     parser.add_argument(
-        'dst', help='output path, e.g. '
-        'checkpoints/rla_resnet50_in1k.pth')
+        'dst',
+        help='output path, e.g. checkpoints/rla_resnet50_in1k.pth or '
+        'checkpoints/faster_rcnn_r50rla_fpn_1x_coco.pth')
     parser.add_argument(
         '--force', action='store_true', help='overwrite an existing DST')
     return parser.parse_args(argv)
@@ -60,22 +75,35 @@ def main(argv=None) -> int:
         return 1
     state_dict = checkpoint.get('state_dict', checkpoint)
     try:
-        converted = convert_rlanet_state_dict(state_dict)
+        conversion = convert_rlanet(state_dict)
     except ValueError as e:
         print(f'error: {args.src}: {e}', file=sys.stderr)
         return 1
+    layout = conversion.layout
     meta = {
         'source': os.path.basename(args.src),
-        'converted_by': 'mmrla tools/model_converters/rlanet_to_mmrla.py'
+        'converted_by': 'mmrla tools/model_converters/rlanet_to_mmrla.py',
+        **convert_rlanet_meta(checkpoint, layout)
     }
-    for key in ('arch', 'epoch', 'best_acc1'):
-        if key in checkpoint:
-            value = checkpoint[key]
-            meta[key] = value.item() if torch.is_tensor(value) else value
     os.makedirs(os.path.dirname(os.path.abspath(args.dst)), exist_ok=True)
-    torch.save({'state_dict': converted, 'meta': meta}, args.dst)
-    print(f'Converted {len(converted)} tensors from {args.src} to '
-          f'{args.dst}.')
+    torch.save({'state_dict': conversion.state_dict, 'meta': meta}, args.dst)
+    kind = 'COCO detector' if layout.task == 'detection' else 'ImageNet'
+    print(f'Converted {len(conversion.state_dict)} tensors of the RLANet '
+          f'{layout.family} {kind} checkpoint {args.src} to {args.dst}.')
+    if conversion.dropped:
+        norm = conversion.dropped[0].rsplit('.', 1)[0]
+        print(f'Left out {len(conversion.dropped)} tensors of {norm}, the '
+              "last block's RLA norm: it only updates the hidden state after "
+              'the last stage, which no FPN level reads (the authors\' '
+              "detector computes it unused), so mmrla's detection backbone "
+              'does not build it.')
+    if 'dataset_meta' in meta:
+        print(f'Class names: {len(meta["dataset_meta"]["classes"])} '
+              '(meta.dataset_meta.classes).')
+    released = find_released(args.src)
+    if released:
+        print(f'Evaluate it: python tools/test.py {released.config} '
+              f'{args.dst}')
     return 0
 
 

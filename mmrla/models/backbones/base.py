@@ -8,7 +8,9 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import check_positive_int, check_pretrained_file
+from mmrla.converters import (check_pretrained_file,
+                              refuse_unconverted_checkpoints)
+from ..utils import check_positive_int
 
 
 class RLABackbone(BaseModule):
@@ -33,6 +35,12 @@ class RLABackbone(BaseModule):
 
     fast_paths: bool = True
     deploy: bool = False
+
+    def __init__(self, init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        # An authors' checkpoint loaded without conversion stops with the
+        # command that converts it, instead of leaving weights random.
+        refuse_unconverted_checkpoints(self)
 
     def _check_common_args(self, rla_channel: int, frozen_stages: int,
                            max_frozen: int, frozen_help: str) -> None:

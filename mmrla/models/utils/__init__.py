@@ -2,12 +2,10 @@ from .checks import check_out_indices, check_positive_int
 from .concat_conv import conv_over_concat, depthwise_over_concat
 from .eca_layer import ECALayer
 from .hidden_state import hidden_state_layout, pool_hidden_state
-from .rla import check_pretrained_file
 from .rla_cell import RLACell, build_rla_cell, rla_step
 
 __all__ = [
     'ECALayer', 'RLACell', 'build_rla_cell', 'check_out_indices',
-    'check_positive_int', 'check_pretrained_file', 'conv_over_concat',
-    'depthwise_over_concat', 'hidden_state_layout', 'pool_hidden_state',
-    'rla_step'
+    'check_positive_int', 'conv_over_concat', 'depthwise_over_concat',
+    'hidden_state_layout', 'pool_hidden_state', 'rla_step'
 ]

@@ -7,19 +7,15 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAMobileNetV2
-from mmrla.models.heads import DropoutLinearClsHead
 from mmrla.models.utils.concat_conv import _splittable_conv_module
 from tests.fixtures.equivalence import assert_same_training_pass
+from tests.fixtures.models import assert_all_params_have_grads, num_params
 from tests.reference_models import randomize_
 
 ECA = (1, 1, 1, 1, 3, 3, 3)
 ROW_CHANNELS = (16, 24, 32, 64, 96, 160, 320)
 # Output stride of each row: stem /2, then rows 1, 2, 3 and 5 stride 2.
 ROW_STRIDES = (2, 4, 8, 16, 16, 32, 32)
-
-
-def _num_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def _size(size: int, stride: int) -> int:
@@ -37,7 +33,7 @@ def test_param_count_matches_authors_and_paper(kwargs, expected):
     model = RLAMobileNetV2(**kwargs)
     fc = nn.Linear(model.out_channels[-1], 1000)
     assert model.out_channels == (1280, )
-    assert _num_params(model) + _num_params(fc) == expected
+    assert num_params(model) + num_params(fc) == expected
     # Table 3 of the paper, in units of 2**20.
     assert round(expected / 2**20, 2) == 3.46
 
@@ -106,15 +102,6 @@ def test_dense_outputs_build_nothing_unused():
     assert model.layer5[-2].rla_norm is not None
 
 
-def _assert_all_params_have_grads(model, outs):
-    sum(o.float().sum() for o in outs).backward()
-    missing = [
-        n for n, p in model.named_parameters()
-        if p.requires_grad and p.grad is None
-    ]
-    assert missing == []
-
-
 @pytest.mark.parametrize('out_indices,share', [((7, ), True),
                                                ((1, 2, 4, 6), True),
                                                ((0, ), False),
@@ -126,7 +113,7 @@ def test_every_parameter_gets_a_gradient(out_indices, share):
         share_recurrent_conv=share)
     model.init_weights()
     model.train()
-    _assert_all_params_have_grads(model, model(torch.rand(2, 3, 33, 31)))
+    assert_all_params_have_grads(model, model(torch.rand(2, 3, 33, 31)))
 
 
 def test_frozen_stages_and_norm_eval():
@@ -150,7 +137,7 @@ def test_frozen_stages_and_norm_eval():
     before = model.layer1[0].rla_norm.running_mean.clone()
     outs = model(torch.rand(2, 3, 64, 64))
     assert torch.equal(before, model.layer1[0].rla_norm.running_mean)
-    _assert_all_params_have_grads(model, outs)
+    assert_all_params_have_grads(model, outs)
 
 
 def test_frozen_stages_per_stage_recurrent_convs():
@@ -213,7 +200,7 @@ def test_cuda_forward_and_fp16_autocast():
     with torch.autocast('cuda', dtype=torch.float16):
         outs = model(x)
     assert all(o.is_cuda and torch.isfinite(o).all() for o in outs)
-    _assert_all_params_have_grads(model, outs)
+    assert_all_params_have_grads(model, outs)
 
 
 def test_other_norms():
@@ -255,19 +242,6 @@ def test_missing_pretrained_file_explains_the_fix(tmp_path):
             type='Pretrained', checkpoint=missing, prefix='backbone.'))
     with pytest.raises(FileNotFoundError, match='rlanet_to_mmrla.py'):
         model.init_weights()
-
-
-def test_dropout_head():
-    head = DropoutLinearClsHead(num_classes=10, in_channels=8)
-    feats = (torch.ones(64, 8), )
-    head.eval()
-    torch.testing.assert_close(head(feats), head.fc(feats[0]))
-    head.train()
-    torch.manual_seed(0)
-    # Training mode drops inputs, so logits differ from the plain fc.
-    assert not torch.allclose(head(feats), head.fc(feats[0]))
-    with pytest.raises(ValueError, match='dropout_rate must be in'):
-        DropoutLinearClsHead(10, 8, dropout_rate=1.0)
 
 
 @pytest.mark.parametrize('kwargs', [

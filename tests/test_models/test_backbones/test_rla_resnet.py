@@ -8,6 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAResNet
 from tests.fixtures.equivalence import assert_same_training_pass
+from tests.fixtures.models import assert_all_params_have_grads, num_params
 
 STAGE_CHANNELS = {
     18: (64, 128, 256, 512),
@@ -25,10 +26,6 @@ def _stage_sizes(size):
     return [s, math.ceil(s / 2), math.ceil(s / 4), math.ceil(s / 8)]
 
 
-def _num_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 @pytest.mark.parametrize('depth,eca,expected', [
     (50, None, 25_870_696),
     (50, (5, 5, 5, 7), 25_870_782),
@@ -39,7 +36,7 @@ def test_param_count_matches_authors(depth, eca, expected):
     model = RLAResNet(depth=depth, eca_kernel_sizes=eca)
     fc = nn.Linear(model.out_channels[-1], 1000)
     assert model.out_channels[-1] == 2048 + 32
-    assert _num_params(model) + _num_params(fc) == expected
+    assert num_params(model) + num_params(fc) == expected
     # The paper reports the same figure in units of 2**20.
     paper = {
         25_870_696: 24.67,
@@ -89,15 +86,6 @@ def test_detection_mode_skips_the_unconsumed_update():
     assert not any(k.startswith('layer4.2.rla_norm') for k in keys)
 
 
-def _assert_all_params_have_grads(model, outs):
-    sum(o.float().sum() for o in outs).backward()
-    missing = [
-        n for n, p in model.named_parameters()
-        if p.requires_grad and p.grad is None
-    ]
-    assert missing == []
-
-
 @pytest.mark.parametrize('concat_hidden,out_indices', [(True, (3, )),
                                                        (True, (0, 3)),
                                                        (False, (0, 1, 2, 3)),
@@ -113,7 +101,7 @@ def test_every_parameter_gets_a_gradient(depth, concat_hidden, out_indices):
     model.init_weights()
     model.train()
     outs = model(torch.rand(2, 3, 64, 64))
-    _assert_all_params_have_grads(model, outs)
+    assert_all_params_have_grads(model, outs)
 
 
 def test_frozen_stages_and_norm_eval():
@@ -143,7 +131,7 @@ def test_frozen_stages_and_norm_eval():
     before = model.layer1[0].bn1.running_mean.clone()
     outs = model(torch.rand(2, 3, 64, 64))
     assert torch.equal(before, model.layer1[0].bn1.running_mean)
-    _assert_all_params_have_grads(model, outs)
+    assert_all_params_have_grads(model, outs)
 
 
 def test_frozen_all_stages_freezes_final_rla_norm():
@@ -259,21 +247,6 @@ def test_zero_init_residual():
     assert torch.all(model.layer2[0].bn3.weight == 1)
 
 
-def test_rla_source_residual_changes_the_update():
-    torch.manual_seed(0)
-    a = RLAResNet(depth=18, rla_source='output', zero_init_residual=False)
-    a.init_weights()
-    b = RLAResNet(depth=18, rla_source='residual')
-    b.load_state_dict(a.state_dict())
-    x = torch.rand(1, 3, 64, 64)
-    a.eval()
-    b.eval()
-    with torch.no_grad():
-        (out_a, ), (out_b, ) = a(x), b(x)
-    # Stage features (first 512 channels) depend on h, so both differ.
-    assert not torch.allclose(out_a[:, 512:], out_b[:, 512:])
-
-
 @pytest.mark.parametrize('kwargs,match', [
     (dict(depth=42), r'Invalid depth 42.*\[18, 34, 50, 101, 152\]'),
     (dict(depth=50, rla_channel=0), 'rla_channel must be a positive'),
@@ -314,7 +287,7 @@ def test_cuda_forward_and_fp16_autocast():
     with torch.autocast('cuda', dtype=torch.float16):
         outs = model(x)
     assert all(o.is_cuda and torch.isfinite(o).all() for o in outs)
-    _assert_all_params_have_grads(model, outs)
+    assert_all_params_have_grads(model, outs)
 
 
 def test_missing_pretrained_file_explains_the_fix(tmp_path):

@@ -1,0 +1,207 @@
+import argparse
+import os
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmrla.utils import (UserError, build_runner, check_data_paths,
+                         check_pretrained_weights, load_config,
+                         parse_runner_args, set_launcher_and_work_dir)
+
+
+@pytest.fixture
+def configs(tmp_path):
+    """A config folder: r50rla_4xb64_in1k.py and det/faster_rcnn.py."""
+    (tmp_path / 'det').mkdir()
+    (tmp_path /
+     'r50rla_4xb64_in1k.py').write_text('model = dict(type="A", depth=50)\n')
+    (tmp_path / 'det' / 'faster_rcnn.py').write_text('model = dict()\n')
+    return tmp_path
+
+
+def test_load_config_merges_options(configs):
+    cfg = load_config(
+        str(configs / 'r50rla_4xb64_in1k.py'), {'model.depth': 101})
+    assert cfg.model.to_dict() == dict(type='A', depth=101)
+
+
+@pytest.mark.parametrize(
+    'typo,suggestion',
+    [
+        ('r50rla_4xb46_in1k.py', 'r50rla_4xb64_in1k.py'),
+        ('faster_rnn.py', 'det/faster_rcnn.py'),  # found in subfolders
+    ])
+def test_missing_config_suggests_close_names(configs, typo, suggestion):
+    with pytest.raises(UserError) as info:
+        load_config(str(configs / typo))
+    assert str(info.value) == (f'Config file {configs / typo} does not '
+                               f'exist. Did you mean {suggestion}?')
+
+
+def test_missing_config_without_close_names(configs):
+    with pytest.raises(UserError, match=r'does not exist\.$'):
+        load_config(str(configs / 'mobilenet.py'))
+
+
+def test_unparsable_config_names_the_error(configs):
+    bad = configs / 'bad.py'
+    bad.write_text('model = dict(\n')
+    with pytest.raises(
+            UserError, match=f'Cannot parse config {bad}: '
+            'SyntaxError'):
+        load_config(str(bad))
+
+
+def _loader_cfg(loader='train', **dataset):
+    return Config({f'{loader}_dataloader': dict(dataset=dataset)})
+
+
+def test_existing_data_passes(tmp_path):
+    (tmp_path / 'ann.json').write_text('{}')
+    (tmp_path / 'images').mkdir()
+    cfg = _loader_cfg(
+        data_root=str(tmp_path),
+        ann_file='ann.json',
+        data_prefix=dict(img='images/'))
+    check_data_paths(cfg, ('train', 'val', 'test'))  # absent loaders: skip
+
+
+def test_missing_data_root_names_the_option(tmp_path):
+    missing = str(tmp_path / 'coco')
+    cfg = _loader_cfg('val', data_root=missing)
+    with pytest.raises(UserError) as info:
+        check_data_paths(cfg, ('val', ))
+    assert str(info.value) == (
+        f'The val dataset data_root "{missing}" does not exist. Prepare the '
+        'dataset as the README describes, or point the config at it, e.g. '
+        '--cfg-options val_dataloader.dataset.data_root=/path/to/data.')
+
+
+@pytest.mark.parametrize('dataset,key,path', [
+    (dict(ann_file='ann.json'), 'ann_file', 'ann.json'),
+    (dict(data_prefix=dict(img='train2017/')), 'data_prefix.img',
+     'train2017/'),
+    (dict(data_prefix='imgs'), 'data_prefix.img_path', 'imgs'),
+    (dict(split='train'), 'split', 'train'),
+])
+def test_missing_files_under_the_root_are_named(tmp_path, dataset, key, path):
+    cfg = _loader_cfg(data_root=str(tmp_path), **dataset)
+    field = key.split('.')[0]
+    with pytest.raises(UserError) as info:
+        check_data_paths(cfg, ('train', ))
+    message = str(info.value)
+    assert f'train dataset {key} "{osp.join(tmp_path, path)}"' in message
+    assert f'(and train_dataloader.dataset.{field} if it differs)' in message
+
+
+def test_dataset_wrappers_are_looked_through(tmp_path):
+    inner = dict(data_root=str(tmp_path / 'missing'))
+    cfg = Config(
+        dict(
+            train_dataloader=dict(
+                dataset=dict(
+                    type='RepeatDataset',
+                    dataset=dict(
+                        type='ConcatDataset',
+                        datasets=[dict(data_root=str(tmp_path)), inner])))))
+    with pytest.raises(UserError, match='missing'):
+        check_data_paths(cfg, ('train', ))
+
+
+def test_remote_paths_are_not_checked(tmp_path):
+    cfg = _loader_cfg(data_root='s3://bucket/coco/', ann_file='ann.json')
+    check_data_paths(cfg, ('train', ))
+
+
+def test_missing_evaluator_annotations_are_named(tmp_path):
+    cfg = Config(
+        dict(
+            test_dataloader=dict(dataset=dict(data_root=str(tmp_path))),
+            test_evaluator=[
+                dict(type='Accuracy'),
+                dict(type='CocoMetric', ann_file=str(tmp_path / 'a.json'))
+            ]))
+    with pytest.raises(
+            UserError,
+            match=r'test evaluator\'s ann_file .* '
+            r'--cfg-options test_evaluator\.ann_file='):
+        check_data_paths(cfg, ('test', ))
+
+
+def test_missing_pretrained_backbone_weights(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = Config(
+        dict(
+            model=dict(
+                backbone=dict(
+                    init_cfg=dict(
+                        type='Pretrained',
+                        checkpoint='checkpoints/rla_resnet50_in1k.pth')))))
+    with pytest.raises(UserError, match='rla_resnet50_in1k.pth'):
+        check_pretrained_weights(cfg)
+    cfg.model.backbone.init_cfg = None
+    check_pretrained_weights(cfg)
+
+
+def test_build_runner_explains_a_misspelled_type(tmp_path):
+    cfg = Config(
+        dict(
+            model=dict(type='RLAMobilenetV2'),
+            work_dir=str(tmp_path),
+            default_scope='mmpretrain',
+            custom_imports=dict(imports=['mmrla.models'])))
+    with pytest.raises(UserError) as info:
+        build_runner(cfg, 'configs/x.py')
+    message = str(info.value)
+    assert 'RLAMobilenetV2' in message
+    assert message.endswith(
+        'Check the spelling of that "type" in configs/x.py.')
+
+
+def test_build_runner_passes_on_other_key_errors():
+    # No work_dir: mmengine's own KeyError, not a registry's.
+    with pytest.raises(KeyError, match='work_dir'):
+        build_runner(Config(dict(model=dict(type='ResNet'))), 'x.py')
+
+
+def _parser():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    parser.add_argument('--work-dir')
+    return parser
+
+
+def test_runner_args_parse_and_export_the_local_rank(monkeypatch):
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    args = parse_runner_args(_parser(), [
+        'configs/a.py', '--launcher', 'pytorch', '--local-rank', '3',
+        '--cfg-options', 'train_cfg.max_epochs=1', 'model.init_cfg=None'
+    ])
+    assert args.launcher == 'pytorch' and os.environ['LOCAL_RANK'] == '3'
+    assert args.cfg_options == {
+        'train_cfg.max_epochs': 1,
+        'model.init_cfg': None
+    }
+    # torchrun's LOCAL_RANK wins over the default of the option.
+    monkeypatch.setenv('LOCAL_RANK', '1')
+    assert parse_runner_args(_parser(), ['a.py']).launcher == 'none'
+    assert os.environ['LOCAL_RANK'] == '1'
+    with pytest.raises(SystemExit):
+        parse_runner_args(_parser(), ['a.py', '--launcher', 'ssh'])
+
+
+@pytest.mark.parametrize('option,in_config,expected', [
+    ('cli_dir', 'cfg_dir', 'cli_dir'),
+    (None, 'cfg_dir', 'cfg_dir'),
+    (None, None, osp.join('./work_dirs', 'r50rla_4xb64_in1k')),
+])
+def test_work_dir_comes_from_option_config_or_name(option, in_config,
+                                                   expected):
+    cfg = Config(dict(work_dir=in_config))
+    args = argparse.Namespace(
+        config='configs/r50rla_4xb64_in1k.py',
+        work_dir=option,
+        launcher='pytorch')
+    set_launcher_and_work_dir(cfg, args)
+    assert cfg.work_dir == expected and cfg.launcher == 'pytorch'
