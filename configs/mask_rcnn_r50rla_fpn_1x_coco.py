@@ -9,7 +9,7 @@
 # or from scratch with --cfg-options model.backbone.init_cfg=None.
 _base_ = [
     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-    './_base_/models/r50rla_det.py'
+    './_base_/models/r50rla_det.py', './_base_/default_runtime_rla.py'
 ]
 
 model = dict(

@@ -5,6 +5,7 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64.py',
     '_base_/schedules/rla_mobilenetv2_bs96_400e.py',
     'mmpretrain::_base_/default_runtime.py',
+    '_base_/default_runtime_rla.py',
 ]
 
 train_dataloader = dict(batch_size=48)

@@ -5,6 +5,7 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64.py',
     '_base_/schedules/rla_resnet_bs256_120e.py',
     'mmpretrain::_base_/default_runtime.py',
+    '_base_/default_runtime_rla.py',
 ]
 
 model = dict(backbone=dict(depth=152))

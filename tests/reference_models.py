@@ -18,6 +18,10 @@ Two facts of the released code matter for equal outputs:
 - MobileNetV2: a single depthwise 3x3 conv object serves all five
   resolution stages (``recurrent_dsconvs.{0..4}`` hold the same tensor), and
   ``conv_outs``/``stage_bns`` follow the seven rows of the block table.
+
+``RefRLAResNet(variant=...)`` also restates the authors' ablation models
+(``models/resnet_rla_*.py``, named by their functions without ``_resnet50``)
+and ``RefResNetK`` their ``resnet50_k``; see ``ABLATIONS``.
 """
 import torch
 import torch.nn as nn
@@ -53,8 +57,11 @@ class _RefBlock(nn.Module):
     block strides.
 
     ``source`` picks what the stage's shared 1x1 conv reads: ``'output'``,
-    the block output (the released code, see above), or ``'residual'``, the
-    branch after SE/ECA and before the sum (the paper's Figure 3).
+    the block output (the released code, see above), ``'residual'``, the
+    branch after SE/ECA and before the sum (the paper's Figure 3), or
+    ``'shortcut'``, the identity or its projection (ablations v5/v6).
+    Without ``exchange`` the branch sees ``x`` alone; ``unshared`` gives the
+    block its own RLA convs and norm (the ``rlaus`` ablation).
     """
     expansion = 1
 
@@ -67,12 +74,15 @@ class _RefBlock(nn.Module):
                  se,
                  groups=1,
                  width=64,
-                 source='output'):
+                 source='output',
+                 exchange=True,
+                 unshared=False):
         super().__init__()
-        assert source in ('output', 'residual')
+        assert source in ('output', 'residual', 'shortcut')
         cout = planes * self.expansion
+        self.exchange = exchange
         # The branch first: the authors' order of the state dict.
-        self.build_branch(cin + k, planes, stride, groups, width)
+        self.build_branch(cin + k * exchange, planes, stride, groups, width)
         self.downsample = None
         if stride != 1 or cin != cout:
             self.downsample = nn.Sequential(
@@ -82,6 +92,10 @@ class _RefBlock(nn.Module):
         self.eca = RefECA(eca) if eca else None
         self.stride = stride
         self.source = source
+        if unshared:  # rlaus: the RLA convs and norm of this block alone
+            self.conv_out = nn.Conv2d(cout, k, 1, bias=False)
+            self.recurrent_conv = nn.Conv2d(k, k, 3, 1, 1, bias=False)
+            self.bn_rla = nn.BatchNorm2d(k)
 
     def build_branch(self, cin, planes, stride, groups, width):
         raise NotImplementedError
@@ -90,16 +104,22 @@ class _RefBlock(nn.Module):
         raise NotImplementedError
 
     def forward(self, x, h):
-        y = self.branch(torch.cat([x, h], 1))
+        """Returns the output, what ``source`` names and the state pooled
+        to the output's resolution (each tensor of a tuple state; None, no
+        state, stays None)."""
+        hidden = h[0] if isinstance(h, tuple) else h
+        y = self.branch(torch.cat([x, hidden], 1) if self.exchange else x)
         if self.se is not None:
             y = self.se(y)
         if self.eca is not None:
             y = self.eca(y)
         idt = x if self.downsample is None else self.downsample(x)
         out = F.relu(y + idt)
-        if self.stride != 1:
-            h = F.avg_pool2d(h, 2)
-        return out, out if self.source == 'output' else y, h
+        if self.stride != 1 and h is not None:
+            h = tuple(
+                F.avg_pool2d(t, 2)
+                for t in h) if isinstance(h, tuple) else F.avg_pool2d(h, 2)
+        return out, dict(output=out, residual=y, shortcut=idt)[self.source], h
 
 
 class RefBottleneck(_RefBlock):
@@ -139,10 +159,59 @@ class RefBasicBlock(_RefBlock):
         return self.bn2(self.conv2(y))
 
 
+class RefConvLSTM(nn.Module):
+    """The authors' ConvLSTMCell_layer: gates i, f, o, g from one 3x3 conv
+    over cat(input, h), no bias."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.conv = nn.Conv2d(2 * k, 4 * k, 3, 1, 1, bias=False)
+
+    def forward(self, z, state):
+        h, c = state
+        i, f, o, g = self.conv(torch.cat([z, h], 1)).split(h.shape[1], 1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        return o.sigmoid() * c.tanh(), c
+
+
+class RefConvGRU(nn.Module):
+    """The authors' ConvGRUCell_layer: one-group GroupNorms (eps 1e-6) on
+    the reset and update gates and on the candidate."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.gate_conv = nn.Conv2d(2 * k, 2 * k, 3, 1, 1)
+        self.reset_gate_norm = nn.GroupNorm(1, k, 1e-6)
+        self.update_gate_norm = nn.GroupNorm(1, k, 1e-6)
+        self.output_conv = nn.Conv2d(2 * k, k, 3, 1, 1)
+        self.output_norm = nn.GroupNorm(1, k, 1e-6)
+
+    def forward(self, z, h):
+        r, u = self.gate_conv(torch.cat([z, h], 1)).split(h.shape[1], 1)
+        r = self.reset_gate_norm(r).sigmoid()
+        u = self.update_gate_norm(u).sigmoid()
+        y = self.output_norm(self.output_conv(torch.cat([z, r * h], 1))).tanh()
+        return u * h + (1 - u) * y
+
+
+# The authors' ablation models (models/resnet_rla_*.py), by function name
+# without '_resnet50', and what feeds their update conv: 'rla' is the
+# released model. In their default file the branch tensor y that feeds
+# conv_out is then summed with the shortcut and ReLU'd in place, so conv_out
+# reads the block OUTPUT; v1-v4 do the same (v3/v4 name it x), so v3 == rla
+# and v4 == v2. Only the unshared file sums out of place, so there conv_out
+# reads the residual branch.
+ABLATIONS = dict.fromkeys(('rla', 'rlav1', 'rlav2', 'rlav3', 'rlav4', 'rlav1p',
+                           'rlarh', 'rlalstm', 'rlagru'), 'output')
+ABLATIONS.update(rlav5='shortcut', rlav6='shortcut', rlaus='residual')
+
+
 class RefRLAResNet(nn.Module):
     """The authors' ``RLA_ResNet``. ``block`` ('bottleneck' or 'basic'),
     ``source`` (see :class:`_RefBlock`) and the widths ``stem`` and ``base``
-    (64 in every released model) let tests check small variants."""
+    (64 in every released model) let tests check small variants;
+    ``variant`` picks one of the authors' ablation models (``ABLATIONS``),
+    ``source`` defaults to what it feeds the update conv."""
 
     def __init__(self,
                  layers=(3, 4, 6, 3),
@@ -154,14 +223,21 @@ class RefRLAResNet(nn.Module):
                  num_classes=1000,
                  detection=False,
                  block='bottleneck',
-                 source='output',
+                 source=None,
                  stem=64,
-                 base=64):
+                 base=64,
+                 variant='rla'):
         super().__init__()
         block = dict(bottleneck=RefBottleneck, basic=RefBasicBlock)[block]
+        source = source or ABLATIONS[variant]
         eca = eca or [None] * 4
         self.k = k
         self.detection = detection
+        self.variant = variant
+        unshared = variant == 'rlaus'
+        recurrent = dict(
+            rlalstm=RefConvLSTM, rlagru=RefConvGRU).get(
+                variant, lambda k: nn.Conv2d(k, k, 3, 1, 1, bias=False))
         self.conv1 = nn.Conv2d(3, stem, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
         cin = stem
@@ -172,34 +248,95 @@ class RefRLAResNet(nn.Module):
             for j in range(n):
                 blocks.append(
                     block(cin, planes, k, 2 if i and not j else 1, eca[i], se,
-                          groups, width, source))
+                          groups, width, source, variant != 'rlarh', unshared))
                 cin = planes * block.expansion
             stages.append(nn.ModuleList(blocks))
             bns.append(nn.ModuleList(nn.BatchNorm2d(k) for _ in range(n)))
             outs.append(nn.Conv2d(cin, k, 1, bias=False))
-            recs.append(nn.Conv2d(k, k, 3, 1, 1, bias=False))
+            recs.append(recurrent(k))
         self.stages = nn.ModuleList(stages)
-        self.stage_bns = nn.ModuleList(bns)
-        self.conv_outs = nn.ModuleList(outs)
-        self.recurrent_convs = nn.ModuleList(recs)
-        if not detection:  # their detection backbone drops the classifier
+        if not unshared:
+            self.stage_bns = nn.ModuleList(bns)
+            self.conv_outs = nn.ModuleList(outs)
+            self.recurrent_convs = nn.ModuleList(recs)
+        # Their detection backbone drops the classifier; some ablations
+        # feed h to it without a norm.
+        if not detection and variant not in ('rlav1p', 'rlalstm', 'rlagru'):
             self.bn2 = nn.BatchNorm2d(k)
+        if not detection:
             self.fc = nn.Linear(cin + k, num_classes)
+
+    @staticmethod
+    def _step(v, h, y, bn, co, rc):
+        """One RLA update of the authors' variant ``v``; ``y`` is what the
+        block's source names."""
+        if v in ('rlav2', 'rlav4', 'rlav6'):  # update after the unit
+            return rc(torch.tanh(bn(h))) + co(y)
+        if v == 'rlav1p':  # post-activated: Conv-BN-tanh
+            return torch.tanh(bn(rc(h + co(y))))
+        if v in ('rlalstm', 'rlagru'):  # the update is the cell's input
+            return rc(torch.tanh(bn(co(y))), h)
+        return rc(torch.tanh(bn(h + co(y))))  # rla, v1, v3, v5, rh, us
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
         h = x.new_zeros(x.shape[0], self.k, *x.shape[2:])
+        if self.variant == 'rlalstm':
+            h = (h, torch.zeros_like(h))
         outs = []
-        for blocks, bns, co, rc in zip(self.stages, self.stage_bns,
-                                       self.conv_outs, self.recurrent_convs):
-            for block, bn in zip(blocks, bns):
+        for i, blocks in enumerate(self.stages):
+            for j, block in enumerate(blocks):
                 x, y, h = block(x, h)
+                if self.variant == 'rlaus':
+                    mods = block.bn_rla, block.conv_out, block.recurrent_conv
+                else:
+                    mods = (self.stage_bns[i][j], self.conv_outs[i],
+                            self.recurrent_convs[i])
                 # In detection, the last update's h is computed and unused.
-                h = rc(torch.tanh(bn(h + co(y))))
+                h = self._step(self.variant, h, y, *mods)
             outs.append(x)
         if self.detection:
             return tuple(outs)
-        x = torch.cat([x, F.relu(self.bn2(h))], 1)
+        if self.variant == 'rlalstm':
+            h = h[0]
+        if self.variant == 'rlav1':
+            h = torch.tanh(self.bn2(h))
+        elif hasattr(self, 'bn2'):
+            h = F.relu(self.bn2(h))
+        x = torch.cat([x, h], 1)
+        return self.fc(x.mean((2, 3)))
+
+
+class RefResNetK(nn.Module):
+    """The authors' resnet50_k: torchvision's ResNet-50 layout with
+    ``add = k / 4`` more planes in every stage (stem unchanged)."""
+
+    def __init__(self, layers=(3, 4, 6, 3), add=8, num_classes=1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        cin = 64
+        for i, n in enumerate(layers):
+            blocks = []
+            for j in range(n):
+                block = RefBottleneck(
+                    cin,
+                    64 * 2**i + add,
+                    0,
+                    2 if i and not j else 1,
+                    None,
+                    False,
+                    exchange=False)
+                blocks.append(block)
+                cin = block.bn3.num_features
+            setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        for i in range(1, 5):
+            for block in getattr(self, f'layer{i}'):
+                x = block(x, None)[0]  # no hidden state
         return self.fc(x.mean((2, 3)))
 
 

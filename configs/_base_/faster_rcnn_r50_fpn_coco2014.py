@@ -9,9 +9,11 @@ _base_ = [
     'datasets/coco2014_detection.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    'default_runtime_rla.py',
 ]
 
-custom_imports = dict(imports=['mmrla.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
 
 # Batch 16 (8 GPUs x 2 images), SGD lr 0.02, as mmdet's 1x schedule.
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -6,6 +6,8 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs64.py',
     'schedules/imagenet_bs256_100e_nesterov.py',
     'mmpretrain::_base_/default_runtime.py',
+    'default_runtime_rla.py',
 ]
 
-custom_imports = dict(imports=['mmrla.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)

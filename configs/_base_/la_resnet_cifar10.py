@@ -5,4 +5,5 @@ _base_ = [
     'datasets/cifar10_bs128.py',
     'schedules/cifar_bs128_160e.py',
     'mmpretrain::_base_/default_runtime.py',
+    'default_runtime_rla.py',
 ]

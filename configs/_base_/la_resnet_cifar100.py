@@ -5,6 +5,7 @@ _base_ = [
     'datasets/cifar100_bs128.py',
     'schedules/cifar_bs128_160e.py',
     'mmpretrain::_base_/default_runtime.py',
+    'default_runtime_rla.py',
 ]
 
 model = dict(head=dict(num_classes=100))

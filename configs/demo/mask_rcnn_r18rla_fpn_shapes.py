@@ -2,9 +2,13 @@
 # from scratch on CPU on the synthetic shapes dataset
 # (tools/dataset_converters/generate_shapes.py). Run it with
 # `bash tools/demo.sh`; see tools/demo.py.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    '../_base_/default_runtime_rla.py'
+]
 
-custom_imports = dict(imports=['mmrla.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
 
 classes = ('circle', 'square', 'triangle')
 image_size = 128

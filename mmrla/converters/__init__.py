@@ -1,3 +1,4 @@
+from .ablations import ABLATION_ARCHS, detect_ablation_layout, find_ablation
 from .released import (RELEASED_CHECKPOINTS, ReleasedCheckpoint,
                        UnconvertedCheckpointError, check_checkpoint_file,
                        check_pretrained_file, check_unconverted,
@@ -9,11 +10,12 @@ from .rlanet import (RLANetConversion, RLANetLayout, convert_rlanet,
                      strip_module_prefix)
 
 __all__ = [
-    'RELEASED_CHECKPOINTS', 'RLANetConversion', 'RLANetLayout',
-    'ReleasedCheckpoint', 'UnconvertedCheckpointError',
+    'ABLATION_ARCHS', 'RELEASED_CHECKPOINTS', 'RLANetConversion',
+    'RLANetLayout', 'ReleasedCheckpoint', 'UnconvertedCheckpointError',
     'check_checkpoint_file', 'check_pretrained_file', 'check_unconverted',
     'conversion_command', 'convert_rlanet', 'convert_rlanet_meta',
-    'convert_rlanet_state_dict', 'detect_rlanet_layout', 'find_released',
+    'convert_rlanet_state_dict', 'detect_ablation_layout',
+    'detect_rlanet_layout', 'find_ablation', 'find_released',
     'find_rlanet_roots', 'read_state_dict', 'refuse_unconverted_checkpoints',
     'strip_module_prefix', 'unconverted_message'
 ]

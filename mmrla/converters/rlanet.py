@@ -19,12 +19,16 @@ The authors (github.com/fangyanwen1106/RLANet) released two kinds of files:
 :func:`convert_rlanet` does the mapping, :func:`detect_rlanet_layout` tells
 the kinds apart and :func:`find_rlanet_roots` spots the authors' layout in
 any state dict (for the loaders' guard, see :mod:`mmrla.converters.released`).
+Checkpoints of the authors' ablation models (``configs/ablations/``) convert
+too; their layouts are in :mod:`mmrla.converters.ablations`.
 """
 import re
 from collections import OrderedDict
 from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Tuple
 
 import torch
+
+from .ablations import ablation_rules, detect_ablation_layout
 
 # Keys that identify each official family; their absence is reported.
 RESNET_SIGNATURE = ('conv1.weight', 'bn1.weight', 'stages.0.0.conv1.weight',
@@ -294,7 +298,11 @@ def convert_rlanet(state_dict: Mapping[str, torch.Tensor]) -> RLANetConversion:
         ValueError: Not an official RLANet checkpoint: ...
     """
     plain = strip_module_prefix(state_dict)
-    layout = detect_rlanet_layout(plain)
+    # The ablations' layouts (configs/ablations/) lack some keys of the
+    # released signature; they are ImageNet ResNets.
+    ablation = detect_ablation_layout(plain)
+    layout = RLANetLayout('classification', 'resnet') if ablation else \
+        detect_rlanet_layout(plain)
     family = layout.family
     detection = layout.task == 'detection'
     if detection and family != 'resnet':
@@ -307,7 +315,8 @@ def convert_rlanet(state_dict: Mapping[str, torch.Tensor]) -> RLANetConversion:
         dropped = _last_rla_norm(plain, prefix)
     else:
         prefix = ''
-        rules = _RESNET_RULES if family == 'resnet' else _MOBILENETV2_RULES
+        rules = ablation_rules(ablation) + _RESNET_RULES \
+            if family == 'resnet' else _MOBILENETV2_RULES
         dropped = []
     what = f'an RLANet {family} ' + ('detector' if detection else
                                      'ImageNet') + ' checkpoint'

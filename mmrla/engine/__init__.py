@@ -1,3 +1,6 @@
 from .distributed import MMRLADistributedDataParallel, setup_cpu_distributed
+from .hooks import ExactResumeHook
 
-__all__ = ['MMRLADistributedDataParallel', 'setup_cpu_distributed']
+__all__ = [
+    'ExactResumeHook', 'MMRLADistributedDataParallel', 'setup_cpu_distributed'
+]

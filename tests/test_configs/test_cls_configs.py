@@ -40,7 +40,9 @@ def test_config_builds_with_the_papers_param_count(name):
     from mmpretrain.registry import MODELS
     cfg = _cfg(name)
     assert cfg.custom_imports == dict(
-        imports=['mmrla.models'], allow_failed_imports=False)
+        imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
+    # From configs/_base_/default_runtime_rla.py.
+    assert cfg.custom_hooks == [dict(type='ExactResumeHook')]
     model = MODELS.build(cfg.model)
     count = sum(p.numel() for p in model.parameters())
     expected, paper = PARAMS[name]

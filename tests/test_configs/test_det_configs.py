@@ -34,7 +34,9 @@ def _transform(pipeline, name):
 def test_config_settings(family, backbone):
     cfg = Config.fromfile(config_path(family, backbone))
     assert cfg.custom_imports == dict(
-        imports=['mmrla.models'], allow_failed_imports=False)
+        imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
+    # From configs/_base_/default_runtime_rla.py.
+    assert cfg.custom_hooks == [dict(type='ExactResumeHook')]
     assert cfg.default_scope == 'mmdet'
     assert cfg.model.type == DETECTORS[family]
 

@@ -78,11 +78,19 @@ def _backbone_options(name):
     return options
 
 
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_resumes_exactly(name):
+    # From configs/_base_/default_runtime_rla.py, through the shared bases.
+    cfg = _cfg(name)
+    assert cfg.custom_hooks == [dict(type='ExactResumeHook')]
+    assert 'mmrla.engine' in cfg.custom_imports['imports']
+
+
 @pytest.mark.parametrize('name', CIFAR)
 def test_cifar_config(name):
     cfg = _cfg(name)
     assert cfg.custom_imports == dict(
-        imports=['mmrla.models'], allow_failed_imports=False)
+        imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
     backbone = cfg.model.backbone
     assert backbone.type == 'LayerAttentionResNet'
     for key, value in _backbone_options(name).items():
@@ -114,7 +122,7 @@ def test_cifar_config(name):
 @pytest.mark.parametrize('name', IMAGENET)
 def test_imagenet_config(name):
     cfg = _cfg(name)
-    assert cfg.custom_imports.imports == ['mmrla.models']
+    assert cfg.custom_imports.imports == ['mmrla.models', 'mmrla.engine']
     depth = int(re.search(r'resnet(\d+)', name).group(1))
     backbone = cfg.model.backbone
     assert backbone.depth == depth
@@ -131,7 +139,7 @@ def test_imagenet_config(name):
 @pytest.mark.parametrize('name', COCO)
 def test_coco2014_config(name):
     cfg = _cfg(name)
-    assert cfg.custom_imports.imports == ['mmrla.models']
+    assert cfg.custom_imports.imports == ['mmrla.models', 'mmrla.engine']
     depth = int(re.search(r'r(\d+)_', name).group(1))
     backbone = cfg.model.backbone
     assert backbone.depth == depth

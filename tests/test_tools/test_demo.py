@@ -18,6 +18,8 @@ def test_demo_configs_build(config, backbone):
     from mmdet.utils import register_all_modules
     register_all_modules()
     cfg = Config.fromfile(config)
+    assert 'mmrla.engine' in cfg.custom_imports['imports']
+    assert cfg.custom_hooks == [dict(type='ExactResumeHook')]
     model = MODELS.build(cfg.model)
     assert type(model.backbone).__name__ == backbone
     assert model.backbone.depth == 18

@@ -32,6 +32,7 @@ Usage:
     python tools/analysis_tools/benchmark.py --device cuda --channels-last
 """
 import argparse
+import contextlib
 import ctypes
 import json
 import os
@@ -111,6 +112,10 @@ def parse_args(argv=None):
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument(
         '--compile', action='store_true', help='wrap models in torch.compile')
+    parser.add_argument(
+        '--amp',
+        choices=['fp16', 'bf16'],
+        help='run every model under torch.autocast with this dtype')
     parser.add_argument('--img-size', type=int, default=224)
     parser.add_argument(
         '--det-size',
@@ -217,6 +222,14 @@ class Runner:
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=1e-4, momentum=0.9)
 
+    def autocast(self):
+        """``torch.autocast`` for ``--amp`` (a timing mode: no loss
+        scaling), else nothing."""
+        if self.args.amp is None:
+            return contextlib.nullcontext()
+        dtype = dict(fp16=torch.float16, bf16=torch.bfloat16)[self.args.amp]
+        return torch.autocast(self.args.device, dtype=dtype)
+
     def inputs(self, batch: int) -> torch.Tensor:
         if self.kind == 'det':
             w, h = self.args.det_size
@@ -244,12 +257,12 @@ class Runner:
             ]
 
             def run():
-                with torch.no_grad():
+                with torch.no_grad(), self.autocast():
                     self.forward(x, samples, mode='predict')
         else:
 
             def run():
-                with torch.no_grad():
+                with torch.no_grad(), self.autocast():
                     self.forward(x, mode='tensor')
 
         return run
@@ -263,7 +276,7 @@ class Runner:
             extract = torch.compile(extract)
 
         def run():
-            with torch.no_grad():
+            with torch.no_grad(), self.autocast():
                 extract(x)
 
         return run
@@ -275,8 +288,10 @@ class Runner:
 
         def run():
             self.optimizer.zero_grad(set_to_none=True)
-            logits = self.forward(x, mode='tensor')
-            F.cross_entropy(logits, target).backward()
+            with self.autocast():
+                logits = self.forward(x, mode='tensor')
+                loss = F.cross_entropy(logits.float(), target)
+            loss.backward()
             self.optimizer.step()
 
         return run
@@ -422,6 +437,8 @@ def measure_memory(name: str, args) -> dict:
     ]
     if args.channels_last:
         cmd.append('--channels-last')
+    if args.amp:
+        cmd += ['--amp', args.amp]
     out = subprocess.run(
         cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith('MEMORY '))
@@ -551,6 +568,7 @@ def main(argv=None) -> int:
         torch=torch.__version__,
         channels_last=args.channels_last,
         compile=args.compile,
+        amp=args.amp,
         allocator=allocator,
         img_size=args.img_size,
         det_size=args.det_size,

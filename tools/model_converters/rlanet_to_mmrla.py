@@ -19,6 +19,16 @@ Both kinds of released files are recognized by their keys:
   the class names in ``meta['dataset_meta']``. The last block's RLA norm,
   unused by detection, is left out, and the output says so.
 
+Checkpoints of the authors' ablation models (paper, Tables 11 and 15) are
+recognized by their keys, except v1 ... v6, whose keys are the released
+model's: name their function with ``--arch`` (their ``train.py`` does not
+store it), e.g.
+
+    python tools/model_converters/rlanet_to_mmrla.py --arch rlav2_resnet50 \
+        model_best.pth.tar checkpoints/rla_v2_resnet50_in1k.pth
+
+The output names the config of ``configs/ablations/`` to load it with.
+
 Keys the released architectures do not have are refused, never dropped.
 """
 import argparse
@@ -27,7 +37,9 @@ import sys
 
 import torch
 
-from mmrla.converters import convert_rlanet, convert_rlanet_meta, find_released
+from mmrla.converters import (ABLATION_ARCHS, convert_rlanet,
+                              convert_rlanet_meta, find_ablation,
+                              find_released, strip_module_prefix)
 
 
 def parse_args(argv=None):
@@ -45,6 +57,15 @@ def parse_args(argv=None):
         'checkpoints/faster_rcnn_r50rla_fpn_1x_coco.pth')
     parser.add_argument(
         '--force', action='store_true', help='overwrite an existing DST')
+    parser.add_argument(
+        '--arch',
+        choices=sorted(ABLATION_ARCHS),
+        metavar='ARCH',
+        help="the authors' ablation model (their train.py --arch), needed "
+        'for rlav1_resnet50 ... rlav6_resnet50, whose keys equal the '
+        "released model's; checked against the keys. Defaults to the "
+        "checkpoint's own 'arch'. Choices: " +
+        ', '.join(sorted(ABLATION_ARCHS)))
     return parser.parse_args(argv)
 
 
@@ -76,6 +97,9 @@ def main(argv=None) -> int:
     state_dict = checkpoint.get('state_dict', checkpoint)
     try:
         conversion = convert_rlanet(state_dict)
+        ablation = find_ablation(
+            strip_module_prefix(state_dict), args.arch
+            or checkpoint.get('arch'))
     except ValueError as e:
         print(f'error: {args.src}: {e}', file=sys.stderr)
         return 1
@@ -85,6 +109,8 @@ def main(argv=None) -> int:
         'converted_by': 'mmrla tools/model_converters/rlanet_to_mmrla.py',
         **convert_rlanet_meta(checkpoint, layout)
     }
+    if ablation:
+        meta['arch'], meta['config'] = ablation[0], ablation[1].config
     os.makedirs(os.path.dirname(os.path.abspath(args.dst)), exist_ok=True)
     torch.save({'state_dict': conversion.state_dict, 'meta': meta}, args.dst)
     kind = 'COCO detector' if layout.task == 'detection' else 'ImageNet'
@@ -104,6 +130,13 @@ def main(argv=None) -> int:
     if released:
         print(f'Evaluate it: python tools/test.py {released.config} '
               f'{args.dst}')
+    elif ablation:
+        print(f"The authors' ablation model {ablation[0]}: load it with "
+              f'{ablation[1].config}')
+    elif layout == ('classification', 'resnet') and 'arch' not in checkpoint:
+        print("If this is one of the authors' ablations rlav1_resnet50 ... "
+              'rlav6_resnet50 (their keys are the released RLA-ResNet-50\'s), '
+              'convert it again with --arch.')
     return 0
 
 

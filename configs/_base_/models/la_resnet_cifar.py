@@ -1,7 +1,8 @@
 # CIFAR classifier with a layer-attention ResNet (the CIFAR form: 3x3 stem,
 # 16/32/64 channels); global average pooling and a linear classifier.
 # Leaves set the depth and the attention options.
-custom_imports = dict(imports=['mmrla.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',

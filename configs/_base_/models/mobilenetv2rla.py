@@ -3,7 +3,8 @@
 # channels; the head keeps the authors' Dropout(0.2) before the linear layer.
 _base_ = 'mmpretrain::_base_/models/mobilenet_v2_1x.py'
 
-custom_imports = dict(imports=['mmrla.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

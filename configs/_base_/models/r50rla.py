@@ -2,7 +2,8 @@
 # RLA backbone; its head sees 2048 + k = 2080 channels (h is concatenated).
 _base_ = 'mmpretrain::_base_/models/resnet50.py'
 
-custom_imports = dict(imports=['mmrla.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

@@ -6,7 +6,8 @@
 #     model = dict(
 #         backbone=dict(_delete_=True, **_base_.pop('r50rla_det_backbone')))
 # (pop: the merged config then holds the backbone once, in model.backbone).
-custom_imports = dict(imports=['mmrla.models'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
 
 r50rla_det_backbone = dict(
     type='RLAResNet',

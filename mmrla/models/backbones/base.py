@@ -1,16 +1,23 @@
 """What the RLA backbones share: checks, initialization, the classification
 read-out of ``h``, freezing, ``norm_eval`` and the speed-path switches."""
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
+from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.converters import (check_pretrained_file,
                               refuse_unconverted_checkpoints)
 from ..utils import check_positive_int
+
+# The classification read-out of h: norm then the backbone's activation
+# (released models), norm then tanh (the authors' ``rlav1_resnet50``
+# ablation), or h as it is (the post-activated, ConvLSTM and ConvGRU cells,
+# whose state is already squashed).
+READOUTS = ('norm_act', 'norm_tanh', 'none')
 
 
 class RLABackbone(BaseModule):
@@ -74,10 +81,26 @@ class RLABackbone(BaseModule):
         """Initialization that follows ``init_cfg`` unless weights are
         pretrained, e.g. zero-init of residual norms."""
 
+    def _build_readout(self, readout: Optional[str], channels: int,
+                       norm_cfg: dict, act_cfg: dict) -> None:
+        """Build ``rla_out_norm`` and ``rla_out_act`` for ``readout`` (one
+        of :data:`READOUTS`; None: no read-out, detection mode)."""
+        if readout is not None and readout not in READOUTS:
+            raise ValueError(f'readout must be one of {READOUTS}, got '
+                             f'{readout!r}.')
+        with_norm = readout in ('norm_act', 'norm_tanh')
+        self.rla_out_norm = build_norm_layer(norm_cfg, channels)[1] \
+            if with_norm else None
+        self.rla_out_act = build_activation_layer(
+            act_cfg if readout == 'norm_act' else dict(
+                type='Tanh')) if with_norm else None
+
     def _readout(self, h: torch.Tensor) -> torch.Tensor:
-        """``act(norm(h))``, the state appended to the classification
-        feature."""
-        return self.rla_out_act(self.rla_out_norm(h))
+        """``act(norm(h))`` (or ``h`` itself for ``readout='none'``), the
+        state appended to the classification feature."""
+        if self.rla_out_norm is not None:
+            h = self.rla_out_norm(h)
+        return h if self.rla_out_act is None else self.rla_out_act(h)
 
     def set_fast_paths(self, enabled: bool = True) -> 'RLABackbone':
         """Allow (True, default) or forbid (False) the exact speed paths."""

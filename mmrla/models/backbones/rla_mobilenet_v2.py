@@ -160,7 +160,7 @@ class RLAInvertedResidual(BaseModule):
 
         def _inner_forward(x, h):
             e = x if self.expand_conv is None else self.expand_conv(x)
-            y = self._branch(e, h)
+            y = self._branch(e, self.rla_cell.hidden(h))
             if self.eca is not None:
                 y = self.eca(y)
             # Out of place, so the RLA path sees the branch output y, as in
@@ -431,7 +431,8 @@ class RLAMobileNetV2(RLABackbone):
                 outs.append(x)
         if self.with_cls_output:
             outs.append(
-                conv_over_concat(self.conv2, [x, self._readout(h)],
+                conv_over_concat(self.conv2,
+                                 [x, self._readout(self.rla_cell.hidden(h))],
                                  [x.shape[1], self.rla_channel],
                                  self.fast_paths))
         return tuple(outs)

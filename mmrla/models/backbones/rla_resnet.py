@@ -5,6 +5,13 @@ stem's resolution. Each block sees ``cat(x, h)`` at its first conv; its
 output goes through the stage's *shared* 1x1 conv (C -> k) and is added to
 ``h`` (pooled first when the block strides); then ``h`` passes the block's
 own norm, tanh and the stage's *shared* 3x3 conv.
+
+Every variant of the paper's ablation (Tables 11 and 15) is an argument of
+:class:`RLAResNet`: the recurrent unit (``cell_cfg``), what feeds the 1x1
+conv (``rla_source``) and where its output enters (``update_position``),
+per-block instead of shared convs (``share_rla_convs``), no hidden state in
+the main network (``exchange``) and the classifier's read-out of ``h``
+(``readout``). See ``configs/ablations/``.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -16,12 +23,15 @@ from mmengine.model.weight_init import constant_init
 from mmpretrain.models.utils import SELayer
 
 from mmrla.registry import MODELS
-from ..utils import (ECALayer, RLACell, build_rla_cell, check_out_indices,
-                     conv_over_concat, rla_step)
+from ..utils import (UPDATE_POSITIONS, ECALayer, RLACell, build_rla_cell,
+                     check_out_indices, conv_over_concat, rla_step)
 from ..utils.concat_conv import keep_split_weights, kept_split_weights
+from ..utils.rla_cell import State
 from .base import RLABackbone, checkpointed
 
-RLA_SOURCES = ('output', 'residual')
+# What feeds a block's update conv: the block output (released code), the
+# residual branch (paper's Figure 3) or the shortcut (Figure 4, v5/v6).
+RLA_SOURCES = ('output', 'residual', 'shortcut')
 
 
 class _RLABlock(BaseModule):
@@ -49,8 +59,17 @@ class _RLABlock(BaseModule):
             the branch; None for no ECA.
         rla_source (str): What feeds the shared 1x1 conv: ``'output'``, the
             block output after the residual sum and activation, as in the
-            authors' released code and weights; or ``'residual'``, the
-            residual branch alone, as drawn in the paper's Figure 3.
+            authors' released code and weights; ``'residual'``, the
+            residual branch alone, as drawn in the paper's Figure 3; or
+            ``'shortcut'``, the identity (or its projection), Figure 4 v5/v6.
+        update_position (str): ``'before'``: ``h <- cell(h + update)``;
+            ``'after'``: ``h <- cell(h) + update`` (Figure 4 v2/v4/v6).
+        share_rla_convs (bool): Whether the backbone passes the stage's
+            shared 1x1 conv and cell module. If False, the block owns them
+            (``rla_out_conv``, ``rla_recurrent_conv``), the paper's
+            unshared ablation (b).
+        exchange (bool): Whether ``h`` enters the block's first conv. False
+            is the paper's ablation (c), RLA without information exchange.
         with_cp (bool): Use gradient checkpointing for the block.
         conv_cfg (dict, optional): Config of the convolutions.
         norm_cfg (dict): Config of the norm layers.
@@ -71,6 +90,9 @@ class _RLABlock(BaseModule):
                  se_ratio: Optional[int] = None,
                  eca_kernel_size: Optional[int] = None,
                  rla_source: str = 'output',
+                 update_position: str = 'before',
+                 share_rla_convs: bool = True,
+                 exchange: bool = True,
                  with_cp: bool = False,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
@@ -80,8 +102,11 @@ class _RLABlock(BaseModule):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.rla_channel = rla_channel
+        # Channels of h in the first conv's input.
+        self.hidden_channels = rla_channel if exchange else 0
         self.stride = stride
         self.rla_source = rla_source
+        self.update_position = update_position
         self.with_cp = with_cp
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
@@ -95,6 +120,12 @@ class _RLABlock(BaseModule):
             rla_channel, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         # The cell's per-block module (unshared), e.g. its norm.
         self.rla_norm = self.rla_cell.build_own() if with_rla_update else None
+        own_convs = with_rla_update and not share_rla_convs
+        self.rla_out_conv = build_conv_layer(
+            conv_cfg, out_channels, rla_channel, 1,
+            bias=False) if own_convs else None
+        self.rla_recurrent_conv = self.rla_cell.build_shared() \
+            if own_convs else None
         self.fast = True
 
     def _residual_branch(self, x: torch.Tensor,
@@ -103,7 +134,10 @@ class _RLABlock(BaseModule):
 
     def _conv1(self, x: torch.Tensor,
                h: Optional[torch.Tensor]) -> torch.Tensor:
-        """``conv1(cat(x, h))``; ``h=None`` stands for the zero state."""
+        """``conv1(cat(x, h))``; ``h=None`` stands for the zero state.
+        Without exchange, ``conv1(x)``."""
+        if not self.hidden_channels:
+            return self.conv1(x)
         return conv_over_concat(self.conv1, [x, h],
                                 [self.in_channels, self.rla_channel],
                                 self.fast,
@@ -112,46 +146,54 @@ class _RLABlock(BaseModule):
     def switch_to_deploy(self) -> None:
         """Keep ``conv1``'s weight split by part instead of slicing it per
         call (inference only)."""
-        keep_split_weights(self, 'conv1_split', self.conv1.weight,
-                           [self.in_channels, self.rla_channel], 1)
+        if self.hidden_channels:
+            keep_split_weights(self, 'conv1_split', self.conv1.weight,
+                               [self.in_channels, self.rla_channel], 1)
 
     def forward(
-            self, x: torch.Tensor, h: Optional[torch.Tensor],
-            out_conv: nn.Module,
-            shared: nn.Module) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+            self, x: torch.Tensor, h: Optional[State],
+            out_conv: Optional[nn.Module], shared: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Optional[State]]:
         """Run the block and one RLA step.
 
         Args:
             x (Tensor): Block input, shape (N, C_in, H, W).
-            h (Tensor, optional): Hidden state, shape (N, k, H, W); None
-                for the initial all-zero state.
-            out_conv (nn.Module): The stage's shared 1x1 conv (C_out -> k).
-            shared (nn.Module): The stage's shared module of the cell (the
-                recurrent 3x3 conv for :class:`RLACell`).
+            h (Tensor | tuple, optional): The cell's state, shape
+                (N, k, H, W) (a tuple ``(h, c)`` for ConvLSTMCell); None for
+                the initial all-zero state.
+            out_conv (nn.Module, optional): The stage's shared 1x1 conv
+                (C_out -> k); None when the block owns one.
+            shared (nn.Module, optional): The stage's shared module of the
+                cell (the recurrent 3x3 conv for :class:`RLACell`); None
+                when the block owns one.
 
         Returns:
-            tuple: The block output (N, C_out, H', W') and the new hidden
-            state (N, k, H', W'), or None when this block does not update it.
+            tuple: The block output (N, C_out, H', W') and the new state
+            (N, k, H', W'), or None when this block does not update it.
         """
+        if self.rla_out_conv is not None:  # unshared convs
+            out_conv, shared = self.rla_out_conv, self.rla_recurrent_conv
 
         def _inner_forward(x, h):
-            branch = self._residual_branch(x, h)
+            branch = self._residual_branch(x, self.rla_cell.hidden(h))
             if self.se is not None:
                 branch = self.se(branch)
             if self.eca is not None:
                 branch = self.eca(branch)
             identity = x if self.downsample is None else self.downsample(x)
-            if self.rla_source == 'output':
+            if self.rla_source == 'residual':
+                out = self.relu(branch + identity)
+            else:
                 # In place, as in mmpretrain's ResNet: the branch is not
                 # needed any more.
                 out = self.relu(branch.add_(identity))
-            else:
-                out = self.relu(branch + identity)
             if self.rla_norm is None:
                 return out, None
-            update = out_conv(out if self.rla_source == 'output' else branch)
-            return out, rla_step(self.rla_cell, h, update, self.stride,
-                                 self.rla_norm, shared)
+            source = dict(output=out, residual=branch, shortcut=identity)
+            return out, rla_step(self.rla_cell, h,
+                                 out_conv(source[self.rla_source]),
+                                 self.stride, self.rla_norm, shared,
+                                 self.update_position)
 
         return checkpointed(_inner_forward, self.with_cp, x, h)
 
@@ -196,7 +238,7 @@ class RLABasicBlock(_RLABlock):
             self.norm_cfg, out_channels, postfix=2)
         self.conv1 = build_conv_layer(
             self.conv_cfg,
-            in_channels + rla_channel,
+            in_channels + self.hidden_channels,
             out_channels,
             3,
             stride=stride,
@@ -269,7 +311,7 @@ class RLABottleneck(_RLABlock):
             self.norm_cfg, out_channels, postfix=3)
         self.conv1 = build_conv_layer(
             self.conv_cfg,
-            in_channels + rla_channel,
+            in_channels + self.hidden_channels,
             mid_channels,
             1,
             bias=False)
@@ -330,10 +372,11 @@ class RLAResNet(RLABackbone):
             the block expansion. Defaults to 64.
         num_stages (int): Number of stages, 1 to 4. Defaults to 4.
         strides (Sequence[int]): Stride of the first block of each stage.
-        out_indices (Sequence[int]): Stages whose features are returned.
-            Negative indices count from the end. Defaults to (3, ).
-        concat_hidden (bool): Classification mode, see above. It needs the
-            last stage among ``out_indices``. Defaults to True.
+        out_indices (Sequence[int]): Stages whose features are returned
+            (any sequence of ints). Negative indices count from the end.
+            Stages after the last one are not built. Defaults to (3, ).
+        concat_hidden (bool): Classification mode, see above: ``h`` is
+            appended to the last returned feature. Defaults to True.
         eca_kernel_sizes (Sequence[int], optional): ECA kernel size of each
             stage, placed after the branch's last norm, e.g. (5, 5, 5, 7) as
             in RLA-ECANet. None for no ECA.
@@ -341,11 +384,30 @@ class RLAResNet(RLABackbone):
             None for no SE.
         groups (int): ResNeXt cardinality of the 3x3 convs. Defaults to 1.
         base_width (int): ResNeXt width per group. Defaults to 64.
-        rla_source (str): ``'output'`` (authors' code and weights) or
-            ``'residual'`` (paper's Figure 3); see :class:`_RLABlock`.
+        rla_source (str): What feeds each block's 1x1 update conv:
+            ``'output'`` (authors' code and weights), ``'residual'``
+            (paper's Figure 3) or ``'shortcut'`` (Figure 4 v5/v6); see
+            :class:`_RLABlock`.
+        update_position (str): ``'before'`` (``h <- cell(h + u)``, default)
+            or ``'after'`` (``h <- cell(h) + u``, Figure 4 v2/v4/v6; needs a
+            cell that steps without input: RLACell, PostActRLACell).
         cell_cfg (dict, optional): The recurrent unit, built with
             ``channels=rla_channel`` and this backbone's ``conv_cfg`` and
             ``norm_cfg``; None for the paper's ``dict(type='RLACell')``.
+            The ablation's units: ``PostActRLACell``, ``ConvLSTMCell``,
+            ``ConvGRUCell`` (see :mod:`mmrla.models.utils.rla_cell`).
+        share_rla_convs (bool): One 1x1 update conv and one cell module per
+            stage, shared by its blocks (True, the paper's recurrence), or
+            one per block (False, ablation (b); keys
+            ``layer<i>.<j>.rla_out_conv`` / ``.rla_recurrent_conv``).
+        exchange (bool): Whether ``h`` enters each block's first conv
+            (True) or only the classifier (False, ablation (c); it needs
+            ``concat_hidden=True``, since nothing else would read ``h``).
+        readout (str): The classification read-out of ``h``:
+            ``'norm_act'`` (norm, then ``act_cfg``; released models),
+            ``'norm_tanh'`` (the authors' ``rlav1_resnet50``) or ``'none'``
+            (``h`` as it is; the post-activated, ConvLSTM and ConvGRU
+            ablations). Unused when ``concat_hidden=False``.
         frozen_stages (int): Stages to freeze (eval mode, no gradients);
             0 freezes the stem only, -1 nothing. Defaults to -1.
         norm_eval (bool): Keep norm layers in eval mode while training.
@@ -392,7 +454,11 @@ class RLAResNet(RLABackbone):
         groups: int = 1,
         base_width: int = 64,
         rla_source: str = 'output',
+        update_position: str = 'before',
         cell_cfg: Optional[dict] = None,
+        share_rla_convs: bool = True,
+        exchange: bool = True,
+        readout: str = 'norm_act',
         frozen_stages: int = -1,
         norm_eval: bool = False,
         conv_cfg: Optional[dict] = None,
@@ -428,22 +494,24 @@ class RLAResNet(RLABackbone):
         if rla_source not in RLA_SOURCES:
             raise ValueError(f'rla_source must be one of {RLA_SOURCES}, got '
                              f'{rla_source!r}.')
+        if update_position not in UPDATE_POSITIONS:
+            raise ValueError(f'update_position must be one of '
+                             f'{UPDATE_POSITIONS}, got {update_position!r}.')
         out_indices = check_out_indices(
             out_indices, num_stages,
             f'use 0..{num_stages - 1} for {num_stages} stages (or negatives '
             'from the end)')
+        # Stages after the last output are not built: they would run for
+        # nothing and their parameters would get no gradient. Checkpoints
+        # with their keys still load (as unexpected keys).
+        num_stages = max(out_indices) + 1
         last_stage = num_stages - 1
-        if concat_hidden and last_stage not in out_indices:
+        if se_ratio is not None and (not isinstance(se_ratio, int)
+                                     or isinstance(se_ratio, bool)
+                                     or se_ratio <= 0):
             raise ValueError(
-                f'concat_hidden=True appends h to the last stage, so '
-                f'out_indices must contain {last_stage}, got {out_indices}. '
-                'For detection features use concat_hidden=False.')
-        if not concat_hidden and max(out_indices) != last_stage:
-            raise ValueError(
-                f'Stages after out index {max(out_indices)} would be computed '
-                f'but unused (their parameters would get no gradient); set '
-                f'num_stages={max(out_indices) + 1} or add {last_stage} to '
-                'out_indices.')
+                f'se_ratio must be a positive integer or None (no SE), got '
+                f'{se_ratio!r}; the authors use 16.')
 
         self.depth = depth
         self.rla_channel = rla_channel
@@ -456,10 +524,24 @@ class RLAResNet(RLABackbone):
         self.zero_init_residual = zero_init_residual
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
+        if not exchange and not concat_hidden:
+            raise ValueError(
+                'exchange=False keeps h out of the main network, so only the '
+                'classifier reads it; with concat_hidden=False nothing would '
+                '(its parameters would get no gradient). Use exchange=True '
+                'or concat_hidden=True.')
         self.block, stage_blocks = self.arch_settings[depth]
         self.stage_blocks = stage_blocks[:num_stages]
         self.rla_cell = build_rla_cell(cell_cfg, rla_channel, conv_cfg,
                                        norm_cfg)
+        if update_position == 'after' and \
+                not self.rla_cell.steps_without_input:
+            raise ValueError(
+                f"update_position='after' adds the update after the cell, "
+                f'but {type(self.rla_cell).__name__} takes the update as its '
+                "input; use update_position='before' or a cell that steps "
+                'without input (RLACell, PostActRLACell).')
+        self.share_rla_convs = share_rla_convs
 
         self.conv1 = build_conv_layer(
             conv_cfg,
@@ -497,6 +579,9 @@ class RLAResNet(RLABackbone):
                 eca_kernel_size=None
                 if eca_kernel_sizes is None else eca_kernel_sizes[i],
                 rla_source=rla_source,
+                update_position=update_position,
+                share_rla_convs=share_rla_convs,
+                exchange=exchange,
                 with_cp=with_cp,
                 conv_cfg=conv_cfg,
                 norm_cfg=norm_cfg,
@@ -506,18 +591,19 @@ class RLAResNet(RLABackbone):
             self.add_module(layer_name, res_layer)
             self.res_layers.append(layer_name)
             self.stage_channels.append(stage_out)
-            rla_out_convs.append(
-                build_conv_layer(
-                    conv_cfg, stage_out, rla_channel, 1, bias=False))
-            rla_recurrent_convs.append(self.rla_cell.build_shared())
-        self.rla_out_convs = nn.ModuleList(rla_out_convs)
-        # The cell's modules shared by the blocks of each stage.
-        self.rla_recurrent_convs = nn.ModuleList(rla_recurrent_convs)
-        if concat_hidden:
-            self.rla_out_norm = build_norm_layer(norm_cfg, rla_channel)[1]
-            self.rla_out_act = build_activation_layer(act_cfg)
-        else:
-            self.rla_out_norm = self.rla_out_act = None
+            if share_rla_convs:
+                rla_out_convs.append(
+                    build_conv_layer(
+                        conv_cfg, stage_out, rla_channel, 1, bias=False))
+                rla_recurrent_convs.append(self.rla_cell.build_shared())
+        # The update convs and cell modules shared by the blocks of each
+        # stage (the blocks own them when share_rla_convs=False).
+        self.rla_out_convs = nn.ModuleList(
+            rla_out_convs) if share_rla_convs else None
+        self.rla_recurrent_convs = nn.ModuleList(
+            rla_recurrent_convs) if share_rla_convs else None
+        self._build_readout(readout if concat_hidden else None, rla_channel,
+                            norm_cfg, act_cfg)
         self._freeze_stages()
 
     def make_res_layer(self, block: type, num_blocks: int, in_channels: int,
@@ -599,22 +685,26 @@ class RLAResNet(RLABackbone):
         h = None  # the zero state; see rla_step
         outs = []
         for i, layer_name in enumerate(self.res_layers):
-            out_conv = self.rla_out_convs[i]
-            shared = self.rla_recurrent_convs[i]
+            out_conv = shared = None  # unshared: the blocks own them
+            if self.share_rla_convs:
+                out_conv = self.rla_out_convs[i]
+                shared = self.rla_recurrent_convs[i]
             for block in getattr(self, layer_name):
                 x, h = block(x, h, out_conv, shared)
             if i in self.out_indices:
                 outs.append(x)
         if self.concat_hidden:
-            outs[-1] = torch.cat([outs[-1], self._readout(h)], dim=1)
+            h = self._readout(self.rla_cell.hidden(h))
+            outs[-1] = torch.cat([outs[-1], h], dim=1)
         return tuple(outs)
 
     def _stage_modules(self, i: int):
         """Modules of stage ``i`` (1-based), its shared RLA convs included."""
-        modules = [
-            getattr(self, f'layer{i}'), self.rla_out_convs[i - 1],
-            self.rla_recurrent_convs[i - 1]
-        ]
+        modules = [getattr(self, f'layer{i}')]
+        if self.share_rla_convs:
+            modules += [
+                self.rla_out_convs[i - 1], self.rla_recurrent_convs[i - 1]
+            ]
         if i == self.num_stages and self.rla_out_norm is not None:
             modules.append(self.rla_out_norm)
         return modules
@@ -623,6 +713,6 @@ class RLAResNet(RLABackbone):
         if self.frozen_stages < 0:
             return []
         modules = [self.conv1, self.norm1]
-        for i in range(1, self.frozen_stages + 1):
+        for i in range(1, min(self.frozen_stages, self.num_stages) + 1):
             modules += self._stage_modules(i)
         return modules

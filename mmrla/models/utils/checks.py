@@ -7,8 +7,8 @@ def check_out_indices(out_indices: Union[int, Sequence[int]], num_outputs: int,
     """Validate ``out_indices`` and normalize them (sorted, non-negative).
 
     Args:
-        out_indices (int | Sequence[int]): Requested output indices;
-            negatives count from the end.
+        out_indices (int | Sequence[int]): Requested output indices (a
+            tuple, list or range); negatives count from the end.
         num_outputs (int): Number of selectable outputs.
         valid (str): What the valid values mean, for the error message.
 
@@ -21,9 +21,11 @@ def check_out_indices(out_indices: Union[int, Sequence[int]], num_outputs: int,
     """
     if isinstance(out_indices, int):
         out_indices = (out_indices, )
+    if isinstance(out_indices, range):  # mmpretrain accepts any sequence
+        out_indices = tuple(out_indices)
     if not isinstance(out_indices, (tuple, list)) or not out_indices:
-        raise ValueError('out_indices must be a non-empty tuple of indices, '
-                         f'got {out_indices!r}.')
+        raise ValueError('out_indices must be a non-empty sequence (tuple, '
+                         f'list or range) of ints, got {out_indices!r}.')
     for index in out_indices:
         if not isinstance(index, int) or \
                 not -num_outputs <= index < num_outputs:

@@ -5,10 +5,14 @@ One step of the hidden state ``h`` along depth (paper, Eq. 5 and Figure 3)::
     h <- cell(pool(h), update)          # update = shared 1x1 conv of a block
     RLACell:  h <- conv(tanh(norm(h + update)))
 
-:func:`rla_step` owns the parts every cell shares: the zero initial state and
-the pooling into a strided block's resolution. A cell type owns the rest, the
-unit itself. Both RLA backbones call :func:`rla_step`, so a researcher who
-swaps the cell (``cell_cfg``) changes every model that uses it.
+:func:`rla_step` owns the parts every cell shares: the zero initial state,
+the pooling into a strided block's resolution and where the update enters
+(before the cell, as proposed, or after it, the paper's Figure 4 v2/v4/v6).
+A cell type owns the rest, the unit itself. Both RLA backbones call
+:func:`rla_step`, so a researcher who swaps the cell (``cell_cfg``) changes
+every model that uses it. The cells of the paper's ablation (Table 11) are
+here too: :class:`PostActRLACell` (e), :class:`ConvLSTMCell` (d) and the
+authors' :class:`ConvGRUCell`.
 
 Where the parameters live is fixed by the released checkpoints: the norm is
 the block's own (``<block>.rla_norm``) and the recurrent conv is shared by
@@ -17,8 +21,12 @@ own modules; it builds them (:meth:`RLACell.build_own`,
 :meth:`RLACell.build_shared`), the backbone registers them in those places,
 and the step receives them. That keeps a layer replaced after building
 (e.g. mmengine's ``sync_bn`` conversion) in use.
+
+A cell's state is a tensor or, for :class:`ConvLSTMCell`, a tuple of
+tensors ``(h, c)``; :meth:`RLACell.hidden` reads out the ``h`` that the main
+network and the classifier see.
 """
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -26,7 +34,15 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmrla.registry import MODELS
 from ._fast_ops import fast_tanh_
+from .concat_conv import conv_over_concat
 from .hidden_state import hidden_state_layout, pool_hidden_state
+
+State = Union[torch.Tensor, Tuple[torch.Tensor, ...]]
+
+# Where the update enters the recurrence (paper, Figure 4): before the cell,
+# h <- cell(h + u) (proposed; v1, v3, v5), or after it, h <- cell(h) + u
+# (v2, v4, v6).
+UPDATE_POSITIONS = ('before', 'after')
 
 
 @MODELS.register_module()
@@ -49,6 +65,8 @@ class RLACell:
             convs.
         deploy (bool): Inference-only rewrites (set by the backbone's
             ``switch_to_deploy``): the faster CPU tanh.
+        steps_without_input (bool): Whether the cell can step with no update
+            (``update=None``), which ``update_position='after'`` needs.
 
     Example:
         >>> import torch
@@ -58,6 +76,8 @@ class RLACell:
         >>> rla_step(cell, h, torch.rand(2, 8, 3, 3), 2, own, shared).shape
         torch.Size([2, 8, 3, 3])
     """
+
+    steps_without_input = True
 
     def __init__(self,
                  channels: int,
@@ -86,39 +106,248 @@ class RLACell:
             groups=self.channels if self.depthwise else 1,
             bias=False)
 
-    def initial_state(self, update: torch.Tensor) -> torch.Tensor:
+    def initial_state(self, update: torch.Tensor) -> State:
         """The zero state, shaped like the first update."""
         h = torch.zeros_like(update)
         # oneDNN's depthwise convs and average pooling run several times
         # faster channels_last on CPU; the layout carries through the sums.
         return hidden_state_layout(h) if self.fast and self.depthwise else h
 
+    def hidden(self, state: Optional[State]) -> Optional[torch.Tensor]:
+        """The ``h`` fed to the main network and the classifier (None, the
+        zero state before the first block, stays None)."""
+        return state
+
+    def _tanh(self, x: torch.Tensor) -> torch.Tensor:
+        return fast_tanh_(x) if self.deploy else torch.tanh(x)
+
+    def __call__(self, h: torch.Tensor, update: Optional[torch.Tensor],
+                 own: nn.Module, shared: nn.Module) -> torch.Tensor:
+        """One step: ``shared(tanh(own(h + update)))``."""
+        h = own(h if update is None else h + update)
+        return shared(self._tanh(h))
+
+
+@MODELS.register_module()
+class PostActRLACell(RLACell):
+    """The post-activated unit of the paper's ablation (e) (Figure 7 of the
+    appendix; the authors' ``rlav1p_resnet50``).
+
+    ``h <- tanh(norm(conv(h + update)))``: Conv-BN-tanh instead of
+    BN-tanh-Conv, with the same modules in the same places as
+    :class:`RLACell`. Its state is already squashed by tanh, so the authors
+    feed it to the classifier as it is (``readout='none'``).
+
+    Example:
+        >>> import torch
+        >>> cell = PostActRLACell(8)
+        >>> own, shared = cell.build_own().eval(), cell.build_shared()
+        >>> h = rla_step(cell, None, torch.rand(2, 8, 6, 6), 1, own, shared)
+        >>> bool(h.abs().max() < 1)
+        True
+    """
+
+    def __call__(self, h: torch.Tensor, update: Optional[torch.Tensor],
+                 own: nn.Module, shared: nn.Module) -> torch.Tensor:
+        """One step: ``tanh(own(shared(h + update)))``."""
+        return self._tanh(own(shared(h if update is None else h + update)))
+
+
+class _GatedCell(RLACell):
+    """Shared part of the gated cells: the update is their *input* ``z``,
+    normalized by the block's own norm and squashed, ``z = tanh(own(u))``,
+    as in the authors' ``rlalstm_resnet50`` and ``rlagru_resnet50``."""
+
+    steps_without_input = False
+
+    def __init__(self,
+                 channels: int,
+                 depthwise: bool = False,
+                 **kwargs) -> None:
+        if depthwise:
+            raise ValueError(
+                f'{type(self).__name__} has no depthwise form (it mixes '
+                'input and state channels in its gates), so it cannot '
+                'serve RLAMobileNetV2; use RLACell or PostActRLACell there, '
+                'or the cell with RLAResNet.')
+        super().__init__(channels, depthwise=False, **kwargs)
+
+    def _input(self, update: torch.Tensor, own: nn.Module) -> torch.Tensor:
+        return torch.tanh(own(update))
+
+    def _conv(self, conv: nn.Module, z: torch.Tensor,
+              h: torch.Tensor) -> torch.Tensor:
+        """``conv(cat(z, h))``, split when exact (see conv_over_concat)."""
+        return conv_over_concat(conv, [z, h], [self.channels] * 2, self.fast)
+
+
+@MODELS.register_module()
+class ConvLSTMCell(_GatedCell):
+    """The ConvLSTM unit of the paper's ablation (d) (Figure 6 of the
+    appendix; the authors' ``rlalstm_resnet50``).
+
+    With ``z = tanh(own(update))`` and ``[i, f, o, g] = conv(cat(z, h))``
+    (a stage-shared 3x3 conv, 2k -> 4k, no bias)::
+
+        c <- sigmoid(f) * c + sigmoid(i) * tanh(g)
+        h <- sigmoid(o) * tanh(c)
+
+    The state is ``(h, c)``; both are pooled in strided blocks.
+
+    Args:
+        channels (int): Channels ``k`` of ``h`` and ``c``.
+        conv_cfg (dict, optional): Config of the gate conv.
+        norm_cfg (dict): Config of the per-block norm of the input.
+        depthwise (bool): Must be False.
+
+    Example:
+        >>> import torch
+        >>> cell = ConvLSTMCell(8)
+        >>> own, shared = cell.build_own(), cell.build_shared()
+        >>> state = rla_step(cell, None, torch.rand(2, 8, 6, 6), 1, own,
+        ...                  shared)
+        >>> state = rla_step(cell, state, torch.rand(2, 8, 3, 3), 2, own,
+        ...                  shared)
+        >>> [t.shape for t in state], cell.hidden(state) is state[0]
+        ([torch.Size([2, 8, 3, 3]), torch.Size([2, 8, 3, 3])], True)
+    """
+
+    def build_shared(self) -> nn.Module:
+        """The gate conv over ``cat(z, h)`` (2k -> 4k, 3x3, no bias)."""
+        return build_conv_layer(
+            self.conv_cfg,
+            2 * self.channels,
+            4 * self.channels,
+            3,
+            padding=1,
+            bias=False)
+
+    def initial_state(self, update: torch.Tensor) -> State:
+        return torch.zeros_like(update), torch.zeros_like(update)
+
+    def hidden(self, state: Optional[State]) -> Optional[torch.Tensor]:
+        return None if state is None else state[0]
+
+    def __call__(self, state: Tuple[torch.Tensor, torch.Tensor],
+                 update: torch.Tensor, own: nn.Module,
+                 shared: nn.Module) -> Tuple[torch.Tensor, torch.Tensor]:
+        h, c = state
+        i, f, o, g = self._conv(shared, self._input(update, own), h).chunk(
+            4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+@MODELS.register_module()
+class ConvGRUCell(_GatedCell):
+    """The ConvGRU unit of the authors' ``rlagru_resnet50``.
+
+    With ``z = tanh(own(update))`` and the stage-shared module ``shared``
+    (keys as in the authors' ``ConvGRUCell_layer``)::
+
+        r, u = sigmoid(norm_r(.)), sigmoid(norm_u(.)) of gate_conv(cat(z, h))
+        y = tanh(output_norm(output_conv(cat(z, r * h))))
+        h <- u * h + (1 - u) * y
+
+    ``gate_conv`` (2k -> 2k) and ``output_conv`` (2k -> k) are 3x3 convs
+    with bias; the three norms are ``gate_norm_cfg`` (one-group GroupNorm,
+    eps 1e-6, as the authors').
+
+    Args:
+        channels (int): Channels ``k`` of the hidden state.
+        conv_cfg (dict, optional): Config of the two convs.
+        norm_cfg (dict): Config of the per-block norm of the input.
+        gate_norm_cfg (dict): Config of the gate and output norms.
+        depthwise (bool): Must be False.
+
+    Example:
+        >>> import torch
+        >>> cell = ConvGRUCell(8)
+        >>> own, shared = cell.build_own(), cell.build_shared()
+        >>> sorted(shared.keys())[:2]
+        ['gate_conv', 'output_conv']
+        >>> h = rla_step(cell, None, torch.rand(2, 8, 6, 6), 1, own, shared)
+        >>> rla_step(cell, h, torch.rand(2, 8, 3, 3), 2, own, shared).shape
+        torch.Size([2, 8, 3, 3])
+    """
+
+    def __init__(self,
+                 channels: int,
+                 gate_norm_cfg: dict = dict(type='GN', num_groups=1, eps=1e-6),
+                 **kwargs) -> None:
+        super().__init__(channels, **kwargs)
+        self.gate_norm_cfg = gate_norm_cfg
+
+    def build_shared(self) -> nn.Module:
+        """``gate_conv``, ``reset_gate_norm``, ``update_gate_norm``,
+        ``output_conv`` and ``output_norm``."""
+        k = self.channels
+
+        def norm():
+            return build_norm_layer(self.gate_norm_cfg, k)[1]
+
+        return nn.ModuleDict(
+            dict(
+                gate_conv=build_conv_layer(
+                    self.conv_cfg, 2 * k, 2 * k, 3, padding=1, bias=True),
+                reset_gate_norm=norm(),
+                update_gate_norm=norm(),
+                output_conv=build_conv_layer(
+                    self.conv_cfg, 2 * k, k, 3, padding=1, bias=True),
+                output_norm=norm()))
+
     def __call__(self, h: torch.Tensor, update: torch.Tensor, own: nn.Module,
                  shared: nn.Module) -> torch.Tensor:
-        """One step: ``shared(tanh(own(h + update)))``."""
-        h = own(h + update)
-        return shared(fast_tanh_(h) if self.deploy else torch.tanh(h))
+        z = self._input(update, own)
+        r, u = self._conv(shared.gate_conv, z, h).chunk(2, dim=1)
+        r = torch.sigmoid(shared.reset_gate_norm(r))
+        u = torch.sigmoid(shared.update_gate_norm(u))
+        y = torch.tanh(
+            shared.output_norm(self._conv(shared.output_conv, z, r * h)))
+        return u * h + (1 - u) * y
 
 
-def rla_step(cell, h: Optional[torch.Tensor], update: torch.Tensor,
-             stride: int, own: nn.Module, shared: nn.Module) -> torch.Tensor:
+def _pool_state(state: State, stride: int) -> State:
+    if isinstance(state, tuple):
+        return tuple(pool_hidden_state(s, stride) for s in state)
+    return pool_hidden_state(state, stride)
+
+
+def rla_step(cell,
+             state: Optional[State],
+             update: torch.Tensor,
+             stride: int,
+             own: nn.Module,
+             shared: nn.Module,
+             position: str = 'before') -> State:
     """Advance the hidden state by one block.
 
     Args:
         cell: The cell type, e.g. an :class:`RLACell`.
-        h (Tensor, optional): The state before the block, (N, k, H, W); None
+        state (Tensor | tuple, optional): The state before the block,
+            (N, k, H, W) (a tuple of them for :class:`ConvLSTMCell`); None
             is the zero state at the stem's resolution.
         update (Tensor): The block's shared 1x1 conv output, (N, k, H', W').
-        stride (int): The block's stride; ``h`` is average-pooled by it.
+        stride (int): The block's stride; the state is average-pooled by it.
         own (nn.Module): The block's own module of the cell.
         shared (nn.Module): The stage's shared module of the cell.
+        position (str): ``'before'``: ``cell(h + update)`` (proposed);
+            ``'after'``: ``cell(h) + update`` (Figure 4, v2/v4/v6).
 
     Returns:
-        Tensor: The new state, (N, k, H', W').
+        Tensor | tuple: The new state, (N, k, H', W') each.
     """
-    h = cell.initial_state(update) if h is None else \
-        pool_hidden_state(h, stride)
-    return cell(h, update, own, shared)
+    state = cell.initial_state(update) if state is None else \
+        _pool_state(state, stride)
+    if position == 'before':
+        return cell(state, update, own, shared)
+    return cell(state, None, own, shared) + update
+
+
+def _cell_types() -> list:
+    """Names of the registered cell types."""
+    return sorted(name for name, cls in MODELS.module_dict.items()
+                  if isinstance(cls, type) and issubclass(cls, RLACell))
 
 
 def build_rla_cell(cell_cfg: Optional[dict], channels: int,
@@ -126,6 +355,13 @@ def build_rla_cell(cell_cfg: Optional[dict], channels: int,
     """Build a cell type from ``cell_cfg`` (default ``dict(type='RLACell')``)
     with the backbone's channels and layer configs filled in."""
     cfg = dict(type='RLACell') if cell_cfg is None else dict(cell_cfg)
+    cell_type = cfg.get('type')
+    cls = cell_type if isinstance(cell_type, type) else \
+        MODELS.module_dict.get(cell_type)
+    if not (isinstance(cls, type) and issubclass(cls, RLACell)):
+        raise ValueError(
+            f'Unknown RLA cell type {cell_type!r} in cell_cfg; choose one '
+            f'of {_cell_types()} (or register a subclass of RLACell).')
     cfg.setdefault('conv_cfg', conv_cfg)
     cfg.setdefault('norm_cfg', norm_cfg)
     for key, value in defaults.items():

@@ -308,3 +308,9 @@ def test_sync_bn_conversion_disables_the_split():
     model = nn.SyncBatchNorm.convert_sync_batchnorm(RLAMobileNetV2())
     assert not any(
         _splittable_conv_module(b.depthwise_conv) for b in model.layer2)
+
+
+def test_out_indices_accept_any_sequence_of_ints():
+    model = RLAMobileNetV2(out_indices=range(0, 7))
+    assert model.out_channels == ROW_CHANNELS
+    assert RLAMobileNetV2(out_indices=[2, 4]).out_channels == (32, 96)

@@ -259,8 +259,9 @@ def test_zero_init_residual():
     (dict(depth=50, out_indices=()), 'non-empty'),
     (dict(depth=50, frozen_stages=5), r'frozen_stages must be .* -1\.\.4'),
     (dict(depth=50, frozen_stages=-2), 'frozen_stages must be'),
-    (dict(depth=50, out_indices=(0, 1)), 'concat_hidden=False'),
-    (dict(depth=50, out_indices=(0, 1), concat_hidden=False), 'num_stages=2'),
+    (dict(depth=50, se_ratio=0), 'se_ratio must be a positive integer'),
+    (dict(depth=50, se_ratio=2.5), 'se_ratio must be a positive integer'),
+    (dict(depth=50, out_indices='0'), 'sequence'),
     (dict(depth=50, rla_source='input'), 'rla_source must be one of'),
     (dict(depth=18, groups=32), 'use depth 50, 101 or 152'),
 ])
@@ -367,3 +368,42 @@ def test_weight_standardized_conv_falls_back_to_concatenation():
     with torch.no_grad():
         (out, ) = model(torch.rand(1, 3, 64, 64))
     assert out.shape == (1, 544, 2, 2)
+
+
+# mmpretrain's ResNet accepts these; configs that swap it for an RLA-ResNet
+# (C4 heads, RetinaNet-style necks, feature extraction) rely on them.
+@pytest.mark.parametrize('out_indices', [(0, 1, 2), [1, 2], range(0, 3)])
+def test_out_indices_before_the_last_stage_build_nothing_unused(
+        out_indices, tmp_path):
+    model = RLAResNet(50, out_indices=out_indices, concat_hidden=False)
+    assert not hasattr(model, 'layer4') and model.num_stages == 3
+    assert model.out_channels == tuple(
+        (256, 512, 1024)[i] for i in out_indices)
+    # The last built block's update feeds nothing and is not built either.
+    assert model.layer3[-1].rla_norm is None
+    outs = model(torch.rand(2, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == list(model.out_channels)
+    assert_all_params_have_grads(model, outs)
+    # A full checkpoint still loads through init_cfg (layer4 unexpected).
+    full = RLAResNet(50, out_indices=(0, 1, 2, 3), concat_hidden=False)
+    path = str(tmp_path / 'full.pth')
+    torch.save({'state_dict': full.state_dict()}, path)
+    part = RLAResNet(
+        50,
+        out_indices=out_indices,
+        concat_hidden=False,
+        init_cfg=dict(type='Pretrained', checkpoint=path))
+    part.init_weights()
+    torch.testing.assert_close(part.layer3[0].conv1.weight,
+                               full.layer3[0].conv1.weight)
+
+
+def test_classification_mode_appends_h_to_the_last_returned_stage():
+    model = RLAResNet(18, out_indices=(1, 2), frozen_stages=4).eval()
+    assert not hasattr(model, 'layer4')
+    assert model.out_channels == (128, 256 + 32)
+    with torch.no_grad():
+        outs = model(torch.rand(1, 3, 64, 64))
+    assert [tuple(o.shape) for o in outs] == [(1, 128, 8, 8), (1, 288, 4, 4)]
+    model.train()  # frozen_stages beyond the built stages freezes them all
+    assert not any(p.requires_grad for p in model.parameters())

@@ -1,0 +1,3 @@
+from .exact_resume_hook import ExactResumeHook
+
+__all__ = ['ExactResumeHook']

@@ -1,0 +1,117 @@
+"""The authors' ablation models (models/resnet_rla_*.py, resnet_k.py),
+restated in tests/reference_models.py with their key layout, convert into
+the models of configs/ablations/ with no missing or unexpected key and give
+the same logits."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmrla.converters import (ABLATION_ARCHS, convert_rlanet_state_dict,
+                              detect_ablation_layout, find_ablation,
+                              strip_module_prefix)
+from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
+from tests.reference_models import RefResNetK, RefRLAResNet, randomize_
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _reference(arch):
+    if arch == 'resnet50_k':
+        return RefResNetK()
+    variant, depth = arch.split('_resnet')
+    layers = (3, 4, 23, 3) if depth == '101' else (3, 4, 6, 3)
+    return RefRLAResNet(layers=layers, variant=variant)
+
+
+def _authors_file(arch):
+    """The reference with random weights and its state dict as the authors'
+    train.py saves it (DataParallel's ``module.`` prefix)."""
+    ref = randomize_(_reference(arch)).eval()
+    return ref, authors_imagenet_checkpoint(ref, arch)['state_dict']
+
+
+def _model(arch):
+    from mmpretrain.apis import get_model
+    cfg = Config.fromfile(osp.join(REPO, ABLATION_ARCHS[arch].config))
+    return get_model(cfg).eval()
+
+
+@pytest.mark.parametrize('arch', sorted(ABLATION_ARCHS))
+def test_converted_weights_give_the_authors_logits(arch):
+    ref, src = _authors_file(arch)
+    converted = convert_rlanet_state_dict(src)
+    model = _model(arch)
+    result = model.load_state_dict(converted, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    # float64, so that the comparison tests the algebra, not rounding.
+    x = torch.rand(2, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        expected = ref.double()(x)
+        logits = model.double()(x, mode='tensor')
+    assert (logits - expected).abs().max() <= 1e-9 * expected.abs().max()
+
+
+@pytest.mark.parametrize('arch', sorted(ABLATION_ARCHS))
+def test_the_keys_tell_the_variant_except_v1_to_v6(arch):
+    plain = strip_module_prefix(_authors_file(arch)[1])
+    layout = ABLATION_ARCHS[arch].layout
+    assert detect_ablation_layout(plain) == (None
+                                             if layout == 'rla' else layout)
+    assert find_ablation(plain, arch) == (arch, ABLATION_ARCHS[arch])
+    found = find_ablation(plain)
+    if layout == 'rla':
+        assert found is None  # the released model's keys
+    else:
+        assert found == (arch, ABLATION_ARCHS[arch])
+
+
+def test_released_weights_are_no_ablation():
+    plain = RefRLAResNet().state_dict()
+    assert detect_ablation_layout(plain) is None
+    assert find_ablation(plain, 'rla_resnet50') is None
+    with pytest.raises(ValueError, match='not of rlaus_resnet50'):
+        find_ablation(plain, 'rlaus_resnet50')
+
+
+def _run_tool(*args):
+    from tools.model_converters.rlanet_to_mmrla import main
+    return main([str(a) for a in args])
+
+
+def test_tool_takes_the_arch_and_names_the_config(tmp_path, capsys):
+    _, state_dict = _authors_file('rlav6_resnet50')
+    src = tmp_path / 'model_best.pth.tar'
+    # The authors' train.py saves no 'arch'.
+    torch.save({'epoch': 120, 'state_dict': state_dict}, src)
+    assert _run_tool(src, tmp_path / 'released.pth') == 0
+    assert 'convert it again with --arch' in capsys.readouterr().out
+
+    dst = tmp_path / 'v6.pth'
+    assert _run_tool('--arch', 'rlav6_resnet50', src, dst) == 0
+    config = 'configs/ablations/r50rla_v6_4xb64_in1k.py'
+    assert config in capsys.readouterr().out
+    meta = torch.load(dst, weights_only=True)['meta']
+    assert meta['arch'] == 'rlav6_resnet50' and meta['config'] == config
+
+    assert _run_tool('--arch', 'rlalstm_resnet50', src, tmp_path / 'x') == 1
+    err = capsys.readouterr().err
+    assert 'keys are those of the released RLA-ResNet' in err
+    assert 'not of rlalstm_resnet50' in err
+    with pytest.raises(SystemExit):
+        _run_tool('--arch', 'rlav7_resnet50', src, tmp_path / 'y')
+    assert 'rlav6_resnet50' in capsys.readouterr().err
+
+
+def test_tool_reads_the_checkpoints_own_arch(tmp_path, capsys):
+    _, state_dict = _authors_file('rlav1p_resnet50')
+    src = tmp_path / 'rlav1p.pth.tar'
+    torch.save({'arch': 'rlav2_resnet50', 'state_dict': state_dict}, src)
+    # A file whose 'arch' contradicts its keys is refused ...
+    assert _run_tool(src, tmp_path / 'a.pth') == 1
+    assert 'rlav1p_resnet50, not of rlav2_resnet50' in capsys.readouterr().err
+    # ... and without one, the keys name the post-activated model.
+    torch.save({'state_dict': state_dict}, src)
+    assert _run_tool(src, tmp_path / 'b.pth') == 0
+    assert 'r50rla_postact_4xb64_in1k.py' in capsys.readouterr().out
