@@ -78,11 +78,6 @@ def _check_args(args: argparse.Namespace) -> Optional[str]:
                                           for name in os.listdir(args.inputs)):
         return (f'folder {args.inputs} holds no image '
                 f'({", ".join(IMG_EXTENSIONS)}).')
-    if not osp.isfile(args.config):
-        return f'config {args.config} does not exist.'
-    if not osp.isfile(args.checkpoint):
-        return (f'checkpoint {args.checkpoint} does not exist; train one '
-                f'with: python tools/train.py {args.config}')
     if not 0 <= args.pred_score_thr <= 1:
         return f'--pred-score-thr must be in [0, 1], got ' \
                f'{args.pred_score_thr}.'
@@ -99,32 +94,34 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     # Imported late so that --help and argument errors answer at once.
     from mmdet.apis import DetInferencer
-    from mmengine.config import Config
 
-    from mmrla.converters import (UnconvertedCheckpointError,
-                                  check_checkpoint_file)
-    from mmrla.utils import UserError, check_checkpoint
-
-    # The config (with its custom_imports of mmrla.models) is loaded here so
-    # that --cfg-options can change it before the model is built.
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from mmrla.utils import (UserError, check_checkpoint,
+                             check_checkpoint_exists, check_model_config,
+                             load_config)
     try:
-        # Before the model refuses it, to name the file in the command.
-        check_checkpoint_file(args.checkpoint)
-        inferencer = DetInferencer(
-            model=cfg,
-            weights=args.checkpoint,
-            device=args.device,
-            palette=args.palette,
-            show_progress=False)
-        # mmengine would only log a warning and draw random detections.
+        # The config (with its custom_imports of mmrla.models) is loaded
+        # here so that --cfg-options can change it before the model is built.
+        cfg = load_config(args.config, args.cfg_options)
+        check_checkpoint_exists(args.checkpoint, args.config)
+        # Checked before the inferencer loads it: mmengine would list every
+        # key of a wrong file, then draw random detections.
         check_checkpoint(
-            inferencer.model, args.checkpoint, allow_unexpected=False)
-    except (UserError, UnconvertedCheckpointError) as e:
+            check_model_config(cfg, args.config),
+            args.checkpoint,
+            allow_unexpected=False)
+    except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    # The inferencer draws into out_dir itself; the config's LocalVisBackend
+    # has no save_dir here, and mmengine would warn that it cannot add it.
+    if 'visualizer' in cfg:
+        cfg.visualizer.vis_backends = []
+    inferencer = DetInferencer(
+        model=cfg,
+        weights=args.checkpoint,
+        device=args.device,
+        palette=args.palette,
+        show_progress=False)
     inferencer(
         args.inputs,
         batch_size=args.batch_size,

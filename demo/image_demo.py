@@ -57,33 +57,31 @@ def main(argv=None) -> int:
             f'images ({", ".join(IMAGE_EXTENSIONS)}).',
             file=sys.stderr)
         return 2
-    from mmrla.converters import (UnconvertedCheckpointError,
-                                  check_checkpoint_file)
-    from mmrla.utils import UserError, check_checkpoint, load_config
+    from mmpretrain.apis import ImageClassificationInferencer, get_model
+
+    from mmrla.utils import (UserError, check_checkpoint_exists,
+                             explained_build_errors, load_checked_checkpoint,
+                             load_config)
     try:
         cfg = load_config(args.config)
+        check_checkpoint_exists(args.checkpoint, args.config)
+        # Without weights: its class names are the config's dataset's.
+        with explained_build_errors(cfg, args.config):
+            model = get_model(cfg, device=args.device)
+        # Checked before loading: mmengine would list every key of a wrong
+        # file, then classify with random weights.
+        checkpoint = load_checked_checkpoint(
+            model, args.checkpoint, allow_unexpected=False)
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    if not osp.isfile(args.checkpoint):
-        print(
-            f'error: checkpoint {args.checkpoint} does not exist. Train '
-            'one with tools/train.py or convert the authors\' weights '
-            'with tools/model_converters/rlanet_to_mmrla.py.',
-            file=sys.stderr)
-        return 2
-    from mmpretrain.apis import ImageClassificationInferencer, get_model
-    try:
-        # Before the model refuses it, to name the file in the command.
-        check_checkpoint_file(args.checkpoint)
-        model = get_model(cfg, pretrained=args.checkpoint, device=args.device)
-        # mmengine would only log a warning and classify with random weights.
-        check_checkpoint(model, args.checkpoint, allow_unexpected=False)
-    except (UserError, UnconvertedCheckpointError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    # Class names the checkpoint stores win, as in mmpretrain's get_model.
+    meta = checkpoint.get('meta', {})
+    if 'dataset_meta' in meta:
+        model._dataset_meta = meta['dataset_meta']
+    elif 'CLASSES' in meta:
+        model._dataset_meta = {'classes': meta['CLASSES']}
     inferencer = ImageClassificationInferencer(model, device=args.device)
-    # get_model stores the checkpoint's (or ImageNet's) class names here.
     classes = getattr(model, '_dataset_meta', {}).get('classes')
     results = inferencer(images, batch_size=args.batch_size)
     for path, result in zip(images, results):

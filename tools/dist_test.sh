@@ -1,7 +1,36 @@
 #!/usr/bin/env bash
-# Usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
-# Honours NNODES, NODE_RANK, MASTER_ADDR and PORT for multi-node runs.
+# Test with torch.distributed.run; `bash tools/dist_test.sh --help` for use.
 set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options...]
+
+Evaluates CHECKPOINT with CONFIG in GPUS processes on this machine
+(torch.distributed.run). Options after GPUS go to tools/test.py (see
+python tools/test.py --help), e.g.
+bash tools/dist_test.sh configs/faster_rcnn_r50rla_fpn_1x_coco.py \
+    work_dirs/faster_rcnn_r50rla_fpn_1x_coco/epoch_12.pth 4 --out results.pkl
+
+Environment variables:
+  NNODES       number of machines (default 1)
+  NODE_RANK    rank of this machine, 0 to NNODES-1 (default 0)
+  MASTER_ADDR  address of the machine of rank 0 (default 127.0.0.1)
+  PORT         port of the machine of rank 0 (default 29500)
+  PYTHON       Python interpreter (default python)
+EOF
+}
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  usage
+  exit 0
+fi
+if [[ $# -lt 3 || ! $3 =~ ^[1-9][0-9]*$ ]]; then
+  echo "error: dist_test.sh needs a CONFIG, a CHECKPOINT and the number of" \
+    "processes (GPUS, a positive integer)." >&2
+  usage >&2
+  exit 2
+fi
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3

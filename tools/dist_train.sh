@@ -1,8 +1,35 @@
 #!/usr/bin/env bash
-# Usage: bash tools/dist_train.sh CONFIG GPUS [train.py args...]
-# Honours NNODES, NODE_RANK, MASTER_ADDR and PORT for multi-node runs.
-# Without GPUs, GPUS processes train on the CPU with the gloo backend.
+# Train with torch.distributed.run; `bash tools/dist_train.sh --help` for use.
 set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bash tools/dist_train.sh CONFIG GPUS [train.py options...]
+
+Trains CONFIG with GPUS processes on this machine (torch.distributed.run).
+Without GPUs, the processes train on the CPU with the gloo backend.
+Options after GPUS go to tools/train.py (see python tools/train.py --help),
+e.g. bash tools/dist_train.sh configs/r50rla_4xb64_in1k.py 4 --resume
+
+Environment variables:
+  NNODES       number of machines (default 1)
+  NODE_RANK    rank of this machine, 0 to NNODES-1 (default 0)
+  MASTER_ADDR  address of the machine of rank 0 (default 127.0.0.1)
+  PORT         port of the machine of rank 0 (default 29500)
+  PYTHON       Python interpreter (default python)
+EOF
+}
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  usage
+  exit 0
+fi
+if [[ $# -lt 2 || ! $2 =~ ^[1-9][0-9]*$ ]]; then
+  echo "error: dist_train.sh needs a CONFIG and the number of processes" \
+    "(GPUS, a positive integer)." >&2
+  usage >&2
+  exit 2
+fi
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}

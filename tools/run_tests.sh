@@ -4,6 +4,20 @@
 # doc examples of mmrla/ (--doctest-modules, see setup.cfg).
 # Extra arguments go to pytest, e.g. `bash tools/run_tests.sh -k resnet`.
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  cat <<'EOF'
+Usage: bash tools/run_tests.sh [pytest options...]
+
+Sets up .venv if needed (tools/setup_env.sh), then runs the linters (flake8,
+isort, yapf) and pytest on tests/ and the doc examples of mmrla/. Options go
+to pytest, e.g. bash tools/run_tests.sh -k converter; pytest's own help:
+.venv/bin/python -m pytest --help.
+
+Environment variables: OMP_NUM_THREADS (default 2) and those of
+tools/setup_env.sh (bash tools/setup_env.sh --help).
+EOF
+  exit 0
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash tools/setup_env.sh

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Usage: bash tools/setup_env.sh
+#
 # Sets up .venv with the tested stack: torch 2.5.1, mmcv 2.1.0 (with ops,
 # built from source), mmengine 0.10.7, mmdet 3.3.0, mmpretrain 1.2.0 and an
 # editable mmrla. Idempotent: a second run only checks and returns.
@@ -10,7 +12,22 @@
 #                 (default: torch==2.5.1 torchvision==0.20.1)
 #   FORCE_CUDA=1  build mmcv's CUDA ops too (GPU clusters, needs nvcc and a
 #                 CUDA torch installed first)
+#   MAX_JOBS      parallel compile jobs of the mmcv build (default: 2)
 set -euo pipefail
+
+usage() {  # the comment above, without its '#'
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+}
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  usage
+  exit 0
+fi
+if [[ $# -gt 0 ]]; then
+  echo "error: setup_env.sh takes no arguments (got: $*); environment" \
+    "variables set it up." >&2
+  usage >&2
+  exit 2
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3.11}"

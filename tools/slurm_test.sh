@@ -1,7 +1,36 @@
 #!/usr/bin/env bash
-# Usage: GPUS=8 bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT
-#        [test.py args...]
-set -x
+# Test on a Slurm cluster; `bash tools/slurm_test.sh --help` for use.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT
+           [test.py options...]
+
+Evaluates CHECKPOINT with CONFIG with srun on Slurm partition PARTITION,
+one process per GPU. Options after CHECKPOINT go to tools/test.py (see
+python tools/test.py --help), e.g.
+GPUS=4 bash tools/slurm_test.sh gpu rla configs/r50rla_4xb64_in1k.py \
+    checkpoints/rla_resnet50_in1k.pth
+
+Environment variables:
+  GPUS           processes (GPUs) in all (default 8)
+  GPUS_PER_NODE  GPUs per machine (default 8)
+  CPUS_PER_TASK  CPUs per process (default 5)
+  SRUN_ARGS      further srun options, e.g. "--quotatype=auto"
+EOF
+}
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  usage
+  exit 0
+fi
+if [[ $# -lt 4 ]]; then
+  echo "error: slurm_test.sh needs PARTITION, JOB_NAME, CONFIG and" \
+    "CHECKPOINT." >&2
+  usage >&2
+  exit 2
+fi
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
@@ -10,9 +39,11 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PY_ARGS=${@:5}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
+set -x
+# SRUN_ARGS is split into words on purpose: it holds several options.
+# shellcheck disable=SC2086
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "${PARTITION}" \
     --job-name="${JOB_NAME}" \
@@ -23,4 +54,4 @@ srun -p "${PARTITION}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
     python -u "$ROOT/tools/test.py" "${CONFIG}" "${CHECKPOINT}" \
-    --launcher="slurm" ${PY_ARGS}
+    --launcher="slurm" "${@:5}"

@@ -16,14 +16,12 @@ converted it) is refused with the keys it lacks, or with the converter
 command, instead of evaluating a partly random model.
 """
 import argparse
-import os.path as osp
 import sys
-
-from mmengine.model import is_model_wrapper
 
 from mmrla.engine import setup_cpu_distributed
 from mmrla.utils import (UserError, build_runner, check_checkpoint,
-                         check_converted, check_data_paths, load_config,
+                         check_checkpoint_exists, check_converted,
+                         check_data_paths, check_model_config, load_config,
                          parse_runner_args, set_launcher_and_work_dir)
 
 
@@ -53,8 +51,7 @@ def _is_detection(cfg) -> bool:
 
 def merge_args(cfg, args):
     set_launcher_and_work_dir(cfg, args)
-    if not osp.isfile(args.checkpoint):
-        raise UserError(f'Checkpoint {args.checkpoint} does not exist.')
+    check_checkpoint_exists(args.checkpoint, args.config)
     # Before the data checks: the command to run comes first.
     check_converted(args.checkpoint)
     cfg.load_from = args.checkpoint
@@ -80,12 +77,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
+        # Before the runner logs the environment and the whole config.
+        model = check_model_config(cfg, args.config)
         check_data_paths(cfg, ('test', ))
+        # A wrong file is refused before mmengine's loader lists every key.
+        check_checkpoint(model, args.checkpoint)
+        del model
         setup_cpu_distributed(cfg, args.launcher)
         runner = build_runner(cfg, args.config)
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        check_checkpoint(model, args.checkpoint)
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -13,8 +13,9 @@ import sys
 
 from mmrla.engine import setup_cpu_distributed
 from mmrla.utils import (UserError, build_runner, check_data_paths,
-                         check_pretrained_weights, load_config,
-                         parse_runner_args, set_launcher_and_work_dir)
+                         check_model_config, check_pretrained_weights,
+                         load_config, parse_runner_args,
+                         set_launcher_and_work_dir)
 
 
 def parse_args(argv=None):
@@ -76,6 +77,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
+        # Before the runner logs the environment and the whole config.
+        check_model_config(cfg, args.config)
         # mmengine initializes weights (Pretrained included) even when it
         # resumes, so the file is needed either way.
         check_pretrained_weights(cfg)

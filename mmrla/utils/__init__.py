@@ -1,13 +1,18 @@
 from .build import build_model_without_weights, drop_pretrained_init
 from .checkpoint import (CheckpointMismatch, check_checkpoint,
-                         checkpoint_mismatch)
+                         check_checkpoint_exists, checkpoint_mismatch,
+                         load_checked_checkpoint)
 from .cli import (UserError, build_runner, check_converted, check_data_paths,
                   check_pretrained_weights, load_config, parse_runner_args,
                   set_launcher_and_work_dir)
+from .model_check import (check_model_config, explain_build_error,
+                          explained_build_errors)
 
 __all__ = [
     'CheckpointMismatch', 'UserError', 'build_model_without_weights',
-    'build_runner', 'check_checkpoint', 'check_converted', 'check_data_paths',
+    'build_runner', 'check_checkpoint', 'check_checkpoint_exists',
+    'check_converted', 'check_data_paths', 'check_model_config',
     'check_pretrained_weights', 'checkpoint_mismatch', 'drop_pretrained_init',
+    'explain_build_error', 'explained_build_errors', 'load_checked_checkpoint',
     'load_config', 'parse_runner_args', 'set_launcher_and_work_dir'
 ]

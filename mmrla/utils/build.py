@@ -4,9 +4,11 @@ Counting parameters or FLOPs and timing a model need its architecture, not
 the ImageNet weights its backbone's ``init_cfg`` names (a file the user may
 not have, or a download); the tools use :func:`build_model_without_weights`.
 """
+import contextlib
 import copy
 import importlib
-from typing import Any
+import logging
+from typing import Any, Iterator
 
 import torch.nn as nn
 from mmengine.config import Config
@@ -50,6 +52,35 @@ def drop_pretrained_init(cfg: Any) -> Any:
     return cfg
 
 
+@contextlib.contextmanager
+def mmengine_log_level(level: int = logging.WARNING) -> Iterator[None]:
+    """Raise the level of mmengine's current logger for a block of code.
+
+    ``init_weights()`` logs three lines per parameter at INFO (246 blocks of
+    "The value is the same before and after calling init_weights" for a
+    ResNet-50 classifier) when no runner has set up a log file; analysis
+    tools do not want them.
+
+    Example:
+        >>> from mmengine.logging import MMLogger
+        >>> logger = MMLogger.get_current_instance()
+        >>> before = logger.level
+        >>> with mmengine_log_level():
+        ...     logger.isEnabledFor(logging.INFO)
+        False
+        >>> logger.level == before
+        True
+    """
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def build_model_without_weights(cfg: Config,
                                 init_weights: bool = False) -> nn.Module:
     """Build ``cfg.model`` with random weights, whatever checkpoint it names.
@@ -62,8 +93,9 @@ def build_model_without_weights(cfg: Config,
     Args:
         cfg (Config): A config with a ``model`` entry.
         init_weights (bool): Also run ``model.init_weights()``, e.g. for
-            the Kaiming and zero initialization a training run starts from.
-            Defaults to False (PyTorch's default initialization).
+            the Kaiming and zero initialization a training run starts from,
+            without its per-parameter log (warnings are kept). Defaults to
+            False (PyTorch's default initialization).
 
     Returns:
         nn.Module: The model.
@@ -84,5 +116,6 @@ def build_model_without_weights(cfg: Config,
     registry = importlib.import_module(f'{scope}.registry').MODELS
     model = registry.build(drop_pretrained_init(cfg.model))
     if init_weights:
-        model.init_weights()
+        with mmengine_log_level(logging.WARNING):
+            model.init_weights()
     return model

@@ -3,7 +3,8 @@
 mmengine loads checkpoints non-strictly and only logs what does not fit, so
 a wrong file evaluates a partly random model. The tools refuse that first.
 """
-from typing import List, Mapping, NamedTuple
+import os.path as osp
+from typing import List, Mapping, NamedTuple, Optional
 
 import torch
 import torch.nn as nn
@@ -54,6 +55,40 @@ def checkpoint_mismatch(
         k in expected and torch.is_tensor(v) and v.shape != expected[k].shape
     ]
     return CheckpointMismatch(missing, unexpected, wrong_shape)
+
+
+def check_checkpoint_exists(filename: str,
+                            config_path: Optional[str] = None) -> None:
+    """Refuse a missing checkpoint, saying where checkpoints come from.
+
+    Args:
+        filename (str): The checkpoint a tool was given.
+        config_path (str, optional): The config it is for, to name the
+            work_dir its training writes to.
+
+    Raises:
+        UserError: If ``filename`` is not a file.
+
+    Example:
+        >>> check_checkpoint_exists('epoch_12.pth', 'configs/r50rla.py')
+        Traceback (most recent call last):
+        ...
+        mmrla.utils.cli.UserError: Checkpoint epoch_12.pth does not exist. \
+Train one with tools/train.py configs/r50rla.py (it saves epoch_N.pth in \
+work_dirs/r50rla/), or convert the authors' released weights with \
+tools/model_converters/rlanet_to_mmrla.py.
+    """
+    if osp.isfile(filename):
+        return
+    if config_path:
+        name = osp.splitext(osp.basename(config_path))[0]
+        train = (f'tools/train.py {config_path} (it saves epoch_N.pth in '
+                 f'work_dirs/{name}/)')
+    else:
+        train = 'tools/train.py (it saves epoch_N.pth in its work_dir)'
+    raise UserError(f'Checkpoint {filename} does not exist. Train one with '
+                    f'{train}, or convert the authors\' released weights '
+                    'with tools/model_converters/rlanet_to_mmrla.py.')
 
 
 def _first(keys: List[str], n: int = 10) -> str:
@@ -109,3 +144,29 @@ def check_checkpoint(model: nn.Module,
             f'the model would keep random weights: {"; ".join(problems)}. '
             'Use the config that the checkpoint was trained or converted '
             'for.')
+
+
+def load_checked_checkpoint(model: nn.Module,
+                            filename: str,
+                            allow_unexpected: bool = True) -> dict:
+    """Check that ``filename`` fits ``model`` (:func:`check_checkpoint`),
+    then load it without mmengine's log lines.
+
+    Checking first keeps mmengine from printing every key of a wrong file
+    (several kB) before the one line that explains it.
+
+    Args:
+        model (nn.Module): The model to load into.
+        filename (str): A local checkpoint.
+        allow_unexpected (bool): Accept keys the model does not use.
+
+    Returns:
+        dict: The checkpoint, e.g. for its ``meta``.
+
+    Raises:
+        UserError: See :func:`check_checkpoint`.
+    """
+    from mmengine.runner import load_checkpoint
+    check_checkpoint(model, filename, allow_unexpected)
+    return load_checkpoint(
+        model, filename, map_location='cpu', logger='silent')

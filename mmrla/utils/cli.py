@@ -20,10 +20,25 @@ class UserError(Exception):
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Load a config file, merging ``--cfg-options``.
 
+    Args:
+        path (str): A config file, or a config of an installed package as
+            ``_base_`` names them, e.g.
+            ``mmpretrain::resnet/resnet50_8xb32_in1k.py``.
+        cfg_options (dict, optional): Settings to merge.
+
     Raises:
         UserError: If the file is missing (suggesting close names) or does
             not parse.
     """
+    if '::' in path:
+        # mmengine reads package configs only as a base of another config.
+        try:
+            cfg = Config.fromstring(f'_base_ = {path!r}', '.py')
+        except (FileNotFoundError, ImportError, ValueError) as e:
+            raise UserError(f'Cannot find config {path}: {e}') from e
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        return cfg
     if not osp.isfile(path):
         folder = osp.dirname(path) or '.'
         known = [
@@ -212,18 +227,17 @@ def check_pretrained_weights(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config, config_path: str):
-    """Build the config's runner, explaining a misspelled ``type``.
+    """Build the config's runner, explaining a misspelled ``type`` or
+    argument.
 
     Raises:
-        UserError: If a registry does not know a ``type`` of the config.
+        UserError: If a registry does not know a ``type`` of the config, or
+            a class does not take an argument it is given.
     """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    try:
+
+    from .model_check import explained_build_errors
+    with explained_build_errors(cfg, config_path):
         return RUNNERS.build(cfg) if 'runner_type' in cfg else \
             Runner.from_cfg(cfg)
-    except KeyError as e:
-        if 'registry' not in str(e):
-            raise
-        raise UserError(f'{e.args[0]} Check the spelling of that "type" in '
-                        f'{config_path}.') from e

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from tests.fixtures.console import run_tool
 from tools.analysis_tools import benchmark
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -56,6 +57,22 @@ def test_benchmark_runs_and_writes_well_formed_json(tmp_path, capsys):
         assert mem['step_mb'] >= 0
     table = capsys.readouterr().out
     assert '| RLA-ResNet-50 | 25.87M |' in table
+
+
+def test_benchmark_output_is_its_table_and_a_few_progress_lines(tmp_path):
+    # A subprocess: what a user sees, mmengine's loggers included.
+    proc = run_tool('tools/analysis_tools/benchmark.py', '--groups', 'resnet',
+                    '--models', 'RLA-ResNet-50', '--img-size', '32',
+                    '--batch-sizes', '1', '2', '--train-batch', '2',
+                    '--warmup', '1', '--repeats', '2', '--train-repeats', '1',
+                    '--skip-memory', '--out', tmp_path / 'bench.json')
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    lines = proc.stdout.splitlines()  # Python's import warnings included
+    assert len(lines) < 60, '\n'.join(lines[:80])
+    assert not any('init_weights' in line for line in lines)
+    assert '[benchmark] resnet: building ResNet-50, RLA-ResNet-50' in lines
+    assert '[benchmark] resnet: inference, batch 2: 2 rounds' in lines
+    assert any(line.startswith('| RLA-ResNet-50 |') for line in lines)
 
 
 def test_benchmark_rejects_unknown_models(capsys):

@@ -139,7 +139,9 @@ def test_config_typos_are_explained(
         extra="model = dict(backbone=dict(type='RLAMobilenetV2'))")
     assert _train(cfg, '--work-dir', tmp_path / 'work') == 2
     err = capsys.readouterr().err
-    assert 'RLAMobilenetV2' in err and 'Check the spelling' in err
+    assert err.startswith(
+        f'error: model.backbone.type = "RLAMobilenetV2" in {cfg} is not in '
+        'the mmpretrain::model registry. Did you mean "RLAMobileNetV2", ')
     assert _train(osp.join(REPO, 'configs/r50rla_4xb46_in1k.py')) == 2
     err = capsys.readouterr().err
     assert 'does not exist' in err and 'r50rla_4xb64_in1k.py' in err

@@ -11,6 +11,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
+from tests.fixtures.console import run_tool, screen
 from tests.fixtures.det_configs import SMALL_SCALE, config_path
 from tests.fixtures.rlanet_checkpoints import save_authors_detector
 from tests.fixtures.tiny_coco import tiny_coco_fixture  # noqa: F401
@@ -158,3 +159,21 @@ def test_demo_refuses_unconverted_and_incomplete_checkpoints(
     err = capsys.readouterr().err
     assert 'lacks 1 of the model' in err
     assert 'roi_head.bbox_head.fc_cls.weight' in err
+
+
+def test_demo_prints_its_results_and_no_warning(confident_checkpoint,
+                                                tiny_coco, tmp_path):
+    # A subprocess: mmengine's logger writes to the real terminal.
+    image = osp.join(tiny_coco.img_dir, tiny_coco.images[0]['file_name'])
+    out = tmp_path / 'out'
+    proc = run_tool('demo/det_demo.py', image,
+                    config_path('faster_rcnn', 'r50rla'), confident_checkpoint,
+                    '--out-dir', out, *_small_test_options())
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    # No "Failed to search registry with scope "mmdet" in the "function"
+    # registry tree", no "Failed to add LocalVisBackend".
+    assert screen(proc.stdout) == [
+        f'Loads checkpoint by local backend from path: {confident_checkpoint}',
+        f'drawn detections saved to {out / "vis"}',
+        f'predictions saved to {out / "preds"}'
+    ]

@@ -73,3 +73,22 @@ def test_detection_config_and_errors(capsys):
     code, out = _run(capsys, osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py'),
                      '--shape', '1', '2', '3')
     assert code == 2 and '--shape takes H W' in out.err
+
+
+def test_rla_resnet50_over_resnet50_as_the_readme_states(capsys):
+    # README, Performance: +8.75% FLOPs and +1.2% parameters by our count;
+    # the paper's Table 3: 4.17G / 3.83G, +8.9%.
+    figures = {}
+    for config in ('mmpretrain::resnet/resnet50_8xb32_in1k.py',
+                   osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py')):
+        code, out = _run(capsys, config)
+        assert code == 0, out.err
+        figures[config.startswith('mmpretrain')] = [
+            int(n.replace(',', ''))
+            for n in re.findall(r'^(?:Params|FLOPs): ([\d,]+)', out.out, re.M)
+        ]
+    (base_params, base_flops), (params, flops) = figures[True], figures[False]
+    assert (base_params, base_flops) == (25_557_032, 4_111_512_576)
+    assert (params, flops) == (25_870_696, 4_471_446_048)
+    assert round(100 * (flops / base_flops - 1), 2) == 8.75
+    assert round(100 * (params / base_params - 1), 1) == 1.2

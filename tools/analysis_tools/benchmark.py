@@ -46,9 +46,8 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
 
-from mmrla.utils import build_model_without_weights
+from mmrla.utils import build_model_without_weights, load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -150,12 +149,11 @@ def parse_args(argv=None):
 
 
 def build_model(config: str) -> torch.nn.Module:
-    """Build a classifier or detector from a config, with random init."""
-    if '::' in config:  # a package config, e.g. 'mmdet::faster_rcnn/...'
-        cfg = Config.fromstring(f'_base_ = {config!r}', '.py')
-    else:
-        cfg = Config.fromfile(osp.join(ROOT, config))
-    return build_model_without_weights(cfg, init_weights=True)
+    """Build a classifier or detector from a config, with random init (and
+    without mmengine's per-parameter initialization log)."""
+    # A package config ('mmdet::faster_rcnn/...') or one of this repository.
+    path = config if '::' in config else osp.join(ROOT, config)
+    return build_model_without_weights(load_config(path), init_weights=True)
 
 
 def fix_roi_sampling(model: torch.nn.Module, samples: int = 2) -> None:
@@ -324,19 +322,37 @@ def count_flops(model, kind: str, args) -> Optional[int]:
     return int(flops)
 
 
-def interleaved(fns: List[Callable[[], None]], warmup: int, repeats: int,
-                device: str) -> List[List[float]]:
+def progress(message: str, done: bool = True) -> None:
+    """Print a progress line; on a terminal, an unfinished one (``done`` is
+    False) is overwritten by the next, so rounds count up in place."""
+    if sys.stdout.isatty():
+        print(
+            f'\r\033[K[benchmark] {message}',
+            end='\n' if done else '',
+            flush=True)
+    elif done:
+        print(f'[benchmark] {message}', flush=True)
+
+
+def interleaved(fns: List[Callable[[], None]],
+                warmup: int,
+                repeats: int,
+                device: str,
+                label: str = 'timing') -> List[List[float]]:
     """Time each function ``repeats`` times, interleaved; seconds.
 
     Rounds alternate the order (A B C, C B A, ...), so that no model always
-    runs right after the same neighbour.
+    runs right after the same neighbour. Progress is one line per call,
+    ``label``, with the round counting up in place on a terminal.
     """
+    progress(f'{label}: warm-up', done=False)
     for _ in range(warmup):
         for fn in fns:
             fn()
     sync(device)
     times = [[] for _ in fns]
     for r in range(repeats):
+        progress(f'{label}: round {r + 1}/{repeats}', done=False)
         order = range(len(fns)) if r % 2 == 0 else reversed(range(len(fns)))
         for i in order:
             sync(device)
@@ -344,6 +360,7 @@ def interleaved(fns: List[Callable[[], None]], warmup: int, repeats: int,
             fns[i]()
             sync(device)
             times[i].append(time.perf_counter() - start)
+    progress(f'{label}: {repeats} round{"s" if repeats > 1 else ""}')
     return times
 
 
@@ -433,6 +450,7 @@ def bench_group(group: str, args) -> List[dict]:
         m for i, m in enumerate(GROUPS[group])
         if i == 0 or not args.models or m[0] in args.models
     ]
+    progress(f'{group}: building {", ".join(m[0] for m in members)}')
     runners = [Runner(*entry(m)[:3], args, entry(m)[3]) for m in members]
     trainable = [i for i, r in enumerate(runners) if r.mode != 'deploy']
     kind = runners[0].kind
@@ -440,25 +458,18 @@ def bench_group(group: str, args) -> List[dict]:
     small, large = args.batch_sizes
     batches = (small, ) if kind == 'det' else (small, large)
     for batch in batches:
-        print(f'[benchmark] {group}: inference, batch {batch}', flush=True)
         figures[f'infer_b{batch}'] = interleaved(
             [r.infer_fn(batch) for r in runners], args.warmup, args.repeats,
-            args.device)
+            args.device, f'{group}: inference, batch {batch}')
     if kind == 'det':
-        print(
-            f'[benchmark] {group}: backbone and neck, batch {small}',
-            flush=True)
         figures[f'feat_b{small}'] = interleaved(
             [r.feat_fn(small) for r in runners], args.warmup, args.repeats,
-            args.device)
+            args.device, f'{group}: backbone and neck, batch {small}')
     else:
-        print(
-            f'[benchmark] {group}: training step, batch '
-            f'{args.train_batch}',
-            flush=True)
         times = interleaved(
-            [runners[i].train_fn(args.train_batch) for i in trainable], 1,
-            args.train_repeats, args.device)
+            [runners[i].train_fn(args.train_batch)
+             for i in trainable], 1, args.train_repeats, args.device,
+            f'{group}: training step, batch {args.train_batch}')
         # A deployed model does not train: no samples.
         figures[f'train_b{args.train_batch}'] = [
             times[trainable.index(i)] if i in trainable else None
@@ -482,9 +493,7 @@ def bench_group(group: str, args) -> List[dict]:
         for row, mode in zip(results, modes):
             if mode == 'deploy':
                 continue
-            print(
-                f'[benchmark] {group}: peak memory of {row["model"]}',
-                flush=True)
+            progress(f'{group}: peak memory of {row["model"]}')
             row['memory'] = measure_memory(row['model'], args)
         key = 'cuda_peak_mb' if args.device == 'cuda' else 'step_mb'
         base = results[0]['memory'][key]

@@ -3,6 +3,8 @@
 Examples:
     python tools/analysis_tools/get_flops.py configs/r50rla_4xb64_in1k.py
     python tools/analysis_tools/get_flops.py \
+        mmpretrain::resnet/resnet50_8xb32_in1k.py     # the baseline
+    python tools/analysis_tools/get_flops.py \
         configs/faster_rcnn_r50rla_fpn_1x_coco.py --shape 800 1333
 
 FLOPs are multiply-accumulates (MACs) counted by mmengine's jit-tracing
@@ -38,7 +40,10 @@ def parse_args(argv=None):
         description='Print the parameters and FLOPs (MACs) of an mmrla '
         'classifier or detector, in decimal units and in the paper\'s '
         '(2**20, 2**30) units.')
-    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        'config',
+        help='config file path, or a config of mmpretrain or mmdet, e.g. '
+        'mmpretrain::resnet/resnet50_8xb32_in1k.py')
     parser.add_argument(
         '--shape',
         type=int,
