@@ -4,6 +4,7 @@ import os.path as osp
 import re
 import shlex
 import subprocess
+import textwrap
 from typing import List, Tuple
 
 import pytest
@@ -14,6 +15,7 @@ SHELLS = ('bash', 'sh', 'shell', 'console')
 COMMANDS = ('python', 'python3', 'python3.11', '.venv/bin/python', 'bash',
             'pytest', 'pip', 'ln', 'time', 'source')
 PYTHONS = ('python', 'python3', 'python3.11', '.venv/bin/python')
+FENCE = re.compile(r'^([ \t]*)```(\w*)\n(.*?)^\1```', re.S | re.M)
 
 
 def _readme() -> str:
@@ -24,20 +26,17 @@ def _readme() -> str:
 def fenced_blocks(text: str) -> List[Tuple[str, int, str]]:
     """``(language, line number, code)`` of every fenced block."""
     blocks = []
-    for match in re.finditer(r'^```(\w*)\n(.*?)^```', text, re.S | re.M):
+    # Fences may be indented, e.g. in a list item.
+    for match in FENCE.finditer(text):
         line = text.count('\n', 0, match.start()) + 1
-        blocks.append((match.group(1), line, match.group(2)))
+        blocks.append((match.group(2), line, textwrap.dedent(match.group(3))))
     return blocks
 
 
 def quoted_commands(text: str) -> List[Tuple[int, str]]:
     """``(line number, code)`` of the commands quoted in the text (outside
     fenced blocks) as inline code."""
-    prose = re.sub(
-        r'^```.*?^```',
-        lambda m: '\n' * m.group().count('\n'),
-        text,
-        flags=re.S | re.M)
+    prose = FENCE.sub(lambda m: '\n' * m.group().count('\n'), text)
     commands = []
     for match in re.finditer(r'`([^`]+)`', prose):
         words = match.group(1).split()
