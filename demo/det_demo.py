@@ -8,6 +8,8 @@ Examples:
     python demo/det_demo.py demo.jpg \
         configs/faster_rcnn_r50rla_fpn_1x_coco.py \
         work_dirs/faster_rcnn_r50rla_fpn_1x_coco/epoch_12.pth
+    python demo/det_demo.py demo.jpg faster-rcnn_rla-resnet50_fpn_1x_coco \
+        checkpoints/faster_rcnn_r50rla_fpn_1x_coco.pth
     python demo/det_demo.py images/ configs/mask_rcnn_r50rla_fpn_1x_coco.py \
         epoch_12.pth --out-dir outputs --pred-score-thr 0.5
 """
@@ -31,7 +33,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         'config',
         help='detection config, e.g. '
-        'configs/faster_rcnn_r50rla_fpn_1x_coco.py')
+        'configs/faster_rcnn_r50rla_fpn_1x_coco.py, or its model name in '
+        'metafile.yml, e.g. faster-rcnn_rla-resnet50_fpn_1x_coco')
     parser.add_argument(
         'checkpoint',
         help='detector checkpoint: trained with tools/train.py or converted '
@@ -78,7 +81,7 @@ def _check_args(args: argparse.Namespace) -> Optional[str]:
                                           for name in os.listdir(args.inputs)):
         return (f'folder {args.inputs} holds no image '
                 f'({", ".join(IMG_EXTENSIONS)}).')
-    if not osp.isfile(args.config):
+    if args.config.endswith('.py') and not osp.isfile(args.config):
         return f'config {args.config} does not exist.'
     if not osp.isfile(args.checkpoint):
         return (f'checkpoint {args.checkpoint} does not exist; train one '
@@ -97,17 +100,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     if error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    # Imported late so that --help and argument errors answer at once.
-    from mmdet.apis import DetInferencer
-    from mmengine.config import Config
-
+    # Imported late so that --help and argument errors answer at once; mmrla
+    # before mmdet.apis keeps torch's TorchScript notice out of the output
+    # (mmrla/_startup.py).
+    from mmrla.apis import model_config_path
     from mmrla.converters import (UnconvertedCheckpointError,
                                   check_checkpoint_file)
     from mmrla.utils import UserError, check_checkpoint
+    try:
+        config = args.config if osp.isfile(args.config) else \
+            model_config_path(args.config)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    from mmdet.apis import DetInferencer
+    from mmengine.config import Config
 
     # The config (with its custom_imports of mmrla.models) is loaded here so
     # that --cfg-options can change it before the model is built.
-    cfg = Config.fromfile(args.config)
+    cfg = Config.fromfile(config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     try:

@@ -19,8 +19,6 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.model import is_model_wrapper
-
 from mmrla.engine import setup_cpu_distributed
 from mmrla.utils import (UserError, build_runner, check_checkpoint,
                          check_converted, check_data_paths, load_config,
@@ -83,6 +81,9 @@ def main(argv=None) -> int:
         check_data_paths(cfg, ('test', ))
         setup_cpu_distributed(cfg, args.launcher)
         runner = build_runner(cfg, args.config)
+        # Not at the top: mmengine.model must come after mmrla, which keeps
+        # torch's TorchScript notice out of the output (mmrla/_startup.py).
+        from mmengine.model import is_model_wrapper
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         check_checkpoint(model, args.checkpoint)
