@@ -56,8 +56,8 @@ def parse_args(argv=None):
         default=0,
         help='mmengine randomness seed of training (weight init, data '
         'order, augmentation); on CPU training also runs deterministic '
-        'algorithms, so a run repeats to the last digit on the same machine '
-        '(see README)')
+        'algorithms, so a run repeats bit for bit on the same machine with '
+        'the same number of threads (see README)')
     parser.add_argument(
         '--epochs', type=int, help='override the config\'s max_epochs')
     parser.add_argument(
