@@ -1,4 +1,12 @@
+import os
+import os.path as osp
+import shutil
+import sys
 from setuptools import find_packages, setup
+
+# What mmrla.apis.model_index_root() and mmengine's inferencers look for in
+# an installed package: the model index and the configs it names.
+MIM_FILES = ('model-index.yml', 'metafile.yml', 'configs')
 
 
 def get_version() -> str:
@@ -16,6 +24,29 @@ def parse_requirements(path: str) -> list:
         ]
 
 
+def add_mim_extension() -> None:
+    """Copy the model index and the configs into ``mmrla/.mim`` when
+    building a wheel or an sdist, as OpenMMLab packages do, so that models
+    by name (``mmpretrain.get_model``) work from an installed wheel. An
+    editable install reads them from the source tree and copies nothing."""
+    if not {'bdist_wheel', 'sdist', 'install', 'build'} & set(sys.argv):
+        return
+    here = osp.dirname(osp.abspath(__file__))
+    mim = osp.join(here, 'mmrla', '.mim')
+    os.makedirs(mim, exist_ok=True)
+    for name in MIM_FILES:
+        src, dst = osp.join(here, name), osp.join(mim, name)
+        if osp.isdir(dst):
+            shutil.rmtree(dst)
+        elif osp.exists(dst):
+            os.remove(dst)
+        if osp.isdir(src):
+            shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
+
+
+add_mim_extension()
 setup(
     name='mmrla',
     version=get_version(),
@@ -26,6 +57,10 @@ setup(
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo')),
     python_requires='>=3.8',
     install_requires=parse_requirements('requirements/runtime.txt'),
+    package_data={
+        'mmrla':
+        [f'.mim/{name}' for name in MIM_FILES[:2]] + ['.mim/configs/**/*.py']
+    },
     license='Apache License 2.0',
     zip_safe=False,
 )

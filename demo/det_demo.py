@@ -8,6 +8,8 @@ Examples:
     python demo/det_demo.py demo.jpg \
         configs/faster_rcnn_r50rla_fpn_1x_coco.py \
         work_dirs/faster_rcnn_r50rla_fpn_1x_coco/epoch_12.pth
+    python demo/det_demo.py demo.jpg faster-rcnn_rla-resnet50_fpn_1x_coco \
+        checkpoints/faster_rcnn_r50rla_fpn_1x_coco.pth
     python demo/det_demo.py images/ configs/mask_rcnn_r50rla_fpn_1x_coco.py \
         epoch_12.pth --out-dir outputs --pred-score-thr 0.5
 """
@@ -31,7 +33,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         'config',
         help='detection config, e.g. '
-        'configs/faster_rcnn_r50rla_fpn_1x_coco.py')
+        'configs/faster_rcnn_r50rla_fpn_1x_coco.py, or its model name in '
+        'metafile.yml, e.g. faster-rcnn_rla-resnet50_fpn_1x_coco')
     parser.add_argument(
         'checkpoint',
         help='detector checkpoint: trained with tools/train.py or converted '
@@ -92,21 +95,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     if error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    # Imported late so that --help and argument errors answer at once.
-    from mmdet.apis import DetInferencer
-
+    # Imported late so that --help and argument errors answer at once; mmrla
+    # before mmdet.apis keeps torch's TorchScript notice out of the output
+    # (mmrla/_startup.py).
+    from mmrla.apis import model_config_path
     from mmrla.utils import (UserError, check_checkpoint,
                              check_checkpoint_exists, check_model_config,
                              load_config)
     try:
+        config = args.config if osp.isfile(args.config) else \
+            model_config_path(args.config)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    from mmdet.apis import DetInferencer
+    try:
         # The config (with its custom_imports of mmrla.models) is loaded
         # here so that --cfg-options can change it before the model is built.
-        cfg = load_config(args.config, args.cfg_options)
-        check_checkpoint_exists(args.checkpoint, args.config)
+        cfg = load_config(config, args.cfg_options)
+        check_checkpoint_exists(args.checkpoint, config)
         # Checked before the inferencer loads it: mmengine would list every
         # key of a wrong file, then draw random detections.
         check_checkpoint(
-            check_model_config(cfg, args.config),
+            check_model_config(cfg, config),
             args.checkpoint,
             allow_unexpected=False)
     except UserError as e:

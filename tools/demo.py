@@ -28,6 +28,7 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+import torch
 from mmengine.config import Config
 
 from mmrla.utils import build_model_without_weights
@@ -47,7 +48,16 @@ def parse_args(argv=None):
     parser.add_argument('--num-train', type=int, default=300)
     parser.add_argument('--num-val', type=int, default=50)
     parser.add_argument('--size', type=int, default=128)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--seed', type=int, default=0, help='seed of the generated dataset')
+    parser.add_argument(
+        '--train-seed',
+        type=int,
+        default=0,
+        help='mmengine randomness seed of training (weight init, data '
+        'order, augmentation); on CPU training also runs deterministic '
+        'algorithms, so a run repeats bit for bit on the same machine with '
+        'the same number of threads (see README)')
     parser.add_argument(
         '--epochs', type=int, help='override the config\'s max_epochs')
     parser.add_argument(
@@ -78,8 +88,9 @@ def ensure_dataset(args) -> None:
         json.dump(spec, f)
 
 
-def train(config: str, work_dir: str, args) -> float:
-    """Train through tools/train.py; returns the wall time in seconds."""
+def train_options(args) -> List[str]:
+    """``--cfg-options`` of tools/train.py: the dataset, the seed and, on
+    CPU, deterministic algorithms, so that a run repeats exactly."""
     data_root = args.data_root.rstrip('/') + '/'
     options = [
         f'train_dataloader.dataset.data_root={data_root}',
@@ -87,6 +98,10 @@ def train(config: str, work_dir: str, args) -> float:
         f'test_dataloader.dataset.data_root={data_root}',
         f'val_evaluator.ann_file={data_root}annotations/instances_val.json',
         f'test_evaluator.ann_file={data_root}annotations/instances_val.json',
+        f'randomness.seed={args.train_seed}',
+        # PyTorch refuses some CUDA kernels (e.g. the FPN's upsampling
+        # backward) under deterministic algorithms; on CPU they all have one.
+        f'randomness.deterministic={not torch.cuda.is_available()}',
     ]
     if args.epochs is not None:
         options += [
@@ -94,6 +109,12 @@ def train(config: str, work_dir: str, args) -> float:
             f'train_cfg.val_interval={max(1, args.epochs // 4)}',
             f'default_hooks.checkpoint.interval={args.epochs}',
         ]
+    return options
+
+
+def train(config: str, work_dir: str, args) -> float:
+    """Train through tools/train.py; returns the wall time in seconds."""
+    options = train_options(args)
     cmd = [
         sys.executable,
         osp.join(ROOT, 'tools/train.py'), config, '--work-dir', work_dir,

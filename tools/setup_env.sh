@@ -53,7 +53,7 @@ PIP=("$PY" -m pip --disable-pip-version-check)
 CONSTRAINTS=(-c "$ROOT/requirements/constraints.txt")
 
 "${PIP[@]}" install -q "pip>=23" "${CONSTRAINTS[@]}" \
-  "setuptools>=70,<82" wheel ninja psutil "numpy<2"
+  "setuptools>=70,<80.9" wheel ninja psutil "numpy<2"
 
 # Respect a torch the user installed (e.g. a CUDA build on a GPU cluster).
 if "$PY" -c "import torch, torchvision" 2>/dev/null; then

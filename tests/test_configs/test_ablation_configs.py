@@ -43,8 +43,9 @@ def test_every_ablation_config_is_listed():
 def test_ablation_config_builds_with_the_authors_param_count(name):
     from mmpretrain.apis import get_model
     cfg = Config.fromfile(_path(name))
-    assert cfg.custom_imports == dict(
-        imports=['mmrla.models'], allow_failed_imports=False)
+    # Works from a plain install: mmrla's models (and its resume hook).
+    assert 'mmrla.models' in cfg.custom_imports['imports']
+    assert cfg.custom_imports['allow_failed_imports'] is False
     model = get_model(cfg)
     count = num_params(model)
     expected, paper = PARAMS[name]

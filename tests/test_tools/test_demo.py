@@ -61,3 +61,32 @@ def test_shortened_demo_writes_all_outputs(tmp_path, capsys):
             '64'
         ]))
     assert osp.getmtime(stamp) == mtime
+
+
+def test_two_runs_train_the_same_weights(tmp_path):
+    """The demo's training is seeded and, on CPU, deterministic: two runs
+    end with the same weights to the last bit."""
+    import torch
+    args = demo.parse_args([
+        '--data-root',
+        str(tmp_path / 'shapes'), '--num-train', '4', '--num-val', '2',
+        '--size', '64', '--epochs', '1'
+    ])
+    options = demo.train_options(args)
+    assert 'randomness.seed=0' in options
+    assert f'randomness.deterministic={not torch.cuda.is_available()}' in \
+        options
+    demo.ensure_dataset(args)
+    weights = []
+    for run in ('a', 'b'):
+        demo.train(demo.RLA_CONFIG, str(tmp_path / run), args)
+        checkpoint = torch.load(
+            demo.latest_checkpoint(str(tmp_path / run)),
+            map_location='cpu',
+            weights_only=False)
+        weights.append(checkpoint['state_dict'])
+    assert weights[0].keys() == weights[1].keys()
+    for key, value in weights[0].items():
+        assert torch.equal(value, weights[1][key]), key
+    assert 'randomness.seed=1' in demo.train_options(
+        demo.parse_args(['--train-seed', '1']))

@@ -101,7 +101,9 @@ def test_demo_draws_detections_of_an_image_and_a_folder(
     name = tiny_coco.images[0]['file_name']
     image = osp.join(tiny_coco.img_dir, name)
     out = tmp_path / 'one'
-    assert _demo(image, config, confident_checkpoint, '--out-dir', out,
+    # The model's name in metafile.yml stands for its config.
+    assert _demo(image, 'faster-rcnn_rla-resnet50_fpn_1x_coco',
+                 confident_checkpoint, '--out-dir', out,
                  *_small_test_options()) == 0
     original = cv2.imread(image)
     drawn = cv2.imread(str(out / 'vis' / name))
@@ -140,6 +142,12 @@ def test_demo_explains_bad_arguments(confident_checkpoint, tiny_coco, tmp_path,
     assert _demo(image, config, confident_checkpoint, '--pred-score-thr',
                  '2') == 2
     assert '--pred-score-thr must be in [0, 1]' in capsys.readouterr().err
+    assert _demo(image, 'faster-rcnn_rla-resnet5', confident_checkpoint) == 2
+    err = capsys.readouterr().err
+    assert 'no model named "faster-rcnn_rla-resnet5"' in err
+    assert 'faster-rcnn_rla-resnet50_fpn_1x_coco' in err
+    assert _demo(image, tmp_path / 'missing.py', confident_checkpoint) == 2
+    assert 'missing.py does not exist' in capsys.readouterr().err
 
 
 def test_demo_refuses_unconverted_and_incomplete_checkpoints(

@@ -107,7 +107,6 @@ def load_model(config: str,
         ToolError: For missing files or a backbone without layer attention.
     """
     from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
 
     from mmrla.utils import UserError, load_config
     try:
@@ -125,6 +124,9 @@ def load_model(config: str,
         raise ToolError(
             f'The backbone of {config} ({type(model.backbone).__name__}) has '
             'no layer attention; use a configs/layer_attention/la-* config.')
+    # After mmrla, which keeps torch's TorchScript notice of mmengine.runner
+    # out of the output (mmrla/_startup.py).
+    from mmengine.runner import load_checkpoint
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     return cfg, model.to(device).eval()
 

@@ -13,6 +13,12 @@ def pool_hidden_state(h: torch.Tensor, stride: int) -> torch.Tensor:
     its border windows average only the pixels that exist. At sizes divisible
     by ``s`` the result is exactly the paper's pooling.
 
+    ``count_include_pad=False`` changes nothing in PyTorch (there is no
+    padding, so both divisors count the pixels inside), but ONNX's
+    ``AveragePool`` with ``ceil_mode`` and ``count_include_pad=1`` divides a
+    border window by its full size, which made exported models wrong at odd
+    sizes; with 0 it averages the pixels inside, as PyTorch does.
+
     Args:
         h (Tensor): Hidden state of shape (N, k, H, W).
         stride (int): Stride of the block.
@@ -27,7 +33,12 @@ def pool_hidden_state(h: torch.Tensor, stride: int) -> torch.Tensor:
     """
     if stride == 1:
         return h
-    return F.avg_pool2d(h, kernel_size=stride, stride=stride, ceil_mode=True)
+    return F.avg_pool2d(
+        h,
+        kernel_size=stride,
+        stride=stride,
+        ceil_mode=True,
+        count_include_pad=False)
 
 
 def hidden_state_layout(h: torch.Tensor) -> torch.Tensor:

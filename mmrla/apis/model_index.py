@@ -1,0 +1,122 @@
+"""mmrla's models by name: its model index in mmpretrain's model hub.
+
+``model-index.yml`` and ``metafile.yml`` (the repository root of a source
+checkout or an editable install, ``mmrla/.mim/`` of an installed wheel) list
+the RLA classifiers and the COCO detectors. :func:`register_models` (run by
+``import mmrla``) adds the classifiers to mmpretrain's ``ModelHub``, so that
+``mmpretrain.list_models('*rla*')`` lists them and
+``mmpretrain.get_model(name, pretrained=PATH)`` builds them. mmdet's
+``DetInferencer`` reads model names only from the metafiles of the packages
+mmengine knows (``mmengine.config.utils.MODULE2PACKAGE``), so detectors are
+named through :func:`model_config_path`.
+"""
+import os.path as osp
+from typing import List, Optional
+
+CLASSIFICATION = 'Image Classification'
+_PACKAGE = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def model_index_root() -> str:
+    """The folder that holds ``model-index.yml`` and ``configs/``.
+
+    As mmengine's inferencers look for a package's configs: the source tree
+    (a checkout on ``PYTHONPATH`` or an editable install) first, then
+    ``mmrla/.mim`` (a wheel, where ``setup.py`` copies them).
+
+    Raises:
+        FileNotFoundError: If neither holds them.
+    """
+    for root in (osp.dirname(_PACKAGE), osp.join(_PACKAGE, '.mim')):
+        if osp.isfile(osp.join(root, 'model-index.yml')) and \
+                osp.isdir(osp.join(root, 'configs')):
+            return root
+    raise FileNotFoundError(
+        f'mmrla\'s model-index.yml and configs/ are neither next to '
+        f'{_PACKAGE} nor in {osp.join(_PACKAGE, ".mim")}; install mmrla '
+        'from its repository (pip install -e . or pip install .).')
+
+
+def load_models(task: Optional[str] = None) -> list:
+    """The models of mmrla's model index, with absolute config paths.
+
+    Args:
+        task (str, optional): Keep only the models with a result of this
+            task, e.g. ``'Image Classification'`` or ``'Object
+            Detection'``. Defaults to all.
+
+    Returns:
+        list[modelindex.models.Model.Model]: In metafile order.
+    """
+    from modelindex.load_model_index import load
+    root = model_index_root()
+    index = load(osp.join(root, 'model-index.yml'))
+    index.build_models_with_collections()
+    models = []
+    for model in index.models:
+        if task is not None and \
+                task not in [r.task for r in model.results or []]:
+            continue
+        model.config = osp.join(root, model.config)
+        models.append(model)
+    return models
+
+
+def model_config_path(name: str) -> str:
+    """The config file of a model of mmrla's metafile, by name.
+
+    Detectors are named this way, e.g. for mmdet's inferencer::
+
+        DetInferencer(model=model_config_path(
+            'faster-rcnn_rla-resnet50_fpn_1x_coco'), weights='det.pth')
+
+    Args:
+        name (str): A ``Name`` of ``metafile.yml`` (any case).
+
+    Raises:
+        ValueError: For an unknown name, listing the known ones.
+
+    Example:
+        >>> osp.basename(model_config_path('rla-resnet50_4xb64_in1k'))
+        'r50rla_4xb64_in1k.py'
+    """
+    models = load_models()
+    for model in models:
+        if model.name.lower() == name.lower():
+            return model.config
+    raise ValueError(f'mmrla has no model named "{name}"; its models: '
+                     f'{", ".join(m.name for m in models)}.')
+
+
+def register_models() -> List[str]:
+    """Register mmrla's classifiers with mmpretrain's model hub.
+
+    Afterwards ``mmpretrain.list_models('*rla*')`` lists them and
+    ``mmpretrain.get_model(name)`` builds them (random weights, or
+    ``pretrained=PATH`` with a converted checkpoint; mmrla hosts no weights,
+    so ``pretrained=True`` finds none). Detectors are left out: mmpretrain
+    cannot build them. Running it again changes nothing.
+
+    Returns:
+        list[str]: The registered names.
+
+    Example:
+        >>> import mmpretrain
+        >>> 'rla-resnet50_4xb64_in1k' in register_models()
+        True
+        >>> 'rla-resnet50_4xb64_in1k' in mmpretrain.list_models('rla-*')
+        True
+    """
+    from mmpretrain.apis import ModelHub
+    names = []
+    for model in load_models(CLASSIFICATION):
+        name = model.name.lower()
+        known = ModelHub._models_dict.get(name)
+        if known is not None and known.config != model.config:
+            raise ValueError(f'The model name {name} of {model.filepath} '
+                             f'is already registered by {known.filepath}.')
+        # As ModelHub.register_model_index does (mmpretrain 1.2), for the
+        # models that mmpretrain can build.
+        ModelHub._models_dict[name] = model
+        names.append(name)
+    return names
