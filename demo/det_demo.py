@@ -103,8 +103,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                              check_checkpoint_exists, check_model_config,
                              load_config)
     try:
-        config = args.config if osp.isfile(args.config) else \
-            model_config_path(args.config)
+        # A .py path is a config file (load_config explains a missing one);
+        # anything else may be a model name.
+        config = args.config if args.config.endswith('.py') or \
+            osp.isfile(args.config) else model_config_path(args.config)
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

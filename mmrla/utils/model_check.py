@@ -249,7 +249,8 @@ def check_model_config(cfg: Config, config_path: str) -> nn.Module:
 
     Raises:
         UserError: A one-line explanation of a misspelled ``type`` or
-            argument (see :func:`explain_build_error`).
+            argument (see :func:`explain_build_error`), or the message of a
+            value the model's classes refuse (``ValueError``).
     """
     from mmengine.registry import DefaultScope
 
@@ -258,4 +259,9 @@ def check_model_config(cfg: Config, config_path: str) -> nn.Module:
     scope = cfg.get('default_scope') or 'mmpretrain'
     with DefaultScope.overwrite_default_scope(scope), \
             explained_build_errors(cfg, config_path):
-        return build_model_without_weights(cfg)
+        try:
+            return build_model_without_weights(cfg)
+        except ValueError as e:
+            # How the model's classes refuse a value (a depth, a cell type).
+            raise UserError(
+                f'The model of {config_path} cannot be built: {e}') from e
