@@ -1,17 +1,8 @@
 """Generate a synthetic 32x32 classification set in CIFAR's pickle format.
 
-Each image is one circle, square or triangle (the class) in a random colour,
-size, position and rotation on a textured background, drawn as in
-``generate_shapes.py``. The files are the python pickles of
-``cifar-10-python.tar.gz`` (or ``cifar-100-python.tar.gz``), so mmpretrain's
-``CIFAR10``/``CIFAR100`` datasets and the CIFAR configs read them as they
-read the real thing; labels 3..9 (3..99) are simply never used.
-
-mmpretrain checks the MD5 sums of the official files, which synthetic files
-cannot match: a config reading them sets ``dataset.download=False`` (the
-repo's CIFAR configs do) and the process calls :func:`disable_md5_checks`
-before building the dataset, as ``demo/layer_attention_cifar.py`` and the
-tests do.
+The images, the file format and the MD5 caveat are described in
+:mod:`mmrla.utils.cifar_shapes`, which does the work; this is its command
+line.
 
 Usage:
     python tools/dataset_converters/generate_cifar_shapes.py data/shapes32 \

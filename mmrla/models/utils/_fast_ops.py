@@ -28,10 +28,11 @@ def fast_tanh_(x: torch.Tensor) -> torch.Tensor:
         >>> bool((fast_tanh_(x) - expected).abs().max() < 1e-6)
         True
     """
-    if x.device.type != 'cpu' or x.dtype != torch.float32 or \
+    # Tracing and export first: a traced size check would warn.
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or \
+            torch.compiler.is_compiling() or \
+            x.device.type != 'cpu' or x.dtype != torch.float32 or \
             x.numel() < 8192 or \
-            (torch.is_grad_enabled() and x.requires_grad) or \
-            torch.compiler.is_compiling() or torch.jit.is_tracing() or \
-            torch.onnx.is_in_onnx_export():
+            (torch.is_grad_enabled() and x.requires_grad):
         return x.tanh_()
     return x.mul_(2).sigmoid_().mul_(2).sub_(1)
