@@ -2,10 +2,12 @@ from .layer_attention_resnet import (LABasicBlock, LABottleneck,
                                      LayerAttentionHead, LayerAttentionResNet)
 from .resnet_extra_channels import ResNetExtraChannels
 from .rla_mobilenet_v2 import RLAInvertedResidual, RLAMobileNetV2
+from .rla_preact_resnet import RLAPreActResNet
 from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet
 
 __all__ = [
     'LayerAttentionResNet', 'LayerAttentionHead', 'LABasicBlock',
     'LABottleneck', 'RLAResNet', 'RLABottleneck', 'RLABasicBlock',
-    'RLAMobileNetV2', 'RLAInvertedResidual', 'ResNetExtraChannels'
+    'RLAMobileNetV2', 'RLAInvertedResidual', 'ResNetExtraChannels',
+    'RLAPreActResNet'
 ]

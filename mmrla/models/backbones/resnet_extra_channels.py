@@ -11,6 +11,20 @@ from mmpretrain.models.backbones.resnet import get_expansion
 from mmrla.registry import MODELS
 
 
+def check_extra_channels(extra_channels, expansion: int, depth,
+                         hint: str) -> None:
+    """Raise a ValueError unless ``extra_channels`` is a non-negative
+    multiple of the block ``expansion`` (a bottleneck's middle width grows
+    by ``extra_channels / expansion``)."""
+    if not isinstance(extra_channels, int) or \
+            isinstance(extra_channels, bool) or extra_channels < 0 or \
+            extra_channels % expansion:
+        raise ValueError(
+            'extra_channels must be a non-negative multiple of the block '
+            f'expansion ({expansion} for depth {depth}), got '
+            f'{extra_channels!r}; {hint}.')
+
+
 @MODELS.register_module()
 class ResNetExtraChannels(ResNet):
     """mmpretrain's ResNet with ``extra_channels`` more output channels in
@@ -43,12 +57,8 @@ class ResNetExtraChannels(ResNet):
         expansion = get_expansion(self.arch_settings[depth][0],
                                   kwargs.get('expansion')) \
             if depth in self.arch_settings else 1
-        if not isinstance(extra_channels, int) or extra_channels < 0 or \
-                extra_channels % expansion:
-            raise ValueError(
-                'extra_channels must be a non-negative multiple of the block '
-                f'expansion ({expansion} for depth {depth}), got '
-                f'{extra_channels!r}; the paper adds 32.')
+        check_extra_channels(extra_channels, expansion, depth,
+                             'the paper adds 32')
         # make_res_layer reads it while ResNet.__init__ builds the stages.
         self.extra_channels = extra_channels
         super().__init__(**kwargs)

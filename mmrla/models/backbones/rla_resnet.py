@@ -34,12 +34,46 @@ from .base import RLABackbone, checkpointed
 RLA_SOURCES = ('output', 'residual', 'shortcut')
 
 
+def build_block_cell(cell_cfg: Optional[dict], rla_channel: int,
+                     conv_cfg: Optional[dict], norm_cfg: dict, rla_source: str,
+                     update_position: str, exchange: bool,
+                     concat_hidden: bool) -> RLACell:
+    """Check the RLA options of the :class:`_RLABlock` backbones and build
+    their cell type (see :func:`~mmrla.models.utils.build_rla_cell`).
+
+    Raises:
+        ValueError: For an unknown source, position or cell, and for the
+            combinations that cannot work, naming the valid choices.
+    """
+    if rla_source not in RLA_SOURCES:
+        raise ValueError(f'rla_source must be one of {RLA_SOURCES}, got '
+                         f'{rla_source!r}.')
+    if update_position not in UPDATE_POSITIONS:
+        raise ValueError(f'update_position must be one of '
+                         f'{UPDATE_POSITIONS}, got {update_position!r}.')
+    if not exchange and not concat_hidden:
+        raise ValueError(
+            'exchange=False keeps h out of the main network, so only the '
+            'classifier reads it; with concat_hidden=False nothing would '
+            '(its parameters would get no gradient). Use exchange=True '
+            'or concat_hidden=True.')
+    cell = build_rla_cell(cell_cfg, rla_channel, conv_cfg, norm_cfg)
+    if update_position == 'after' and not cell.steps_without_input:
+        raise ValueError(
+            f"update_position='after' adds the update after the cell, "
+            f'but {type(cell).__name__} takes the update as its '
+            "input; use update_position='before' or a cell that steps "
+            'without input (RLACell, PostActRLACell).')
+    return cell
+
+
 class _RLABlock(BaseModule):
     """Shared logic of the RLA residual blocks.
 
     Subclasses build ``conv1`` (over ``C_in + k`` channels), ``norm1`` ...
     and implement :meth:`_residual_branch`, which maps ``(x, h)`` to the
-    branch output before its attention module.
+    branch output before its attention module. Pre-activation blocks also
+    override :meth:`_branch_and_shortcut` and set ``act_after_sum = False``.
 
     Args:
         in_channels (int): Channels of ``x`` (``h`` not included).
@@ -78,6 +112,9 @@ class _RLABlock(BaseModule):
     """
 
     expansion = 1
+    # Whether the activation follows the residual sum (False in
+    # pre-activation blocks, whose sum is the block output).
+    act_after_sum = True
 
     def __init__(self,
                  in_channels: int,
@@ -132,6 +169,15 @@ class _RLABlock(BaseModule):
                          h: Optional[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
+    def _branch_and_shortcut(
+            self, x: torch.Tensor,
+            h: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The residual branch (before SE/ECA) and the shortcut of ``x``.
+        Pre-activation blocks override it to feed both from one norm and
+        activation of ``x``."""
+        branch = self._residual_branch(x, h)
+        return branch, x if self.downsample is None else self.downsample(x)
+
     def _conv1(self, x: torch.Tensor,
                h: Optional[torch.Tensor]) -> torch.Tensor:
         """``conv1(cat(x, h))``; ``h=None`` stands for the zero state.
@@ -175,18 +221,20 @@ class _RLABlock(BaseModule):
             out_conv, shared = self.rla_out_conv, self.rla_recurrent_conv
 
         def _inner_forward(x, h):
-            branch = self._residual_branch(x, self.rla_cell.hidden(h))
+            branch, identity = self._branch_and_shortcut(
+                x, self.rla_cell.hidden(h))
             if self.se is not None:
                 branch = self.se(branch)
             if self.eca is not None:
                 branch = self.eca(branch)
-            identity = x if self.downsample is None else self.downsample(x)
             if self.rla_source == 'residual':
-                out = self.relu(branch + identity)
+                out = branch + identity
             else:
                 # In place, as in mmpretrain's ResNet: the branch is not
                 # needed any more.
-                out = self.relu(branch.add_(identity))
+                out = branch.add_(identity)
+            if self.act_after_sum:
+                out = self.relu(out)
             if self.rla_norm is None:
                 return out, None
             source = dict(output=out, residual=branch, shortcut=identity)
@@ -491,12 +539,6 @@ class RLAResNet(RLABackbone):
                 f'eca_kernel_sizes needs one kernel size per stage '
                 f'({num_stages}), got {tuple(eca_kernel_sizes)}; RLA-ECANet '
                 'uses (5, 5, 5, 7), or pass None for no ECA.')
-        if rla_source not in RLA_SOURCES:
-            raise ValueError(f'rla_source must be one of {RLA_SOURCES}, got '
-                             f'{rla_source!r}.')
-        if update_position not in UPDATE_POSITIONS:
-            raise ValueError(f'update_position must be one of '
-                             f'{UPDATE_POSITIONS}, got {update_position!r}.')
         out_indices = check_out_indices(
             out_indices, num_stages,
             f'use 0..{num_stages - 1} for {num_stages} stages (or negatives '
@@ -524,23 +566,11 @@ class RLAResNet(RLABackbone):
         self.zero_init_residual = zero_init_residual
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
-        if not exchange and not concat_hidden:
-            raise ValueError(
-                'exchange=False keeps h out of the main network, so only the '
-                'classifier reads it; with concat_hidden=False nothing would '
-                '(its parameters would get no gradient). Use exchange=True '
-                'or concat_hidden=True.')
         self.block, stage_blocks = self.arch_settings[depth]
         self.stage_blocks = stage_blocks[:num_stages]
-        self.rla_cell = build_rla_cell(cell_cfg, rla_channel, conv_cfg,
-                                       norm_cfg)
-        if update_position == 'after' and \
-                not self.rla_cell.steps_without_input:
-            raise ValueError(
-                f"update_position='after' adds the update after the cell, "
-                f'but {type(self.rla_cell).__name__} takes the update as its '
-                "input; use update_position='before' or a cell that steps "
-                'without input (RLACell, PostActRLACell).')
+        self.rla_cell = build_block_cell(cell_cfg, rla_channel, conv_cfg,
+                                         norm_cfg, rla_source, update_position,
+                                         exchange, concat_hidden)
         self.share_rla_convs = share_rla_convs
 
         self.conv1 = build_conv_layer(

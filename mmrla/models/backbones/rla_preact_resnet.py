@@ -1,0 +1,573 @@
+"""Pre-activation CIFAR ResNets (He et al., 2016), with and without RLA.
+
+The paper's CIFAR ResNet-110 and ResNet-164 (appendix B.1, Tables 7 and 8;
+the authors released no CIFAR code) are the pre-activation networks of
+"Identity Mappings in Deep Residual Networks": a 3x3 stem conv of 16
+channels, three stages of 18 blocks at 16/32/64 channels (times 4 for the
+bottlenecks of ResNet-164), strides 1, 2, 2, blocks ``x + F(x)`` whose
+branch is BN-ReLU-conv (no activation after the sum), and a final BN-ReLU
+before the global pooling. A block that changes the width projects the
+shortcut with a 1x1 conv (no norm) from the pre-activated input, as He et
+al.'s first unit after the stem conv and their dimension-increasing units
+do; an identity shortcut reads the raw sum. Strided blocks stride their
+3x3 conv (the first conv of a basic block).
+
+RLA (``with_rla=True``) is the ImageNet model's recurrence, through the same
+code (:class:`~mmrla.models.backbones.rla_resnet._RLABlock`,
+:func:`~mmrla.models.utils.rla_step`): the hidden state ``h`` (k channels)
+starts at zero at the stem's resolution, enters each block's first conv
+next to the pre-activated input, ``conv1(cat(relu(bn1(x)), h))``, and each
+block's shared 1x1 conv feeds the stage's recurrent unit. The classifier
+sees ``cat(relu(bn(x)), relu(bn(h)))``, ``C_last + k`` channels.
+
+**How the parameter counts fix the choices** (``10^6`` units; the paper's
+CIFAR counts are decimal: ResNet-110 is 1,730,522 = 1.73M, not 1.65 Mi).
+Per stage ``i`` (C_i = 16, 32, 64 channels; ResNet-164's middle widths m_i
+are the same numbers and its outputs 4 m_i), k channels of ``h`` add:
+the k input channels of each block's first conv (3x3 in ResNet-110:
+``18 * 9 k C_i``; 1x1 in ResNet-164: ``18 k m_i``), each block's norm of
+``h`` (``2k``), the stage's shared 1x1 (``C_out k``) and 3x3 (``9 k^2``)
+convs, the read-out norm (``2k``) and the classifier's k more inputs
+(``k * classes``). So RLA-ResNet-110 adds ``18376 k + 27 k^2`` (CIFAR-10)
+and RLA-ResNet-164 ``2584 k + 27 k^2``:
+
+- ResNet-110, k = 4 (the paper's "a smaller k": a quarter of the channels,
+  a third of 12 rounded up): +73,936 = +0.07M (CIFAR-100: +74,296), the
+  paper's +0.07M; k = 3 would add 0.06M, k = 5 0.09M.
+- ResNet-164, k = 12: +34,896 = +0.03M; Table 13's k = 8, 12, 16, 24 give
+  1.73M, 1.74M, 1.75M, 1.78M over the standard 1,703,258 (1.70M) and
+  Table 11's unshared (1.90M), ConvLSTM (1.77M), post-activated (1.74M)
+  and channel + 12 (1.93M) models all land on the paper's figures. The
+  paper's Table 2 says 1.72M and +0.02M: the RLA total 1.74M (Tables 11,
+  13, 15) agrees with ours, the baseline does not. No reading keeps both
+  (with conv biases, as in He et al.'s Torch code, the baseline would be
+  1.72M but every RLA model 0.01M above the paper's), so the paper's
+  +0.02M is its 1.74M - 1.72M and 1.72M is the figure that is off.
+- Where ``h`` joins the block: after the first BN-ReLU (the default here,
+  as ImageNet's blocks see an activated ``x`` next to the raw ``h``) or
+  before it (BN-ReLU over ``cat(x, h)``, ``2k`` more per block: +1,296 for
+  ResNet-164, +432 for ResNet-110). Every count above rounds the same
+  either way, so the counts cannot tell; this class implements the first.
+
+``rla_source`` defaults to ``'residual'``, the paper's Figure 3 (the update
+reads the learned residual): with no CIFAR code to follow, the integration
+variants v1-v6 of Figure 4 are the six combinations of ``rla_source``
+(``'residual'``, ``'output'``, ``'shortcut'``) and ``update_position``.
+(The authors' ImageNet code reads the block output, ``'output'``; see
+:class:`~mmrla.models.backbones.RLAResNet`.)
+"""
+from itertools import repeat
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
+from mmengine.model.weight_init import constant_init
+
+from mmrla.registry import MODELS
+from ..utils import build_rla_cell, check_out_indices
+from .base import RLABackbone
+from .resnet_extra_channels import check_extra_channels
+from .rla_resnet import _RLABlock, build_block_cell
+
+# k per depth that reproduces the paper's parameter increments (Table 2):
+# 12 for ResNet-164 (appendix B.1) and 4 for ResNet-110; see the module
+# docstring.
+DEFAULT_RLA_CHANNELS = {110: 4, 164: 12}
+
+
+class _RLAPreActBlock(_RLABlock):
+    """Shared part of the pre-activation RLA blocks.
+
+    ``relu(norm1(x))`` feeds the residual branch (its first conv over
+    ``cat(., h)``) and a projection shortcut; an identity shortcut reads
+    ``x``. The block output is the sum, not activated. Subclasses build the
+    convs and implement ``_residual_branch`` (from the pre-activated input)
+    and ``last_conv``. Arguments as :class:`_RLABlock`'s.
+    """
+
+    act_after_sum = False
+
+    def __init__(self, in_channels: int, out_channels: int, rla_channel: int,
+                 stride: int, **kwargs) -> None:
+        super().__init__(in_channels, out_channels, rla_channel, stride,
+                         **kwargs)
+        self.norm1_name, norm1 = build_norm_layer(
+            self.norm_cfg, in_channels, postfix=1)
+        self.add_module(self.norm1_name, norm1)
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    @property
+    def last_conv(self) -> nn.Module:
+        """The branch's last conv (zeroed by ``zero_init_residual``)."""
+        raise NotImplementedError
+
+    def _branch_and_shortcut(
+            self, x: torch.Tensor,
+            h: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        pre = self.relu(self.norm1(x))
+        identity = x if self.downsample is None else self.downsample(pre)
+        return self._residual_branch(pre, h), identity
+
+
+class RLAPreActBasicBlock(_RLAPreActBlock):
+    """Pre-activation basic block: BN-ReLU-conv3x3 (over ``cat(., h)``,
+    strided), BN-ReLU-conv3x3, of ResNet-110.
+
+    See :class:`_RLABlock` for the arguments.
+
+    Example:
+        >>> import torch
+        >>> block = RLAPreActBasicBlock(16, 16, rla_channel=4)
+        >>> out_conv = torch.nn.Conv2d(16, 4, 1, bias=False)
+        >>> rec_conv = torch.nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        >>> x, h = torch.rand(2, 16, 9, 9), torch.zeros(2, 4, 9, 9)
+        >>> [t.shape for t in block(x, h, out_conv, rec_conv)]
+        [torch.Size([2, 16, 9, 9]), torch.Size([2, 4, 9, 9])]
+    """
+
+    expansion = 1
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 rla_channel: int,
+                 stride: int = 1,
+                 **kwargs) -> None:
+        super().__init__(in_channels, out_channels, rla_channel, stride,
+                         **kwargs)
+        self.conv1 = build_conv_layer(
+            self.conv_cfg,
+            in_channels + self.hidden_channels,
+            out_channels,
+            3,
+            stride=stride,
+            padding=1,
+            bias=False)
+        self.norm2_name, norm2 = build_norm_layer(
+            self.norm_cfg, out_channels, postfix=2)
+        self.add_module(self.norm2_name, norm2)
+        self.conv2 = build_conv_layer(
+            self.conv_cfg,
+            out_channels,
+            out_channels,
+            3,
+            padding=1,
+            bias=False)
+
+    @property
+    def last_conv(self) -> nn.Module:
+        return self.conv2
+
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
+        out = self.relu(getattr(self, self.norm2_name)(self._conv1(x, h)))
+        return self.conv2(out)
+
+
+class RLAPreActBottleneck(_RLAPreActBlock):
+    """Pre-activation bottleneck: BN-ReLU-conv1x1 (over ``cat(., h)``),
+    BN-ReLU-conv3x3 (strided), BN-ReLU-conv1x1, of ResNet-164. The middle
+    width is ``out_channels // 4``.
+
+    See :class:`_RLABlock` for the arguments.
+
+    Example:
+        >>> import torch
+        >>> block = RLAPreActBottleneck(
+        ...     16, 64, rla_channel=12,
+        ...     downsample=torch.nn.Conv2d(16, 64, 1, bias=False))
+        >>> out_conv = torch.nn.Conv2d(64, 12, 1, bias=False)
+        >>> rec_conv = torch.nn.Conv2d(12, 12, 3, padding=1, bias=False)
+        >>> x, h = torch.rand(2, 16, 9, 9), torch.zeros(2, 12, 9, 9)
+        >>> [t.shape for t in block(x, h, out_conv, rec_conv)]
+        [torch.Size([2, 64, 9, 9]), torch.Size([2, 12, 9, 9])]
+    """
+
+    expansion = 4
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 rla_channel: int,
+                 stride: int = 1,
+                 **kwargs) -> None:
+        super().__init__(in_channels, out_channels, rla_channel, stride,
+                         **kwargs)
+        mid_channels = out_channels // self.expansion
+        self.mid_channels = mid_channels
+        self.conv1 = build_conv_layer(
+            self.conv_cfg,
+            in_channels + self.hidden_channels,
+            mid_channels,
+            1,
+            bias=False)
+        self.norm2_name, norm2 = build_norm_layer(
+            self.norm_cfg, mid_channels, postfix=2)
+        self.add_module(self.norm2_name, norm2)
+        self.conv2 = build_conv_layer(
+            self.conv_cfg,
+            mid_channels,
+            mid_channels,
+            3,
+            stride=stride,
+            padding=1,
+            bias=False)
+        self.norm3_name, norm3 = build_norm_layer(
+            self.norm_cfg, mid_channels, postfix=3)
+        self.add_module(self.norm3_name, norm3)
+        self.conv3 = build_conv_layer(
+            self.conv_cfg, mid_channels, out_channels, 1, bias=False)
+
+    @property
+    def last_conv(self) -> nn.Module:
+        return self.conv3
+
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
+        out = self.relu(getattr(self, self.norm2_name)(self._conv1(x, h)))
+        out = self.relu(getattr(self, self.norm3_name)(self.conv2(out)))
+        return self.conv3(out)
+
+
+@MODELS.register_module()
+class RLAPreActResNet(RLABackbone):
+    """Pre-activation CIFAR ResNet-110/164, with (default) or without RLA.
+
+    The paper's CIFAR models (appendix B.1, Tables 2, 7, 8, 11-13, 15); see
+    the module docstring for the architecture and for how the parameter
+    counts fix k and the reading. Parameters (10^6, CIFAR-10 / CIFAR-100
+    head, ``tools/analysis_tools/get_flops.py``):
+
+    ==============  ==========  ==========  =====================
+    model           ours        paper       paper's RLA increment
+    ==============  ==========  ==========  =====================
+    ResNet-110      1.73/1.74M  1.73/1.74M
+    RLA, k = 4      1.80/1.81M  1.80/1.81M  +0.07M (ours +0.07M)
+    ResNet-164      1.70/1.73M  1.72/1.74M
+    RLA, k = 12     1.74/1.76M  1.74/1.76M  +0.02M (ours +0.03M)
+    ==============  ==========  ==========  =====================
+
+    Classification mode (``concat_hidden=True``) appends
+    ``act(norm(h))`` to the last returned feature, so the linear head sees
+    ``C_last + k`` channels (64 + 4 for RLA-ResNet-110, 256 + 12 for
+    RLA-ResNet-164); ``concat_hidden=False`` returns plain stage features
+    (h's last update, which nothing reads, is skipped). Only the last
+    stage's output passes the final BN-ReLU; earlier stages return their
+    raw residual sums, the pre-activation form.
+
+    Args:
+        depth (int): 110 (basic blocks) or 164 (bottlenecks).
+        with_rla (bool): Build the RLA module (True) or the plain
+            pre-activation ResNet with the standard parameter count
+            (False; the RLA options must then keep their defaults).
+        rla_channel (int, optional): Channels k of the hidden state; None
+            for the paper's per depth (:data:`DEFAULT_RLA_CHANNELS`: 4 for
+            110, 12 for 164).
+        in_channels (int): Input image channels. Defaults to 3.
+        stem_channels (int): Channels of the 3x3 stem conv. Defaults to 16.
+        base_channels (int): Output channels of the first stage divided by
+            the block expansion. Defaults to 16.
+        out_indices (Sequence[int]): Stages (0..2, negatives from the end)
+            whose features are returned; stages after the last one are not
+            built. Defaults to (2, ).
+        concat_hidden (bool): Classification mode (see above). Ignored
+            without RLA. Defaults to True.
+        extra_channels (int): Channels added to every stage's output (a
+            bottleneck's middle width grows by a quarter of it), the
+            paper's "ResNet-164 (channel + 12)" of Table 12 with
+            ``with_rla=False, extra_channels=12``; the same widening as
+            :class:`ResNetExtraChannels` on ImageNet. Defaults to 0.
+        rla_source (str): What feeds each block's 1x1 update conv:
+            ``'residual'`` (the paper's Figure 3, default), ``'output'``
+            (the sum) or ``'shortcut'``; see :class:`_RLABlock`.
+        update_position (str): ``'before'`` (``h <- cell(h + u)``) or
+            ``'after'`` (``h <- cell(h) + u``), Figure 4.
+        cell_cfg (dict, optional): The recurrent unit (``RLACell`` when
+            None; ``PostActRLACell``, ``ConvLSTMCell``, ``ConvGRUCell``).
+        share_rla_convs (bool): The stage's 1x1 and recurrent convs shared
+            by its blocks (True) or one per block (False, the unshared
+            ablation).
+        exchange (bool): Whether ``h`` enters the blocks' first convs
+            (False: only the classifier reads it).
+        readout (str): ``'norm_act'``, ``'norm_tanh'`` or ``'none'``, the
+            classifier's read-out of ``h`` (see :class:`RLABackbone`).
+        frozen_stages (int): Stages to freeze (eval mode, no gradients);
+            0 freezes the stem conv only, -1 nothing. Defaults to -1.
+        norm_eval (bool): Keep norm layers in eval mode while training.
+        conv_cfg (dict, optional): Config of the convolutions.
+        norm_cfg (dict): Config of the norms.
+        act_cfg (dict): Config of the activations. Defaults to ReLU.
+        with_cp (bool): Gradient checkpointing of every block.
+        zero_init_residual (bool): Zero-init each branch's last conv (the
+            pre-activation branch ends with a conv). Defaults to False, He
+            et al.'s initialization as in the paper.
+        init_cfg (dict or list[dict], optional): Initialization config.
+
+    Example:
+        >>> import torch
+        >>> model = RLAPreActResNet(depth=164)
+        >>> [o.shape for o in model(torch.rand(2, 3, 32, 32))]
+        [torch.Size([2, 268, 8, 8])]
+        >>> model = RLAPreActResNet(depth=110, with_rla=False,
+        ...                         out_indices=(0, 1, 2))
+        >>> [tuple(o.shape[1:]) for o in model(torch.rand(1, 3, 9, 9))]
+        [(16, 9, 9), (32, 5, 5), (64, 3, 3)]
+        >>> RLAPreActResNet(depth=110).out_channels
+        (68,)
+    """
+
+    arch_settings = {
+        110: (RLAPreActBasicBlock, (18, 18, 18)),
+        164: (RLAPreActBottleneck, (18, 18, 18)),
+    }
+    strides = (1, 2, 2)
+
+    def __init__(
+        self,
+        depth: int,
+        with_rla: bool = True,
+        rla_channel: Optional[int] = None,
+        in_channels: int = 3,
+        stem_channels: int = 16,
+        base_channels: int = 16,
+        out_indices=(2, ),
+        concat_hidden: bool = True,
+        extra_channels: int = 0,
+        rla_source: str = 'residual',
+        update_position: str = 'before',
+        cell_cfg: Optional[dict] = None,
+        share_rla_convs: bool = True,
+        exchange: bool = True,
+        readout: str = 'norm_act',
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        conv_cfg: Optional[dict] = None,
+        norm_cfg: dict = dict(type='BN', requires_grad=True),
+        act_cfg: dict = dict(type='ReLU', inplace=True),
+        with_cp: bool = False,
+        zero_init_residual: bool = False,
+        init_cfg=[
+            dict(type='Kaiming', layer=['Conv2d']),
+            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+        ]
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if depth not in self.arch_settings:
+            raise ValueError(
+                f'Invalid depth {depth!r} for RLAPreActResNet; choose one of '
+                f'{sorted(self.arch_settings)} (the paper\'s CIFAR '
+                'ResNet-110 and ResNet-164).')
+        if not isinstance(with_rla, bool):
+            raise ValueError(f'with_rla must be True or False, got '
+                             f'{with_rla!r}.')
+        if not with_rla:
+            changed = [
+                f'{name}={value!r}'
+                for name, value, default in (('rla_channel', rla_channel,
+                                              None), ('rla_source', rla_source,
+                                                      'residual'),
+                                             ('update_position',
+                                              update_position, 'before'),
+                                             ('cell_cfg', cell_cfg,
+                                              None), ('share_rla_convs',
+                                                      share_rla_convs, True),
+                                             ('exchange', exchange, True),
+                                             ('readout', readout, 'norm_act'))
+                if value != default
+            ]
+            if changed:
+                raise ValueError(
+                    'with_rla=False builds the plain pre-activation ResNet, '
+                    f'which has no use for {", ".join(changed)}; drop '
+                    'them or set with_rla=True.')
+        self.block, stage_blocks = self.arch_settings[depth]
+        num_stages = len(stage_blocks)
+        if rla_channel is None:
+            rla_channel = DEFAULT_RLA_CHANNELS[depth]
+        self._check_common_args(rla_channel, frozen_stages, num_stages,
+                                '-1 freezes nothing, 0 the stem conv only')
+        check_extra_channels(extra_channels, self.block.expansion, depth,
+                             'the paper\'s Table 12 adds 12')
+        out_indices = check_out_indices(
+            out_indices, num_stages,
+            f'use 0..{num_stages - 1} for {num_stages} stages (or negatives '
+            'from the end)')
+        concat_hidden = with_rla and concat_hidden
+        if with_rla:
+            self.rla_cell = build_block_cell(cell_cfg, rla_channel, conv_cfg,
+                                             norm_cfg, rla_source,
+                                             update_position, exchange,
+                                             concat_hidden)
+        else:  # no state: the blocks neither read nor update one
+            self.rla_cell = build_rla_cell(None, rla_channel, conv_cfg,
+                                           norm_cfg)
+            exchange = False
+
+        self.depth = depth
+        self.with_rla = with_rla
+        self.rla_channel = rla_channel if with_rla else None
+        self.in_channels = in_channels
+        self.out_indices = out_indices
+        # Stages after the last output are not built (they would run for
+        # nothing and get no gradient).
+        self.num_stages = max(out_indices) + 1
+        self.stage_blocks = stage_blocks[:self.num_stages]
+        self.concat_hidden = concat_hidden
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.zero_init_residual = zero_init_residual
+        self.share_rla_convs = with_rla and share_rla_convs
+
+        self.conv1 = build_conv_layer(
+            conv_cfg, in_channels, stem_channels, 3, padding=1, bias=False)
+        self.res_layers = []
+        self.stage_channels = []
+        rla_out_convs, rla_recurrent_convs = [], []
+        block_in = stem_channels
+        for i, num_blocks in enumerate(self.stage_blocks):
+            stage_out = base_channels * 2**i * self.block.expansion + \
+                extra_channels
+            blocks = self.make_res_layer(
+                num_blocks,
+                block_in,
+                stage_out,
+                self.strides[i],
+                # Nothing consumes the last update without a read-out.
+                update_last=with_rla
+                and (concat_hidden or i != self.num_stages - 1),
+                with_rla_update=with_rla,
+                rla_channel=rla_channel,
+                rla_cell=self.rla_cell,
+                rla_source=rla_source,
+                update_position=update_position,
+                share_rla_convs=share_rla_convs,
+                exchange=exchange,
+                with_cp=with_cp,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg)
+            self.add_module(f'layer{i + 1}', blocks)
+            self.res_layers.append(f'layer{i + 1}')
+            self.stage_channels.append(stage_out)
+            block_in = stage_out
+            if self.share_rla_convs:
+                rla_out_convs.append(
+                    build_conv_layer(
+                        conv_cfg, stage_out, rla_channel, 1, bias=False))
+                rla_recurrent_convs.append(self.rla_cell.build_shared())
+        self.rla_out_convs = nn.ModuleList(
+            rla_out_convs) if self.share_rla_convs else None
+        self.rla_recurrent_convs = nn.ModuleList(
+            rla_recurrent_convs) if self.share_rla_convs else None
+        # He et al.'s extra activation after the last unit.
+        self.final_norm = build_norm_layer(
+            norm_cfg, block_in)[1] if self.num_stages == num_stages else None
+        self.final_act = build_activation_layer(act_cfg)
+        self._build_readout(readout if concat_hidden else None, rla_channel,
+                            norm_cfg, act_cfg)
+        self._freeze_stages()
+
+    def make_res_layer(self, num_blocks: int, in_channels: int,
+                       out_channels: int, stride: int, update_last: bool,
+                       with_rla_update: bool, conv_cfg: Optional[dict],
+                       **kwargs) -> nn.Sequential:
+        """Build one stage: ``num_blocks`` blocks, the first strided and,
+        when the width changes, with a 1x1 projection shortcut (no norm: it
+        reads the pre-activated input).
+
+        Args:
+            num_blocks (int): Blocks in the stage.
+            in_channels (int): Input channels of the stage.
+            out_channels (int): Output channels of the stage.
+            stride (int): Stride of the first block.
+            update_last (bool): Whether the last block updates ``h``.
+            with_rla_update (bool): Whether the other blocks update ``h``.
+            conv_cfg (dict, optional): Config of the convolutions.
+            **kwargs: The remaining block arguments.
+
+        Returns:
+            nn.Sequential: The blocks (they take ``(x, h)``, so the
+            backbone iterates them).
+        """
+        blocks = []
+        for j in range(num_blocks):
+            block_stride = stride if j == 0 else 1
+            projection = block_stride != 1 or in_channels != out_channels
+            blocks.append(
+                self.block(
+                    in_channels,
+                    out_channels,
+                    stride=block_stride,
+                    downsample=build_conv_layer(
+                        conv_cfg,
+                        in_channels,
+                        out_channels,
+                        1,
+                        stride=block_stride,
+                        bias=False) if projection else None,
+                    with_rla_update=update_last if j == num_blocks -
+                    1 else with_rla_update,
+                    conv_cfg=conv_cfg,
+                    **kwargs))
+            in_channels = out_channels
+        return nn.Sequential(*blocks)
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        """Channels of each returned feature, in ``out_indices`` order."""
+        channels = [self.stage_channels[i] for i in self.out_indices]
+        if self.concat_hidden:
+            channels[-1] += self.rla_channel
+        return tuple(channels)
+
+    def _init_after_weights(self) -> None:
+        if self.zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, _RLAPreActBlock):
+                    constant_init(m.last_conv, 0)
+
+    def set_fast_paths(self, enabled: bool = True) -> 'RLAPreActResNet':
+        super().set_fast_paths(enabled)
+        for m in self.modules():
+            if isinstance(m, _RLABlock):
+                m.fast = self.fast_paths
+        return self
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        self._check_input(x)
+        x = self.conv1(x)
+        h = None  # the zero state; see rla_step
+        convs = zip(self.rla_out_convs, self.rla_recurrent_convs) \
+            if self.share_rla_convs else repeat((None, None))
+        outs = []
+        for i, (name, (out_conv,
+                       shared)) in enumerate(zip(self.res_layers, convs)):
+            for block in getattr(self, name):
+                x, h = block(x, h, out_conv, shared)
+            if self.final_norm is not None and i == self.num_stages - 1:
+                x = self.final_act(self.final_norm(x))
+            if i in self.out_indices:
+                outs.append(x)
+        if self.concat_hidden:
+            h = self._readout(self.rla_cell.hidden(h))
+            outs[-1] = torch.cat([outs[-1], h], dim=1)
+        return tuple(outs)
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        modules = [self.conv1]
+        for i in range(min(self.frozen_stages, self.num_stages)):
+            modules.append(getattr(self, self.res_layers[i]))
+            if self.share_rla_convs:
+                modules += [self.rla_out_convs[i], self.rla_recurrent_convs[i]]
+            if i == self.num_stages - 1:
+                modules += [
+                    m for m in (self.final_norm, self.rla_out_norm)
+                    if m is not None
+                ]
+        return modules
