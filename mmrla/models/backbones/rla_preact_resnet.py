@@ -67,9 +67,8 @@ from mmengine.model.weight_init import constant_init
 
 from mmrla.registry import MODELS
 from ..utils import build_rla_cell, check_out_indices
-from .base import RLABackbone
 from .resnet_extra_channels import check_extra_channels
-from .rla_resnet import _RLABlock, build_block_cell
+from .rla_resnet import _RLABlock, _RLABlockBackbone, build_block_cell
 
 # k per depth that reproduces the paper's parameter increments (Table 2):
 # 12 for ResNet-164 (appendix B.1) and 4 for ResNet-110; see the module
@@ -235,7 +234,7 @@ class RLAPreActBottleneck(_RLAPreActBlock):
 
 
 @MODELS.register_module()
-class RLAPreActResNet(RLABackbone):
+class RLAPreActResNet(_RLABlockBackbone):
     """Pre-activation CIFAR ResNet-110/164, with (default) or without RLA.
 
     The paper's CIFAR models (appendix B.1, Tables 2, 7, 8, 11-13, 15); see
@@ -517,46 +516,28 @@ class RLAPreActResNet(RLABackbone):
             in_channels = out_channels
         return nn.Sequential(*blocks)
 
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        """Channels of each returned feature, in ``out_indices`` order."""
-        channels = [self.stage_channels[i] for i in self.out_indices]
-        if self.concat_hidden:
-            channels[-1] += self.rla_channel
-        return tuple(channels)
-
     def _init_after_weights(self) -> None:
         if self.zero_init_residual:
             for m in self.modules():
                 if isinstance(m, _RLAPreActBlock):
                     constant_init(m.last_conv, 0)
 
-    def set_fast_paths(self, enabled: bool = True) -> 'RLAPreActResNet':
-        super().set_fast_paths(enabled)
-        for m in self.modules():
-            if isinstance(m, _RLABlock):
-                m.fast = self.fast_paths
-        return self
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
         x = self.conv1(x)
         h = None  # the zero state; see rla_step
-        convs = zip(self.rla_out_convs, self.rla_recurrent_convs) \
+        # The stage's shared convs (None: the blocks own them).
+        stage_convs = zip(self.rla_out_convs, self.rla_recurrent_convs) \
             if self.share_rla_convs else repeat((None, None))
         outs = []
-        for i, (name, (out_conv,
-                       shared)) in enumerate(zip(self.res_layers, convs)):
-            for block in getattr(self, name):
+        for i, (out_conv, shared) in zip(range(self.num_stages), stage_convs):
+            for block in getattr(self, self.res_layers[i]):
                 x, h = block(x, h, out_conv, shared)
             if self.final_norm is not None and i == self.num_stages - 1:
                 x = self.final_act(self.final_norm(x))
             if i in self.out_indices:
                 outs.append(x)
-        if self.concat_hidden:
-            h = self._readout(self.rla_cell.hidden(h))
-            outs[-1] = torch.cat([outs[-1], h], dim=1)
-        return tuple(outs)
+        return self._append_hidden(outs, h)
 
     def _frozen_modules(self) -> List[nn.Module]:
         if self.frozen_stages < 0:

@@ -390,8 +390,40 @@ class RLABottleneck(_RLABlock):
         return self.last_norm(self.conv3(out))
 
 
+class _RLABlockBackbone(RLABackbone):
+    """What the backbones built of :class:`_RLABlock` stages share.
+
+    Subclasses set ``stage_channels``, ``out_indices``, ``concat_hidden``
+    and ``rla_channel``, besides what :class:`RLABackbone` needs.
+    """
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        """Channels of each returned feature, in ``out_indices`` order."""
+        channels = [self.stage_channels[i] for i in self.out_indices]
+        if self.concat_hidden:
+            channels[-1] += self.rla_channel
+        return tuple(channels)
+
+    def set_fast_paths(self, enabled: bool = True) -> '_RLABlockBackbone':
+        super().set_fast_paths(enabled)
+        for m in self.modules():
+            if isinstance(m, _RLABlock):
+                m.fast = self.fast_paths
+        return self
+
+    def _append_hidden(self, outs: List[torch.Tensor],
+                       state) -> Tuple[torch.Tensor, ...]:
+        """In classification mode, append the read-out of the final state's
+        ``h`` to the last returned feature."""
+        if self.concat_hidden:
+            h = self._readout(self.rla_cell.hidden(state))
+            outs[-1] = torch.cat([outs[-1], h], dim=1)
+        return tuple(outs)
+
+
 @MODELS.register_module()
-class RLAResNet(RLABackbone):
+class RLAResNet(_RLABlockBackbone):
     """RLA-ResNet backbone (`Recurrence along Depth
     <https://arxiv.org/abs/2110.11852>`_, NeurIPS 2021).
 
@@ -688,26 +720,11 @@ class RLAResNet(RLABackbone):
     def norm1(self) -> nn.Module:
         return getattr(self, self.norm1_name)
 
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        """Channels of each returned feature, in ``out_indices`` order."""
-        channels = [self.stage_channels[i] for i in self.out_indices]
-        if self.concat_hidden:
-            channels[-1] += self.rla_channel
-        return tuple(channels)
-
     def _init_after_weights(self) -> None:
         if self.zero_init_residual:
             for m in self.modules():
                 if isinstance(m, _RLABlock):
                     constant_init(m.last_norm, 0)
-
-    def set_fast_paths(self, enabled: bool = True) -> 'RLAResNet':
-        super().set_fast_paths(enabled)
-        for m in self.modules():
-            if isinstance(m, _RLABlock):
-                m.fast = self.fast_paths
-        return self
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
@@ -723,10 +740,7 @@ class RLAResNet(RLABackbone):
                 x, h = block(x, h, out_conv, shared)
             if i in self.out_indices:
                 outs.append(x)
-        if self.concat_hidden:
-            h = self._readout(self.rla_cell.hidden(h))
-            outs[-1] = torch.cat([outs[-1], h], dim=1)
-        return tuple(outs)
+        return self._append_hidden(outs, h)
 
     def _stage_modules(self, i: int):
         """Modules of stage ``i`` (1-based), its shared RLA convs included."""
