@@ -108,10 +108,15 @@ class RLABackbone(BaseModule):
         return h if self.rla_out_act is None else self.rla_out_act(h)
 
     def set_fast_paths(self, enabled: bool = True) -> 'RLABackbone':
-        """Allow (True, default) or forbid (False) the exact speed paths."""
+        """Allow (True, default) or forbid (False) the exact speed paths:
+        in the cell and in every submodule with a boolean ``fast``
+        attribute (the blocks)."""
         self.fast_paths = bool(enabled)
         if self.rla_cell is not None:  # None: a plain baseline, no RLA
             self.rla_cell.fast = self.fast_paths
+        for m in self.modules():
+            if isinstance(getattr(m, 'fast', None), bool):
+                m.fast = self.fast_paths
         return self
 
     def switch_to_deploy(self) -> 'RLABackbone':

@@ -157,7 +157,7 @@ class XceptionBlock(BaseModule):
                 if with_rla_update else None
         else:
             self.rla_cell = self.rla_norm = None
-        self.fast = True
+        self.fast = True  # the backbone's set_fast_paths sets it
 
     @property
     def last_norm(self) -> nn.Module:
@@ -573,13 +573,6 @@ class RLAXception(RLABackbone):
         """Channels of each returned feature, in ``out_indices`` order."""
         channels = self.stage_channels + [self.cls_channels]
         return tuple(channels[i] for i in self.out_indices)
-
-    def set_fast_paths(self, enabled: bool = True) -> 'RLAXception':
-        super().set_fast_paths(enabled)
-        for m in self.modules():
-            if isinstance(m, XceptionBlock):
-                m.fast = self.fast_paths
-        return self
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
