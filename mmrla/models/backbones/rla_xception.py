@@ -267,7 +267,7 @@ class RLAXception(RLABackbone):
     |       | avg pool 3x3 s2]                |                               |
     |       | + 1x1 conv 256, s2 shortcut     |                               |
     |       +---------------------------------+-------------------------------+
-    |       | middle flow (``layer3.1-8``):   | 256 + k -> 256 in each        |
+    |       | middle flow (``layer3.1..8``):  | 256 + k -> 256 in each        |
     |       | [act, sep 256] x 3, identity;   |                               |
     |       | x 8                             |                               |
     |       +---------------------------------+-------------------------------+
@@ -291,12 +291,12 @@ class RLAXception(RLABackbone):
     - *Thinner*: the stem is the surviving rows of Table 9 (16 and 32, half
       of Xception's); the entry modules double on from there (64, 128,
       256), the 728-wide layers become 256 and the exit flow's 1024, 1536
-      and 2048 become 512. Widths doubling per module up to 256 in the
-      middle and 512 at the end, as in CIFAR ResNets. The paper's C-100 minus
-      C-10 difference, 0.05M = 90 x (C + 1), puts the classifier's input C
-      near 555 (0.04M..0.06M: 444..666); 512 fits, and these widths give
-      2.70M and 2.75M at two decimals (see below). A single width factor
-      cannot: a classifier input near 512 leaves the net near 1.4M.
+      and 2048 become 512: widths that double per stage (64, 128, 256), as
+      in CIFAR ResNets, and 512 at the end. The paper's C-100 minus C-10
+      difference, 0.05M = 90 x (C + 1), puts the classifier's input C near
+      555 (0.04M..0.06M: 444..666); 512 fits, and these widths give 2.70M
+      and 2.75M at two decimals (see below). A single width factor cannot:
+      a classifier input near 512 leaves the net near 1.4M.
     - *3x3 first conv* (the paper says "7x7", a slip: Xception starts with
       two 3x3 convs), stride 1, and "same" padding on both stem convs
       (Xception's are unpadded), so 32x32 stays 32x32.
@@ -305,9 +305,12 @@ class RLAXception(RLABackbone):
       module), we remove the first conv's stride and the pooling of entry
       module 1 and of the exit module. Entry modules 2 and 3 downsample,
       32 -> 16 -> 8, the resolutions of CIFAR ResNets, and the whole middle
-      flow runs at 8x8 (in ImageNet Xception it runs at 1/16 of the input,
-      the third of its four resolutions). Modules without pooling keep
-      their 1x1 shortcut conv (stride 1), since their width changes.
+      flow runs at the lowest one, 8x8, like ResNet's last CIFAR stage
+      (ImageNet Xception runs it at 1/16, its second lowest). The
+      parameter counts do not depend on which poolings go; this is the
+      choice that keeps the first module at full resolution and the deep
+      middle flow cheap. Modules without pooling keep their 1x1 shortcut
+      conv (stride 1), since their width changes.
     - *Average instead of max pooling*: 3x3, stride 2, padding 1, the
       padding not counted in the averages (Keras's ``'same'`` pooling).
     - *Stages by resolution*: 32x32 (module 1), 16x16 (module 2) and 8x8
@@ -407,10 +410,13 @@ class RLAXception(RLABackbone):
         dict(
             stem_channels=(16, 32),
             stages=(
-                (((64, 64), 1, 1), ),
-                (((128, 128), 1, 2), ),
-                (((256, 256), 1, 2), ((256, 256, 256), 8, 1), ((256, 512), 1,
-                                                               1)),
+                (((64, 64), 1, 1), ),  # 32x32: entry module 1
+                (((128, 128), 1, 2), ),  # 16x16: entry module 2
+                (  # 8x8: entry module 3, the middle flow, the exit module
+                    ((256, 256), 1, 2),
+                    ((256, 256, 256), 8, 1),
+                    ((256, 512), 1, 1),
+                ),
             ),
             tail_channels=(512, 512)),
     }
@@ -466,22 +472,18 @@ class RLAXception(RLABackbone):
         k = rla_channel if self.with_rla else 0
 
         stem = arch['stem_channels']
-        self.conv1 = ConvModule(
-            in_channels,
-            stem[0],
-            3,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
-        self.conv2 = ConvModule(
-            stem[0],
-            stem[1],
-            3,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+        stem_inputs = (in_channels, stem[0])
+        stem_convs = [
+            ConvModule(
+                cin,
+                cout,
+                3,
+                padding=1,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg) for cin, cout in zip(stem_inputs, stem)
+        ]
+        self.conv1, self.conv2 = stem_convs
 
         self.rla_cell = build_rla_cell(
             cell_cfg, rla_channel, conv_cfg, norm_cfg,
