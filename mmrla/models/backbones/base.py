@@ -24,7 +24,8 @@ class RLABackbone(BaseModule):
     """Base class of the RLA backbones.
 
     Subclasses build ``self.rla_cell`` (the cell type, see
-    :mod:`mmrla.models.utils.rla_cell`), set ``frozen_stages``,
+    :mod:`mmrla.models.utils.rla_cell`; None for a plain baseline built
+    without RLA), set ``frozen_stages``,
     ``norm_eval`` and ``in_channels``, and list what ``frozen_stages`` covers
     in :meth:`_frozen_modules`, including the RLA path's shared convs and
     norms of those stages.
@@ -49,9 +50,13 @@ class RLABackbone(BaseModule):
         # command that converts it, instead of leaving weights random.
         refuse_unconverted_checkpoints(self)
 
-    def _check_common_args(self, rla_channel: int, frozen_stages: int,
-                           max_frozen: int, frozen_help: str) -> None:
-        check_positive_int(rla_channel, 'rla_channel', 'the paper uses 32')
+    def _check_common_args(self,
+                           rla_channel: int,
+                           frozen_stages: int,
+                           max_frozen: int,
+                           frozen_help: str,
+                           rla_hint: str = 'the paper uses 32') -> None:
+        check_positive_int(rla_channel, 'rla_channel', rla_hint)
         if not isinstance(frozen_stages, int) or \
                 not -1 <= frozen_stages <= max_frozen:
             raise ValueError(
@@ -103,15 +108,22 @@ class RLABackbone(BaseModule):
         return h if self.rla_out_act is None else self.rla_out_act(h)
 
     def set_fast_paths(self, enabled: bool = True) -> 'RLABackbone':
-        """Allow (True, default) or forbid (False) the exact speed paths."""
+        """Allow (True, default) or forbid (False) the exact speed paths:
+        in the cell and in every submodule with a boolean ``fast``
+        attribute (the blocks)."""
         self.fast_paths = bool(enabled)
-        self.rla_cell.fast = self.fast_paths
+        if self.rla_cell is not None:  # None: a plain baseline, no RLA
+            self.rla_cell.fast = self.fast_paths
+        for m in self.modules():
+            if isinstance(getattr(m, 'fast', None), bool):
+                m.fast = self.fast_paths
         return self
 
     def switch_to_deploy(self) -> 'RLABackbone':
         """Apply the inference-only rewrites and switch to eval mode."""
         self.eval()
-        self.rla_cell.deploy = True
+        if self.rla_cell is not None:
+            self.rla_cell.deploy = True
         for m in self.modules():
             if m is not self and hasattr(m, 'switch_to_deploy'):
                 m.switch_to_deploy()

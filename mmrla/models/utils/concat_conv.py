@@ -140,38 +140,40 @@ def _batch_norm_parts(norm: nn.BatchNorm2d,
 
 def _splittable_conv_module(module: nn.Module) -> bool:
     """Whether a ConvModule (conv, norm, act) acts on each channel alone so
-    that it can run per part: a splittable depthwise conv, a plain
-    ``BatchNorm2d`` (SyncBN reduces across processes in its own call) and a
-    parameter-free activation. Checked on every call, since mmengine's
+    that it can run per part: a splittable depthwise conv, no norm or a
+    plain ``BatchNorm2d`` (SyncBN reduces across processes in its own call)
+    and a parameter-free activation. Checked on every call, since mmengine's
     ``sync_bn`` swaps norms after building."""
     conv = module.conv
     return _splittable_conv(conv) and \
         conv.groups == conv.in_channels == conv.out_channels and \
         module.order == ('conv', 'norm', 'act') and \
         not module.with_explicit_padding and \
-        not module.with_spectral_norm and module.with_norm and \
-        type(module.norm) is nn.BatchNorm2d and \
+        not module.with_spectral_norm and \
+        (not module.with_norm or type(module.norm) is nn.BatchNorm2d) and \
         not (module.with_activation and any(
             True for _ in module.activate.parameters()))
 
 
 def depthwise_over_concat(
-        module: nn.Module,
-        parts: Sequence[Optional[torch.Tensor]],
-        channels: Sequence[int],
-        fast: bool = True,
-        weights: Optional[Sequence[torch.Tensor]] = None
-) -> List[torch.Tensor]:
+    module: nn.Module,
+    parts: Sequence[Optional[torch.Tensor]],
+    channels: Sequence[int],
+    fast: bool = True,
+    weights: Optional[Sequence[torch.Tensor]] = None
+) -> List[Optional[torch.Tensor]]:
     """A depthwise ConvModule over ``cat(parts)``, returned split by part.
 
     In the split form a None part (zeros) becomes one constant per channel,
     computed on a 1x1 stand-in of two samples (so that training-mode batch
     statistics stay defined and equal) and returned with 1x1 spatial size;
-    :func:`conv_over_concat` broadcasts it.
+    :func:`conv_over_concat` broadcasts it. A bare bias-free depthwise conv
+    (no norm, no activation, as in Xception's separable convs) maps zeros to
+    zeros, so there a None part stays None.
 
     Args:
-        module (ConvModule): Depthwise conv, norm and activation over all the
-            channels.
+        module (ConvModule): Depthwise conv, optional norm and activation
+            over all the channels.
         parts (Sequence[Tensor | None]): Consecutive channel slices of its
             input; None stands for zeros.
         channels (Sequence[int]): Channels of each part.
@@ -180,7 +182,8 @@ def depthwise_over_concat(
             ``channels``.
 
     Returns:
-        list[Tensor]: The output, split like the input.
+        list[Tensor | None]: The output, split like the input (None for a
+        None part of a bare conv's split form).
 
     Example:
         >>> import torch
@@ -204,6 +207,12 @@ def depthwise_over_concat(
     conv = module.conv
     if weights is None:
         weights = conv.weight.split(list(channels))
+    if not (module.with_norm or module.with_activation):
+        return [
+            None if p is None else F.conv2d(p, w, None, conv.stride,
+                                            conv.padding, conv.dilation, c)
+            for p, w, c in zip(parts, weights, channels)
+        ]
     ref = next(p for p in parts if p is not None)
     outs = [
         F.conv2d(
@@ -211,7 +220,8 @@ def depthwise_over_concat(
             conv.stride, conv.padding, conv.dilation, c)
         for p, w, c in zip(parts, weights, channels)
     ]
-    outs = _batch_norm_parts(module.norm, outs)
+    if module.with_norm:
+        outs = _batch_norm_parts(module.norm, outs)
     if module.with_activation:
         outs = [module.activate(t) for t in outs]
     return [t[:1] if p is None else t for t, p in zip(outs, parts)]

@@ -128,6 +128,29 @@ def test_depthwise_over_concat_equals_the_plain_form(training, with_zero_part):
             layers[0].state_dict()[name], value, msg=name)
 
 
+@pytest.mark.parametrize('with_zero_part', [False, True])
+def test_depthwise_over_concat_of_a_bare_conv_keeps_zeros_as_none(
+        with_zero_part):
+    # Xception's separable conv: a depthwise conv with no norm, no
+    # activation and no bias, so zeros stay zeros.
+    dw = ConvModule(
+        7, 7, 3, padding=1, groups=7, bias=False, norm_cfg=None, act_cfg=None)
+    assert _splittable_conv_module(dw)
+    e = torch.randn(2, 4, 9, 8)
+    h = None if with_zero_part else torch.randn(2, 3, 9, 8)
+    fast = depthwise_over_concat(dw, [e, h], [4, 3])
+    plain = depthwise_over_concat(dw, [e, h], [4, 3], fast=False)
+    torch.testing.assert_close(fast[0], plain[0])
+    if with_zero_part:
+        assert fast[1] is None
+        assert torch.equal(plain[1], torch.zeros(2, 3, 9, 8))
+    else:
+        torch.testing.assert_close(fast[1], plain[1])
+    # A bias would not keep zeros: that conv takes the plain form.
+    assert not _splittable_conv_module(
+        ConvModule(7, 7, 3, padding=1, groups=7, act_cfg=None))
+
+
 def test_only_per_channel_conv_modules_are_split():
 
     def dw(**kwargs):

@@ -1,0 +1,624 @@
+"""The thin CIFAR Xception of RLA-Net and RLA-Xception (Zhao et al., 2021,
+appendix B.1, Table 2 and Table 9).
+
+The authors released no CIFAR code and Table 9 (the architecture) did not
+survive in our copy of the paper, so :class:`RLAXception` is a
+reconstruction from the text of appendix B.1, Chollet's Xception (2017) and
+the parameter counts of Table 2. Its class docstring is our Table 9 and
+lists every choice.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import (ConvModule, DepthwiseSeparableConvModule,
+                      build_activation_layer, build_conv_layer)
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import constant_init
+
+from mmrla.registry import MODELS
+from ..utils import (RLACell, build_rla_cell, check_out_indices,
+                     conv_over_concat, depthwise_over_concat, rla_step)
+from ..utils.concat_conv import keep_split_weights, kept_split_weights
+from ..utils.rla_cell import State
+from .base import RLABackbone, checkpointed
+
+
+def separable_conv(in_channels: int,
+                   out_channels: int,
+                   conv_cfg: Optional[dict],
+                   norm_cfg: dict,
+                   act_cfg: Optional[dict] = None,
+                   stride: int = 1) -> DepthwiseSeparableConvModule:
+    """Xception's separable conv: a bias-free depthwise 3x3 conv with no norm
+    and no activation (Chollet found none in between works best), then a
+    1x1 conv with a norm and ``act_cfg`` (None for none).
+
+    Example:
+        >>> import torch
+        >>> sep = separable_conv(8, 16, None, dict(type='BN'))
+        >>> sep(torch.rand(2, 8, 5, 5)).shape
+        torch.Size([2, 16, 5, 5])
+        >>> sep.depthwise_conv.with_norm, sep.pointwise_conv.with_norm
+        (False, True)
+    """
+    return DepthwiseSeparableConvModule(
+        in_channels,
+        out_channels,
+        3,
+        stride=stride,
+        padding=1,
+        bias=False,
+        conv_cfg=conv_cfg,
+        norm_cfg=norm_cfg,
+        act_cfg=act_cfg,
+        dw_norm_cfg=None,
+        dw_act_cfg=None)
+
+
+class XceptionBlock(BaseModule):
+    """A residual module of Xception, optionally with an RLA hidden state.
+
+    Branch: ``[act] sep(c_1) norm, act, sep(c_2) norm [, act, sep(c_3)
+    norm]``, then a 3x3 average pooling with stride 2 when ``stride=2``
+    (Xception's max pooling; its ``'same'`` padding is not counted in the
+    averages). Shortcut: the identity, or a 1x1 conv (stride ``stride``)
+    and a norm when the width or the resolution changes. The output is
+    their sum, with no activation: the next module starts with one.
+
+    With RLA (``rla_channel`` k > 0) the hidden state ``h`` joins the first
+    separable conv: its depthwise conv sees ``cat(act(x), h)``, C_in + k
+    channels, and its pointwise conv maps them to ``c_1``. ``h`` is not
+    activated (it is a conv output, as in RLA-ResNet) and does not enter the
+    shortcut. The output then updates ``h`` through the stage's shared 1x1
+    conv and the cell (:func:`~mmrla.models.utils.rla_step`).
+
+    Args:
+        in_channels (int): Channels of ``x``.
+        channels (Sequence[int]): Output channels of each separable conv.
+        stride (int): 2 ends the branch with the average pooling and strides
+            the shortcut. Defaults to 1.
+        start_with_act (bool): Activate ``x`` before the first separable
+            conv (False only right after the stem, whose conv already did).
+        rla_channel (int): Channels k of the hidden state; 0 builds the
+            plain Xception module. Defaults to 0.
+        rla_cell (RLACell, optional): The cell type of the recurrence;
+            defaults to a depthwise ``RLACell(rla_channel)``.
+        with_rla_update (bool): Whether this module updates ``h`` (False
+            for a last module whose update nothing would consume).
+        with_cp (bool): Use gradient checkpointing.
+        conv_cfg (dict, optional): Config of the convolutions.
+        norm_cfg (dict): Config of the norms.
+        act_cfg (dict): Config of the activation, never applied in place
+            (``x`` also feeds the shortcut).
+        init_cfg (dict, optional): Initialization config.
+
+    Example:
+        >>> import torch
+        >>> block = XceptionBlock(32, (64, 64), stride=2, rla_channel=8)
+        >>> out_conv = torch.nn.Conv2d(64, 8, 1, bias=False)
+        >>> rec_conv = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        >>> x, h = torch.rand(2, 32, 9, 9), torch.rand(2, 8, 9, 9)
+        >>> [t.shape for t in block(x, h, out_conv, rec_conv)]
+        [torch.Size([2, 64, 5, 5]), torch.Size([2, 8, 5, 5])]
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 channels: Sequence[int],
+                 stride: int = 1,
+                 start_with_act: bool = True,
+                 rla_channel: int = 0,
+                 rla_cell: Optional[RLACell] = None,
+                 with_rla_update: bool = True,
+                 with_cp: bool = False,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if stride not in (1, 2):
+            raise ValueError(f'stride must be 1 or 2, got {stride!r}.')
+        self.in_channels = in_channels
+        self.out_channels = channels[-1]
+        self.stride = stride
+        self.start_with_act = start_with_act
+        self.rla_channel = rla_channel
+        self.with_cp = with_cp
+        # x feeds the shortcut too, so the activation must not overwrite it.
+        self.act = build_activation_layer({
+            **act_cfg, 'inplace': False
+        } if 'inplace' in act_cfg else act_cfg)
+        widths = [in_channels + rla_channel, *channels]
+        self.sep_convs = nn.ModuleList([
+            separable_conv(cin, cout, conv_cfg, norm_cfg)
+            for cin, cout in zip(widths[:-1], widths[1:])
+        ])
+        self.pool = nn.AvgPool2d(
+            3, stride=2, padding=1,
+            count_include_pad=False) if stride == 2 else None
+        self.shortcut = ConvModule(
+            in_channels,
+            self.out_channels,
+            1,
+            stride=stride,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=None) if stride != 1 or \
+            in_channels != self.out_channels else None
+        if rla_channel:
+            self.rla_cell = rla_cell or RLACell(
+                rla_channel,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                depthwise=True)
+            # The cell's per-module module (unshared), e.g. its norm.
+            self.rla_norm = self.rla_cell.build_own() \
+                if with_rla_update else None
+        else:
+            self.rla_cell = self.rla_norm = None
+        self.fast = True  # the backbone's set_fast_paths sets it
+
+    @property
+    def last_norm(self) -> nn.Module:
+        """The branch's last norm (zero-initialized by
+        ``zero_init_residual``)."""
+        return self.sep_convs[-1].pointwise_conv.norm
+
+    def _first_sep_conv(self, x: torch.Tensor,
+                        h: Optional[torch.Tensor]) -> torch.Tensor:
+        """``sep_convs[0](cat(x, h))``; ``h=None`` stands for the zero
+        state. Split by part when exact (see ``concat_conv``)."""
+        sep = self.sep_convs[0]
+        if not self.rla_channel:
+            return sep(x)
+        channels = [self.in_channels, self.rla_channel]
+        parts = depthwise_over_concat(sep.depthwise_conv, [x, h], channels,
+                                      self.fast,
+                                      kept_split_weights(self, 'dw_split'))
+        return conv_over_concat(sep.pointwise_conv, parts, channels, self.fast,
+                                kept_split_weights(self, 'pw_split'))
+
+    def switch_to_deploy(self) -> None:
+        """Keep the first separable conv's weights split by part instead of
+        slicing them per call (inference only)."""
+        if self.rla_channel:
+            channels = [self.in_channels, self.rla_channel]
+            sep = self.sep_convs[0]
+            keep_split_weights(self, 'dw_split',
+                               sep.depthwise_conv.conv.weight, channels, 0)
+            keep_split_weights(self, 'pw_split',
+                               sep.pointwise_conv.conv.weight, channels, 1)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        h: Optional[State] = None,
+        out_conv: Optional[nn.Module] = None,
+        shared: Optional[nn.Module] = None
+    ) -> Tuple[torch.Tensor, Optional[State]]:
+        """Run the module and one RLA step.
+
+        Args:
+            x (Tensor): Module input, shape (N, C_in, H, W).
+            h (Tensor | tuple, optional): The cell's state, (N, k, H, W);
+                None for the initial all-zero state (and without RLA).
+            out_conv (nn.Module, optional): The stage's shared 1x1 conv
+                (C_out -> k).
+            shared (nn.Module, optional): The stage's shared module of the
+                cell (the depthwise recurrent 3x3 conv for :class:`RLACell`).
+
+        Returns:
+            tuple: The module output (N, C_out, H', W') and the new state
+            (N, k, H', W'), or None without RLA or without an update.
+        """
+
+        def _inner_forward(x, h):
+            y = x
+            for i, sep in enumerate(self.sep_convs):
+                if i or self.start_with_act:
+                    y = self.act(y)
+                if i:
+                    y = sep(y)
+                else:
+                    y = self._first_sep_conv(
+                        y, None
+                        if self.rla_cell is None else self.rla_cell.hidden(h))
+            if self.pool is not None:
+                y = self.pool(y)
+            # In place into the branch's fresh output.
+            out = y.add_(x if self.shortcut is None else self.shortcut(x))
+            if self.rla_norm is None:
+                return out, None
+            return out, rla_step(self.rla_cell, h, out_conv(out), self.stride,
+                                 self.rla_norm, shared)
+
+        return checkpointed(_inner_forward, self.with_cp, x, h)
+
+
+@MODELS.register_module()
+class RLAXception(RLABackbone):
+    """The thin CIFAR Xception of RLA-Net (``with_rla=False``) and
+    RLA-Xception (`Recurrence along Depth
+    <https://arxiv.org/abs/2110.11852>`_, NeurIPS 2021, appendix B.1).
+
+    Our reconstruction of the paper's Table 9 (input 32x32; ``sep c``: a
+    separable conv with c outputs and a norm after it; ``act``: ReLU; k: the
+    channels of the hidden state, 16):
+
+    +-------+---------------------------------+-------------------------------+
+    | Output| Xception (thin)                 | RLA-Xception                  |
+    | size  |                                 |                               |
+    +=======+=================================+===============================+
+    | 32x32 | conv, 3x3, 16, relu                                             |
+    |       | conv, 3x3, 32, relu  (``conv1``, ``conv2``: the stem)           |
+    +-------+---------------------------------+-------------------------------+
+    | 32x32 | entry module 1 (``layer1``):    | the same, h (k) joins the     |
+    |       | [sep 64, act, sep 64]           | first sep conv: 32 + k -> 64; |
+    |       | + 1x1 conv 64 shortcut          | stage 1 RLA convs             |
+    +-------+---------------------------------+-------------------------------+
+    | 16x16 | entry module 2 (``layer2``):    | 64 + k -> 128; stage 2 RLA    |
+    |       | [act, sep 128, act, sep 128,    | convs                         |
+    |       | avg pool 3x3 s2]                |                               |
+    |       | + 1x1 conv 128, s2 shortcut     |                               |
+    +-------+---------------------------------+-------------------------------+
+    | 8x8   | entry module 3 (``layer3.0``):  | 128 + k -> 256                |
+    |       | [act, sep 256, act, sep 256,    |                               |
+    |       | avg pool 3x3 s2]                |                               |
+    |       | + 1x1 conv 256, s2 shortcut     |                               |
+    |       +---------------------------------+-------------------------------+
+    |       | middle flow (``layer3.1..8``):  | 256 + k -> 256 in each        |
+    |       | [act, sep 256] x 3, identity;   |                               |
+    |       | x 8                             |                               |
+    |       +---------------------------------+-------------------------------+
+    |       | exit module (``layer3.9``):     | 256 + k -> 256; stage 3 RLA   |
+    |       | [act, sep 256, act, sep 512]    | convs                         |
+    |       | + 1x1 conv 512 shortcut         |                               |
+    |       +---------------------------------+-------------------------------+
+    |       | sep 512, relu; sep 512, relu    | the same, then cat with       |
+    |       | (``conv3``, ``conv4``)          | relu(bn(h)): 512 + k channels |
+    +-------+---------------------------------+-------------------------------+
+    | 1x1   | global average pool, 10-d or 100-d fc, softmax (the head)       |
+    +-------+---------------------------------+-------------------------------+
+
+    The choices, from the paper's text (appendix B.1) and Xception (Chollet,
+    2017: entry flow conv 32 s2, conv 64, three modules of 128, 256, 728;
+    middle flow 8 x 3 separable convs of 728; exit module 728, 1024, then
+    separable convs 1536 and 2048):
+
+    - *Depth unchanged*: 36 conv layers (2 stem convs, 2 + 2 + 2 entry, 24
+      middle, 2 exit, 2 tail separable convs), plus the 1x1 shortcuts.
+    - *Thinner*: the stem is the surviving rows of Table 9 (16 and 32, half
+      of Xception's); the entry modules double on from there (64, 128,
+      256), the 728-wide layers become 256 and the exit flow's 1024, 1536
+      and 2048 become 512: widths that double per stage (64, 128, 256), as
+      in CIFAR ResNets, and 512 at the end. The paper's C-100 minus C-10
+      difference, 0.05M = 90 x (C + 1), puts the classifier's input C near
+      555 (0.04M..0.06M: 444..666); 512 fits, and these widths give 2.70M
+      and 2.75M at two decimals (see below). A single width factor cannot:
+      a classifier input near 512 leaves the net near 1.4M.
+    - *3x3 first conv* (the paper says "7x7", a slip: Xception starts with
+      two 3x3 convs), stride 1, and "same" padding on both stem convs
+      (Xception's are unpadded), so 32x32 stays 32x32.
+    - *Three downsampling layers removed*: of Xception's five (the first
+      conv's stride 2 and the pooling of entry modules 1-3 and of the exit
+      module), we remove the first conv's stride and the pooling of entry
+      module 1 and of the exit module. Entry modules 2 and 3 downsample,
+      32 -> 16 -> 8, the resolutions of CIFAR ResNets, and the whole middle
+      flow runs at the lowest one, 8x8, like ResNet's last CIFAR stage
+      (ImageNet Xception runs it at 1/16, its second lowest). The
+      parameter counts do not depend on which poolings go; this is the
+      choice that keeps the first module at full resolution and the deep
+      middle flow cheap. Modules without pooling keep their 1x1 shortcut
+      conv (stride 1), since their width changes.
+    - *Average instead of max pooling*: 3x3, stride 2, padding 1, the
+      padding not counted in the averages (Keras's ``'same'`` pooling).
+    - *Stages by resolution*: 32x32 (module 1), 16x16 (module 2) and 8x8
+      (module 3, the middle flow and the exit module): three RLA stages
+      with 1, 1 and 10 RLA steps, one per residual module.
+    - *RLA* (RLA-ResNet's design on Xception's modules): ``h`` starts at
+      zero at 32x32 and is average-pooled 2x2 where a module downsamples;
+      each module sees ``cat(act(x), h)`` in its first separable conv (as
+      RLA-MobileNetV2, where ``h`` joins the depthwise conv, so the
+      depthwise conv has C + k channels); the module output feeds a 1x1
+      conv (C -> k) shared by the modules of its stage with that output
+      width (one per stage, except that the exit module, 512 wide, has its
+      own); ``h <- rec(tanh(bn(h + update)))`` with a per-module norm and a
+      shared recurrent 3x3 conv per stage, depthwise as in RLA-MobileNetV2
+      (Xception is built of depthwise separable convs); classification reads
+      out ``relu(bn(h))`` concatenated to the last feature map before the
+      global pooling, 512 + k channels.
+    - *k = 16*: RLA adds ``3846 k + 27 k + n k`` parameters (n classes;
+      below), 0.062M / 0.064M for k = 16, against the paper's +0.07M /
+      +0.06M; k = 12 (ResNet-164's) adds 0.047M, 0.02M short, and a dense
+      recurrent conv with k = 16 adds 0.0700M on CIFAR-100, 0.010M above
+      the paper.
+
+    Parameter arithmetic (``sep(a, b) = 9a + ab + 2b``: depthwise, pointwise
+    and norm; no conv has a bias):
+
+    - stem: 3*9*16 + 2*16 + 16*9*32 + 2*32 = 5,136;
+    - entry modules: sep(32, 64) + sep(64, 64) + 32*64 + 2*64 = 9,440;
+      sep(64, 128) + sep(128, 128) + 64*128 + 2*128 = 35,264;
+      sep(128, 256) + sep(256, 256) + 128*256 + 2*256 = 136,064;
+    - middle flow: 24 sep(256, 256) = 24 * 68,352 = 1,640,448;
+    - exit module: sep(256, 256) + sep(256, 512) + 256*512 + 2*512 =
+      334,848; tail: 2 sep(512, 512) = 535,552;
+    - backbone 2,696,752; with the n-class fc, 512 n + n: 2,701,882 for
+      CIFAR-10 (paper 2.70M) and 2,748,052 for CIFAR-100 (2.75M): the
+      paper counts in units of 10^6 (in 2^20 these are 2.58M and 2.62M).
+    - RLA: the first separable conv of the 12 modules grows by 9k
+      (depthwise) and k * c_1 (pointwise; sum of c_1 = 64 + 128 + 10 * 256
+      = 2,752); 12 per-module norms (2k); the 1x1 convs k (64 + 128 + 256 +
+      512); 3 depthwise recurrent convs (9k); the read-out norm (2k); the fc
+      n k. Total ``(2,752 + 12 * 11 + 960 + 2) k + 27 k + n k``: 62,128 for
+      CIFAR-10 and 63,568 for CIFAR-100 with k = 16.
+
+    ``out_indices`` 0-2 select the stage outputs (64, 128 and 512 channels
+    at 1, 1/2 and 1/4 of the input) and 3 the classification feature.
+    Without index 3, stages after the last output, the tail convs and the
+    read-out are not built and the last update of ``h`` is not computed, so
+    every parameter gets a gradient.
+
+    Args:
+        arch (str | dict): ``'cifar'`` (the table above) or a dict with the
+            keys of :attr:`arch_settings`.
+        with_rla (bool): Build RLA-Xception; False builds the plain
+            Xception baseline. Defaults to True.
+        rla_channel (int): Channels k of the hidden state. Defaults to 16.
+        in_channels (int): Input image channels. Defaults to 3.
+        out_indices (Sequence[int]): 0-2 for the stages, 3 for the
+            classification feature. Defaults to (3, ).
+        cell_cfg (dict, optional): The recurrent unit, built with
+            ``channels=rla_channel``, this backbone's ``conv_cfg`` and
+            ``norm_cfg`` and ``depthwise=True`` unless given (e.g.
+            ``dict(type='RLACell', depthwise=False)`` for RLA-ResNet's dense
+            recurrent conv); None for ``dict(type='RLACell')``.
+        readout (str): Read-out of ``h`` for classification, one of
+            ``'norm_act'`` (default, ``relu(bn(h))``), ``'norm_tanh'``,
+            ``'none'``.
+        frozen_stages (int): Freeze the stem and ``layer1`` ..
+            ``layer{frozen_stages}`` (eval mode, no gradients) with the RLA
+            convs and norms of those stages; 4 also freezes ``conv3``,
+            ``conv4`` and the read-out norm. -1 freezes nothing.
+        norm_eval (bool): Keep norm layers in eval mode while training.
+        conv_cfg (dict, optional): Config of the convolutions.
+        norm_cfg (dict): Config of the norms.
+        act_cfg (dict): Config of the activations. Defaults to ReLU.
+        with_cp (bool): Gradient checkpointing of every module.
+        zero_init_residual (bool): Zero-init the last norm of each module's
+            branch, so that modules start as their shortcuts. The paper
+            uses He initialization only, so defaults to False.
+        init_cfg (dict or list[dict], optional): Initialization config;
+            defaults to He (Kaiming) init of the convs, as the paper.
+
+    Example:
+        >>> import torch
+        >>> model = RLAXception()
+        >>> [o.shape for o in model(torch.rand(2, 3, 32, 32))]
+        [torch.Size([2, 528, 8, 8])]
+        >>> model = RLAXception(with_rla=False, out_indices=(0, 1, 2, 3))
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 20, 20))]
+        [(1, 64, 20, 20), (1, 128, 10, 10), (1, 512, 5, 5), (1, 512, 5, 5)]
+    """
+
+    # The stem's widths; per resolution stage, rows of (output widths of
+    # the separable convs of a module, number of modules, stride of the
+    # first); the tail's separable convs.
+    arch_settings: Dict[str, dict] = {
+        'cifar':
+        dict(
+            stem_channels=(16, 32),
+            stages=(
+                (((64, 64), 1, 1), ),  # 32x32: entry module 1
+                (((128, 128), 1, 2), ),  # 16x16: entry module 2
+                (  # 8x8: entry module 3, the middle flow, the exit module
+                    ((256, 256), 1, 2),
+                    ((256, 256, 256), 8, 1),
+                    ((256, 512), 1, 1),
+                ),
+            ),
+            tail_channels=(512, 512)),
+    }
+
+    def __init__(
+        self,
+        arch: Union[str, dict] = 'cifar',
+        with_rla: bool = True,
+        rla_channel: int = 16,
+        in_channels: int = 3,
+        out_indices: Sequence[int] = (3, ),
+        cell_cfg: Optional[dict] = None,
+        readout: str = 'norm_act',
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        conv_cfg: Optional[dict] = None,
+        norm_cfg: dict = dict(type='BN', requires_grad=True),
+        act_cfg: dict = dict(type='ReLU'),
+        with_cp: bool = False,
+        zero_init_residual: bool = False,
+        init_cfg=[
+            dict(type='Kaiming', layer=['Conv2d']),
+            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+        ]
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        arch = self._arch(arch)
+        stages = arch['stages']
+        num_stages = len(stages)
+        self._check_common_args(
+            rla_channel,
+            frozen_stages,
+            num_stages + 1,
+            f'-1 freezes nothing, 0 the stem, {num_stages + 1} everything',
+            rla_hint='RLA-Xception uses 16')
+        out_indices = check_out_indices(
+            out_indices, num_stages + 1,
+            f'use 0..{num_stages - 1} for layer1..layer{num_stages} and '
+            f'{num_stages} for the classification feature')
+
+        self.arch = arch
+        self.with_rla = bool(with_rla)
+        self.rla_channel = rla_channel
+        self.in_channels = in_channels
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.zero_init_residual = zero_init_residual
+        self.with_cls_output = num_stages in out_indices
+        # Stages after the last output would be computed for nothing.
+        self.num_stages = num_stages if self.with_cls_output else \
+            max(out_indices) + 1
+        k = rla_channel if self.with_rla else 0
+
+        stem = arch['stem_channels']
+        stem_inputs = (in_channels, stem[0])
+        stem_convs = [
+            ConvModule(
+                cin,
+                cout,
+                3,
+                padding=1,
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                act_cfg=act_cfg) for cin, cout in zip(stem_inputs, stem)
+        ]
+        self.conv1, self.conv2 = stem_convs
+
+        self.rla_cell = build_rla_cell(
+            cell_cfg, rla_channel, conv_cfg, norm_cfg,
+            depthwise=True) if self.with_rla else None
+        out_convs: List[nn.Module] = []
+        recurrent_convs: List[nn.Module] = []
+        # Index into rla_out_convs of each module (None: no update).
+        self.out_conv_ids: List[List[Optional[int]]] = []
+        self.stage_channels: List[int] = []
+        block_in = stem[1]
+        for i in range(self.num_stages):
+            modules = [(channels, stride if j == 0 else 1)
+                       for channels, num, stride in stages[i]
+                       for j in range(num)]
+            last_stage = i == self.num_stages - 1
+            blocks, ids, convs_by_width = [], [], {}
+            for j, (channels, stride) in enumerate(modules):
+                # Nothing consumes the last update of a dense-output model.
+                update = self.with_rla and (self.with_cls_output
+                                            or not last_stage
+                                            or j < len(modules) - 1)
+                blocks.append(
+                    XceptionBlock(
+                        block_in,
+                        channels,
+                        stride=stride,
+                        start_with_act=i > 0 or j > 0,
+                        rla_channel=k,
+                        rla_cell=self.rla_cell,
+                        with_rla_update=update,
+                        with_cp=with_cp,
+                        conv_cfg=conv_cfg,
+                        norm_cfg=norm_cfg,
+                        act_cfg=act_cfg))
+                block_in = channels[-1]
+                if not update:
+                    ids.append(None)
+                    continue
+                if block_in not in convs_by_width:
+                    convs_by_width[block_in] = len(out_convs)
+                    out_convs.append(
+                        build_conv_layer(conv_cfg, block_in, k, 1, bias=False))
+                ids.append(convs_by_width[block_in])
+            self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
+            self.out_conv_ids.append(ids)
+            self.stage_channels.append(block_in)
+            if self.with_rla:
+                recurrent_convs.append(self.rla_cell.build_shared(
+                ) if convs_by_width else nn.Identity())
+        if self.with_rla:
+            self.rla_out_convs = nn.ModuleList(out_convs)
+            self.rla_recurrent_convs = nn.ModuleList(recurrent_convs)
+        else:
+            self.rla_out_convs = self.rla_recurrent_convs = None
+
+        if self.with_cls_output:
+            tail = arch['tail_channels']
+            self.conv3 = separable_conv(block_in, tail[0], conv_cfg, norm_cfg,
+                                        act_cfg)
+            self.conv4 = separable_conv(tail[0], tail[1], conv_cfg, norm_cfg,
+                                        act_cfg)
+            self.cls_channels = tail[1] + k
+        else:
+            self.conv3 = self.conv4 = None
+            self.cls_channels = None
+        self._build_readout(
+            readout if self.with_rla and self.with_cls_output else None, k,
+            norm_cfg, act_cfg)
+        self._freeze_stages()
+
+    @classmethod
+    def _arch(cls, arch: Union[str, dict]) -> dict:
+        keys = set(cls.arch_settings['cifar'])
+        if isinstance(arch, str):
+            if arch not in cls.arch_settings:
+                raise ValueError(
+                    f'Unknown arch {arch!r}; choose one of '
+                    f'{sorted(cls.arch_settings)} or pass a dict with the '
+                    f'keys {sorted(keys)}.')
+            return cls.arch_settings[arch]
+        if not isinstance(arch, dict) or set(arch) != keys:
+            raise ValueError(
+                f'arch must be a name in {sorted(cls.arch_settings)} or a '
+                f'dict with exactly the keys {sorted(keys)}, got {arch!r}.')
+        return arch
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        """Channels of each returned feature, in ``out_indices`` order."""
+        channels = self.stage_channels + [self.cls_channels]
+        return tuple(channels[i] for i in self.out_indices)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        self._check_input(x)
+        x = self.conv2(self.conv1(x))
+        h = None  # the zero state; see rla_step
+        outs = []
+        for i in range(self.num_stages):
+            shared = self.rla_recurrent_convs[i] if self.with_rla else None
+            for block, conv_id in zip(
+                    getattr(self, f'layer{i + 1}'), self.out_conv_ids[i]):
+                out_conv = None if conv_id is None else \
+                    self.rla_out_convs[conv_id]
+                x, h = block(x, h, out_conv, shared)
+            if i in self.out_indices:
+                outs.append(x)
+        if self.with_cls_output:
+            x = self.conv4(self.conv3(x))
+            if self.with_rla:
+                x = torch.cat([x, self._readout(self.rla_cell.hidden(h))], 1)
+            outs.append(x)
+        return tuple(outs)
+
+    def _init_after_weights(self) -> None:
+        if self.zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, XceptionBlock):
+                    constant_init(m.last_norm, 0)
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        modules = [self.conv1, self.conv2]
+        for i in range(min(self.frozen_stages, self.num_stages)):
+            modules.append(getattr(self, f'layer{i + 1}'))
+            if self.with_rla:
+                # A stage's RLA convs serve only its own modules.
+                modules.append(self.rla_recurrent_convs[i])
+                modules += [
+                    self.rla_out_convs[c] for c in set(self.out_conv_ids[i])
+                    if c is not None
+                ]
+        if self.frozen_stages > len(self.arch['stages']) and \
+                self.with_cls_output:
+            modules += [self.conv3, self.conv4]
+            if self.rla_out_norm is not None:
+                modules.append(self.rla_out_norm)
+        return modules
