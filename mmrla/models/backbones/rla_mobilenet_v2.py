@@ -406,13 +406,6 @@ class RLAMobileNetV2(RLABackbone):
             in_channels = out_channels
         return nn.Sequential(*blocks)
 
-    def set_fast_paths(self, enabled: bool = True) -> 'RLAMobileNetV2':
-        super().set_fast_paths(enabled)
-        for m in self.modules():
-            if isinstance(m, RLAInvertedResidual):
-                m.fast = self.fast_paths
-        return self
-
     def _recurrent_conv(self, row: int) -> nn.Module:
         stage = 0 if self.share_recurrent_conv else self.row_stages[row]
         return self.rla_recurrent_convs[stage]

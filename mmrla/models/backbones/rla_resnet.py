@@ -405,13 +405,6 @@ class _RLABlockBackbone(RLABackbone):
             channels[-1] += self.rla_channel
         return tuple(channels)
 
-    def set_fast_paths(self, enabled: bool = True) -> '_RLABlockBackbone':
-        super().set_fast_paths(enabled)
-        for m in self.modules():
-            if isinstance(m, _RLABlock):
-                m.fast = self.fast_paths
-        return self
-
     def _append_hidden(self, outs: List[torch.Tensor],
                        state) -> Tuple[torch.Tensor, ...]:
         """In classification mode, append the read-out of the final state's
