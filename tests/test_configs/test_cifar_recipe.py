@@ -106,7 +106,7 @@ def test_schedule(name):
     lrs = []
     for _ in range(cfg.train_cfg.max_epochs):
         lrs.append(wrapper.get_lr()['lr'][0])
-        wrapper.optimizer.step()  # no gradients: an epoch's steps, no-ops
+        wrapper.step()  # no gradients: an epoch's steps, no-ops
         scheduler.step()
     assert lrs[:150] == pytest.approx([0.1] * 150)
     assert lrs[150:225] == pytest.approx([0.01] * 75)
