@@ -1,5 +1,7 @@
 """Train a layer-attention ResNet-20 on synthetic 32x32 shapes on the CPU.
 
+Steps 1-3 are ``demo/cifar_shapes.py``'s:
+
 1. ``tools/dataset_converters/generate_cifar_shapes.py`` writes a
    CIFAR-10-format set of circles, squares and triangles to ``--data``;
 2. ``tools/train.py`` trains ``configs/layer_attention/la-resnet20_b128_
@@ -20,7 +22,6 @@ import argparse
 import json
 import os.path as osp
 import sys
-import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The demo drives the repository's tools in its own process, so that the
@@ -45,42 +46,24 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmrla.utils.cifar_shapes import disable_md5_checks, write_cifar
-    from tools.test import main as test
-    from tools.train import main as train
+    from demo.cifar_shapes import train_and_test
     from tools.visualization.layer_attention import main as visualize
 
-    write_cifar(args.data, args.num_train, args.num_test, 'cifar10')
-    disable_md5_checks()
-    options = ['--cfg-options', f'train_cfg.max_epochs={args.epochs}']
-    for split in ('train', 'val', 'test'):
-        options += [
-            f'{split}_dataloader.dataset.data_root={args.data}',
-            f'{split}_dataloader.batch_size={args.batch_size}',
-            f'{split}_dataloader.num_workers=0',
-            f'{split}_dataloader.persistent_workers=False',
-        ]
-    start = time.time()
-    if train([CONFIG, '--work-dir', args.work_dir, *options]):
-        return 1
-    minutes = (time.time() - start) / 60
-    checkpoint = osp.join(args.work_dir, f'epoch_{args.epochs}.pth')
-    if test([
-            CONFIG, checkpoint, '--work-dir',
-            osp.join(args.work_dir, 'test'), *options
-    ]):
+    result = train_and_test(CONFIG, args.data, args.work_dir, args.num_train,
+                            args.num_test, args.epochs, args.batch_size)
+    if result is None:
         return 1
     out_dir = osp.join(args.work_dir, 'attention')
     if visualize([
-            CONFIG, checkpoint, '--num-images',
-            str(args.num_test), '--out-dir', out_dir, *options
+            CONFIG, result['checkpoint'], '--num-images',
+            str(args.num_test), '--out-dir', out_dir, *result['options']
     ]):
         return 1
     with open(osp.join(out_dir, 'layer_attention.json')) as f:
         mean = json.load(f)['mean']
-    print(f'Trained {args.epochs} epochs in {minutes:.1f} min; layer '
-          f'attention per block: {", ".join(f"{v:.2f}" for v in mean)}; '
-          f'figures in {out_dir}')
+    print(f'Trained {args.epochs} epochs in {result["minutes"]:.1f} min; '
+          f'test top-1 {result["test"]:.1f}%; layer attention per block: '
+          f'{", ".join(f"{v:.2f}" for v in mean)}; figures in {out_dir}')
     return 0
 
 

@@ -1,11 +1,11 @@
 """Registries used by mmrla.
 
 mmrla serves both mmpretrain (classification) and mmdet (detection). Both
-libraries' ``MODELS`` and ``HOOKS`` registries are children of mmengine's
-root registries and fall back to their parent when a type is not found in
-their own scope. Registering mmrla modules in the root registries therefore
-makes them buildable from configs of either library, with no
-``default_scope`` tricks.
+libraries' ``MODELS``, ``HOOKS`` and ``DATASETS`` registries are children
+of mmengine's root registries and fall back to their parent when a type is
+not found in their own scope. Registering mmrla modules in the root
+registries therefore makes them buildable from configs of either library,
+with no ``default_scope`` tricks.
 
 mmdet 3.x defines no "function" registry of its own, yet mmengine's
 ``BaseInferencer``, which mmdet's ``DetInferencer`` extends, looks its
@@ -18,9 +18,9 @@ succeeds as before, without the warning.
 """
 import importlib
 
-from mmengine.registry import FUNCTIONS, HOOKS, MODELS, Registry
+from mmengine.registry import DATASETS, FUNCTIONS, HOOKS, MODELS, Registry
 
-__all__ = ['HOOKS', 'MODELS']
+__all__ = ['DATASETS', 'HOOKS', 'MODELS']
 
 
 def _add_function_registry(scope: str) -> None:

@@ -3,8 +3,9 @@ from .checkpoint import (CheckpointMismatch, check_checkpoint,
                          check_checkpoint_exists, checkpoint_mismatch,
                          load_checked_checkpoint)
 from .cli import (UserError, build_runner, check_converted, check_data_paths,
-                  check_pretrained_weights, load_config, parse_runner_args,
-                  set_launcher_and_work_dir)
+                  check_pretrained_weights, find_configs, load_config,
+                  parse_runner_args, set_launcher_and_work_dir)
+from .markdown import markdown_table
 from .model_check import (check_model_config, explain_build_error,
                           explained_build_errors)
 
@@ -13,6 +14,7 @@ __all__ = [
     'build_runner', 'check_checkpoint', 'check_checkpoint_exists',
     'check_converted', 'check_data_paths', 'check_model_config',
     'check_pretrained_weights', 'checkpoint_mismatch', 'drop_pretrained_init',
-    'explain_build_error', 'explained_build_errors', 'load_checked_checkpoint',
-    'load_config', 'parse_runner_args', 'set_launcher_and_work_dir'
+    'explain_build_error', 'explained_build_errors', 'find_configs',
+    'load_checked_checkpoint', 'load_config', 'markdown_table',
+    'parse_runner_args', 'set_launcher_and_work_dir'
 ]

@@ -10,8 +10,8 @@ read the real thing; labels 3..9 (3..99) are simply never used.
 mmpretrain checks the MD5 sums of the official files, which synthetic files
 cannot match: a config reading them sets ``dataset.download=False`` (the
 repo's CIFAR configs do) and the process calls :func:`disable_md5_checks`
-before building the dataset, as ``demo/layer_attention_cifar.py`` and the
-tests do.
+before building the dataset, as ``demo/cifar_shapes.py`` and the tests
+do.
 
 The command line is ``tools/dataset_converters/generate_cifar_shapes.py``.
 """
@@ -110,6 +110,35 @@ def _dump(folder, name, data, labels, label_key):
                 'data': data.astype(np.uint8),
                 label_key: [int(v) for v in labels]
             }, f)
+
+
+def dataset_format(dataset_type: str) -> Tuple[str, bool]:
+    """Which of ``FORMATS`` a CIFAR dataset type reads, and whether it
+    holds training images out for validation (takes ``num_val``, as
+    mmrla's ``CIFAR10Split`` does).
+
+    Raises:
+        UserError: If the type is unknown or reads no CIFAR pickles.
+
+    Example:
+        >>> dataset_format('CIFAR100')
+        ('cifar100', False)
+    """
+    import inspect
+
+    import mmpretrain.datasets  # noqa: F401  (registers the types)
+    from mmpretrain.registry import DATASETS
+
+    from .cli import UserError
+    cls = DATASETS.get(dataset_type)
+    folder = getattr(cls, 'base_folder', None)
+    for fmt, spec in FORMATS.items():
+        if spec['folder'] == folder:
+            held_out = 'num_val' in inspect.signature(cls).parameters
+            return fmt, held_out
+    raise UserError(f'The dataset {dataset_type} does not read CIFAR-10 or '
+                    'CIFAR-100 pickles; use a config of mmpretrain\'s CIFAR10/'
+                    'CIFAR100 or mmrla\'s CIFAR10Split/CIFAR100Split.')
 
 
 def disable_md5_checks(setter=setattr) -> None:

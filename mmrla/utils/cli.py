@@ -5,7 +5,7 @@ import difflib
 import glob
 import os
 import os.path as osp
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
@@ -57,6 +57,29 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+def find_configs(configs: Sequence[str], folder: str) -> List[str]:
+    """The config files a table tool reports on.
+
+    Args:
+        configs (Sequence[str]): Files given on the command line.
+        folder (str): Where to look when none is given: every ``.py`` under
+            it, recursively.
+
+    Returns:
+        list[str]: ``configs``, else the files found, sorted.
+
+    Raises:
+        UserError: Naming the given files that do not exist.
+    """
+    if not configs:
+        return sorted(
+            glob.glob(osp.join(folder, '**', '*.py'), recursive=True))
+    missing = [c for c in configs if not osp.isfile(c)]
+    if missing:
+        raise UserError(f'no such config: {", ".join(missing)}')
+    return list(configs)
 
 
 def parse_runner_args(
@@ -116,14 +139,43 @@ def _join(root: str, path: str) -> str:
         osp.join(root, path)
 
 
-def _own_folder(dataset: dict) -> Optional[str]:
-    """The folder of fixed file names that a dataset type reads under its
-    data_root (``base_folder`` of mmpretrain's CIFAR datasets), if any."""
+def _dataset_class(dataset: dict) -> Optional[type]:
+    """The class a dataset config's ``type`` names, if registered."""
     if not isinstance(dataset.get('type'), str):
         return None
     import mmpretrain.datasets  # noqa: F401  (registers the types)
     from mmpretrain.registry import DATASETS
-    return getattr(DATASETS.get(dataset['type']), 'base_folder', None)
+    return DATASETS.get(dataset['type'])
+
+
+def _own_files(cls: Optional[type]) -> List[str]:
+    """The files of fixed names a dataset class reads from its
+    ``base_folder`` (mmpretrain's CIFAR10/100 and their subclasses:
+    ``train_list``, ``test_list`` and ``meta``); [] for other classes."""
+    if not getattr(cls, 'base_folder', None):
+        return []
+    names = [
+        entry[0] for entry in getattr(cls, 'train_list', []) +
+        getattr(cls, 'test_list', [])
+    ]
+    meta = getattr(cls, 'meta', None)
+    if isinstance(meta, dict) and meta.get('filename'):
+        names.append(meta['filename'])
+    return names
+
+
+def _source_hint(dataset: dict) -> Optional[str]:
+    """Where the files of a dataset that reads fixed file names come from
+    (mmpretrain's CIFAR: the archive ``filename`` at ``url``), else None."""
+    cls = _dataset_class(dataset)
+    files = _own_files(cls)
+    if not (files and getattr(cls, 'url', None)
+            and getattr(cls, 'filename', None)):
+        return None
+    root = dataset.get('data_root') or '.'
+    first = osp.join(_join(root, cls.base_folder), files[0])
+    return (f'Download {cls.filename} from {cls.url} and unpack it in '
+            f'{root}, so that {first} exists')
 
 
 def _data_paths(dataset: dict) -> Iterator[Tuple[str, str]]:
@@ -133,11 +185,14 @@ def _data_paths(dataset: dict) -> Iterator[Tuple[str, str]]:
     if dataset.get('ann_file'):
         yield 'ann_file', _join(root, dataset['ann_file'])
     prefix = dataset.get('data_prefix')
-    folder = _own_folder(dataset)
-    if folder:
+    cls = _dataset_class(dataset)
+    if _own_files(cls):
         # mmpretrain's CIFAR10/100 read data_root/{base_folder}/<pickles>
-        # for either split.
-        yield 'data_root', _join(root, folder)
+        # and, for either split, refuse to start unless all are there.
+        folder = _join(root, cls.base_folder)
+        yield 'data_root', folder
+        for name in _own_files(cls):
+            yield 'data_root', osp.join(folder, name)
     elif not prefix and isinstance(dataset.get('split'), str) and \
             dataset['split']:
         # mmpretrain's ImageNet reads data_root/{split} by default.
@@ -173,10 +228,12 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
                     also = '' if field == 'data_root' else \
                         f' (and {split}_dataloader.dataset.{field} if it ' \
                         'differs)'
+                    fix = _source_hint(dataset) or \
+                        'Prepare the dataset as the README describes'
                     raise UserError(
                         f'The {split} dataset {key} "{path}" does not exist. '
-                        'Prepare the dataset as the README describes, or '
-                        'point the config at it, e.g. --cfg-options '
+                        f'{fix}, or point the config at it, e.g. '
+                        '--cfg-options '
                         f'{split}_dataloader.dataset.data_root=/path/to/data'
                         f'{also}.')
         # mmdet's CocoMetric reads its own copy of the annotation file.

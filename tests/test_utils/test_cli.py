@@ -105,6 +105,48 @@ def test_missing_files_under_the_root_are_named(tmp_path, dataset, key, path):
     assert f'(and train_dataloader.dataset.{field} if it differs)' in message
 
 
+@pytest.mark.parametrize('dataset_type,archive,folder,first', [
+    ('CIFAR10', 'cifar-10-python.tar.gz', 'cifar-10-batches-py',
+     'data_batch_1'),
+    ('CIFAR10Split', 'cifar-10-python.tar.gz', 'cifar-10-batches-py',
+     'data_batch_1'),
+    ('CIFAR100Split', 'cifar-100-python.tar.gz', 'cifar-100-python', 'train'),
+])
+def test_missing_cifar_says_where_the_files_come_from(tmp_path, dataset_type,
+                                                      archive, folder, first):
+    import mmrla.datasets  # noqa: F401  (custom_imports of the configs)
+    root = tmp_path / 'cifar'
+    cfg = _loader_cfg('val', type=dataset_type, data_root=str(root))
+    fix = (f'Download {archive} from https://www.cs.toronto.edu/~kriz/'
+           f'{archive} and unpack it in {root}, so that '
+           f'{osp.join(root, folder, first)} exists, or point the config at '
+           'it, e.g. --cfg-options val_dataloader.dataset.data_root='
+           '/path/to/data.')
+    with pytest.raises(UserError) as info:
+        check_data_paths(cfg, ('val', ))
+    assert str(info.value) == \
+        f'The val dataset data_root "{root}" does not exist. {fix}'
+    # Unpacked elsewhere, or only in part: the first missing path is named.
+    root.mkdir()
+    with pytest.raises(UserError) as info:
+        check_data_paths(cfg, ('val', ))
+    assert str(info.value).startswith(
+        f'The val dataset data_root "{root / folder}" does not exist. ')
+    (root / folder).mkdir()
+    with pytest.raises(UserError) as info:
+        check_data_paths(cfg, ('val', ))
+    assert str(info.value) == (f'The val dataset data_root '
+                               f'"{root / folder / first}" does not exist. '
+                               f'{fix}')
+
+
+def test_complete_cifar_passes(tmp_path):
+    from mmrla.utils.cifar_shapes import write_cifar
+    write_cifar(str(tmp_path), 5, 1, 'cifar100')
+    cfg = _loader_cfg(type='CIFAR100', data_root=str(tmp_path))
+    check_data_paths(cfg, ('train', ))
+
+
 def test_dataset_wrappers_are_looked_through(tmp_path):
     inner = dict(data_root=str(tmp_path / 'missing'))
     cfg = Config(

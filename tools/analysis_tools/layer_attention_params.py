@@ -13,7 +13,6 @@ Example:
         configs/layer_attention/la-resnet56_b128_cifar10.py
 """
 import argparse
-import glob
 import os.path as osp
 import sys
 from typing import Dict, Optional, Tuple
@@ -115,21 +114,22 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    configs = args.configs or sorted(glob.glob(osp.join(CONFIG_DIR, '*.py')))
-    missing = [c for c in configs if not osp.isfile(c)]
-    if missing:
-        print(f'error: no such config: {", ".join(missing)}', file=sys.stderr)
+    from mmrla.utils import UserError, find_configs, markdown_table
+    try:
+        configs = find_configs(args.configs, CONFIG_DIR)
+    except UserError as e:
+        print(f'error: {e}', file=sys.stderr)
         return 2
-    print('| config | params (ours) | params (paper) | paper error |')
-    print('|---|---|---|---|')
+    rows = []
     for config in configs:
         name = osp.splitext(osp.basename(config))[0]
         paper_params, errors = PAPER.get(name, (None, '-'))
         ours = count_params(config)
         paper = '-' if paper_params is None else f'{paper_params:.3f}M' \
             if paper_params < 10 else f'{paper_params:.2f}M'
-        print(f'| {name} | {ours:,} ({ours / 1e6:.3f}M) | {paper} | '
-              f'{errors} |')
+        rows.append([name, f'{ours:,} ({ours / 1e6:.3f}M)', paper, errors])
+    header = ['config', 'params (ours)', 'params (paper)', 'paper error']
+    print('\n'.join(markdown_table(header, rows)))
     return 0
 
 
