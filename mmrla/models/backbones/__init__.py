@@ -1,3 +1,4 @@
+from .layer_aggregation_densenet import LayerAggregationDenseNet
 from .layer_attention_resnet import (LABasicBlock, LABottleneck,
                                      LayerAttentionHead, LayerAttentionResNet)
 from .resnet_extra_channels import ResNetExtraChannels
@@ -7,5 +8,6 @@ from .rla_resnet import RLABasicBlock, RLABottleneck, RLAResNet
 __all__ = [
     'LayerAttentionResNet', 'LayerAttentionHead', 'LABasicBlock',
     'LABottleneck', 'RLAResNet', 'RLABottleneck', 'RLABasicBlock',
-    'RLAMobileNetV2', 'RLAInvertedResidual', 'ResNetExtraChannels'
+    'RLAMobileNetV2', 'RLAInvertedResidual', 'ResNetExtraChannels',
+    'LayerAggregationDenseNet'
 ]
