@@ -57,14 +57,21 @@ import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.registry import MODELS
-from ..utils import check_out_indices
-from .base import checkpointed
+from ..utils import check_images, check_out_indices, check_positive_int
+from .base import StageFreezing, checkpointed
 
 AGGREGATIONS = ('dense', 'shared_lag', 'shared_ordinal')
 NORMS = ('mean_abs', 'l2')
+
+
+def check_aggregation(aggregation: str) -> None:
+    """Raise a ValueError unless ``aggregation`` is one of
+    :data:`AGGREGATIONS`."""
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
+                         f'{aggregation!r}.')
 
 
 def weight_norm(weight: torch.Tensor, norm: str = 'mean_abs') -> torch.Tensor:
@@ -282,9 +289,7 @@ class AggregationDenseBlock(BaseModule):
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if aggregation not in AGGREGATIONS:
-            raise ValueError(f'aggregation must be one of {AGGREGATIONS}, '
-                             f'got {aggregation!r}.')
+        check_aggregation(aggregation)
         shared = aggregation != 'dense'
         if shared and num_layers < 2:
             raise ValueError(
@@ -346,7 +351,7 @@ class AggregationDenseBlock(BaseModule):
 
 
 @MODELS.register_module()
-class LayerAggregationDenseNet(BaseBackbone):
+class LayerAggregationDenseNet(StageFreezing, BaseBackbone):
     """DenseNet-BC for CIFAR with per-layer or shared 1x1 convs.
 
     Huang et al.'s CIFAR DenseNet-BC: a 3x3 conv of ``2k`` channels, three
@@ -432,19 +437,15 @@ class LayerAggregationDenseNet(BaseBackbone):
         ]
     ) -> None:
         super().__init__(init_cfg=init_cfg)
-        if aggregation not in AGGREGATIONS:
-            raise ValueError(f'aggregation must be one of {AGGREGATIONS}, '
-                             f'got {aggregation!r}.')
+        check_aggregation(aggregation)
         if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
             raise ValueError(
                 f'depth must be 6n + 4 with n >= 1 (three dense blocks of n '
                 f'bottleneck layers, e.g. 100 for DenseNet-BC 100), got '
                 f'{depth!r}.')
-        for value, name in ((growth_rate, 'growth_rate'), (bn_size, 'bn_size'),
-                            (in_channels, 'in_channels')):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f'{name} must be a positive integer, got {value!r}.')
+        check_positive_int(growth_rate, 'growth_rate', 'DenseNet-BC uses 12')
+        check_positive_int(bn_size, 'bn_size', 'DenseNet-BC uses 4')
+        check_positive_int(in_channels, 'in_channels', 'images have 3')
         if not 0 < compression_factor <= 1:
             raise ValueError('compression_factor must be in (0, 1] (0.5 for '
                              f'DenseNet-BC), got {compression_factor!r}.')
@@ -508,13 +509,7 @@ class LayerAggregationDenseNet(BaseBackbone):
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or \
-                x.shape[1] != self.in_channels:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
-            raise ValueError(
-                f'{type(self).__name__} expects images of shape (N, '
-                f'{self.in_channels}, H, W), got {shape}; batch single '
-                'images with x.unsqueeze(0) or set in_channels.')
+        check_images(x, self.in_channels, type(self).__name__)
         x = self.stem(x)
         outs = []
         for i, (stage,
@@ -564,18 +559,3 @@ class LayerAggregationDenseNet(BaseBackbone):
             return []
         stop = self.frozen_stages
         return [self.stem, *self.stages[:stop], *self.transitions[:stop]]
-
-    def _freeze_stages(self) -> None:
-        for m in self._frozen_modules():
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'LayerAggregationDenseNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

@@ -13,7 +13,10 @@ from mmpretrain.models.backbones import DenseNet
 from mmrla.models import LayerAggregationDenseNet
 from mmrla.models.backbones.layer_aggregation_densenet import (
     AggregationDenseBlock, SharedAggregationConv)
-from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
+from tests.fixtures.models import (assert_all_params_have_grads,
+                                   assert_cuda_fp16_autocast,
+                                   assert_dtype_autocast_and_channels_last,
+                                   assert_frozen, assert_with_cp_matches,
                                    num_params)
 from tests.reference_models import randomize_
 
@@ -267,19 +270,7 @@ def test_with_cp_gives_equal_outputs_and_grads(aggregation):
     plain.init_weights()
     ckpt = LayerAggregationDenseNet(
         depth=22, aggregation=aggregation, frozen_stages=1, with_cp=True)
-    ckpt.load_state_dict(plain.state_dict())
-    # eval-mode BN keeps recomputation from changing running statistics.
-    plain.eval()
-    ckpt.eval()
-    x = torch.rand(2, 3, 16, 16)
-    (a, ), (b, ) = plain(x), ckpt(x)
-    torch.testing.assert_close(a, b)
-    a.sum().backward()
-    b.sum().backward()
-    for (name, pa), pb in zip(plain.named_parameters(), ckpt.parameters()):
-        if pa.requires_grad:
-            assert pb.grad is not None, name
-            torch.testing.assert_close(pa.grad, pb.grad, msg=name)
+    assert_with_cp_matches(plain, ckpt, torch.rand(2, 3, 16, 16))
 
 
 def test_frozen_stages_and_norm_eval():
@@ -300,35 +291,20 @@ def test_frozen_stages_and_norm_eval():
     assert_frozen(stem_only, [stem_only.stem], list(stem_only.stages))
 
 
-def test_dtype_autocast_and_channels_last():
-    model = LayerAggregationDenseNet(depth=22, aggregation='shared_lag')
+@pytest.mark.parametrize('aggregation', AGGREGATIONS)
+def test_dtype_autocast_and_channels_last(aggregation):
+    model = LayerAggregationDenseNet(
+        depth=22, aggregation=aggregation, out_indices=(0, 2))
     model.init_weights()
-    model.eval()
-    x = torch.rand(2, 3, 20, 20)
-    with torch.no_grad():
-        (ref, ) = model(x)
-        with torch.autocast('cpu', dtype=torch.bfloat16):
-            (bf16, ) = model(x)
-        (double, ) = model.double()(x.double())
-        model.float()
-        (cl, ) = model.to(memory_format=torch.channels_last)(
-            x.to(memory_format=torch.channels_last))
-    assert double.dtype == torch.float64
-    torch.testing.assert_close(double.float(), ref, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(cl, ref, atol=1e-4, rtol=1e-4)
-    assert torch.isfinite(bf16.float()).all()
-    torch.testing.assert_close(bf16.float(), ref, atol=0.1, rtol=0.05)
+    assert_dtype_autocast_and_channels_last(model, torch.rand(2, 3, 20, 19))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_cuda_forward_and_fp16_autocast():
-    model = LayerAggregationDenseNet(
-        depth=22, aggregation='shared_lag', out_indices=(0, 1, 2)).cuda()
-    x = torch.rand(2, 3, 33, 31, device='cuda')
-    with torch.autocast('cuda', dtype=torch.float16):
-        outs = model(x)
-    assert all(o.is_cuda and torch.isfinite(o).all() for o in outs)
-    assert_all_params_have_grads(model, outs)
+    assert_cuda_fp16_autocast(
+        LayerAggregationDenseNet(
+            depth=22, aggregation='shared_lag', out_indices=(0, 1, 2)),
+        torch.rand(2, 3, 33, 31))
 
 
 def test_other_norms():
