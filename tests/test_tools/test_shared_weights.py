@@ -1,16 +1,16 @@
 """tools/visualization/shared_weights.py: RLA-Net's Figure 3 (shared 1x1
 weights per lag / source layer) and DenseNet's Figure 5 per source, from a
-small trained checkpoint or an untrained model."""
+checkpoint of a short tools/train.py run or an untrained model."""
 import json
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from tests.fixtures.console import REPO, run_tool, screen
+from tests.fixtures.tiny_cifar import cifar_options, tiny_cifar_root
 from tools.visualization.shared_weights import exponential_fit, main
 
 FOLDER = osp.join(REPO, 'configs', 'cifar', 'densenet')
@@ -22,32 +22,30 @@ DENSE = osp.join(FOLDER, 'densenet-bc100_b128_cifar10.py')
 SMALL = {'model.backbone.depth': 28, 'model.head.in_channels': 90}
 SMALL_ARGS = ['--cfg-options'] + [f'{k}={v}' for k, v in SMALL.items()]
 
-
-def _trained_checkpoint(config, path, steps=3):
-    """A few SGD steps of the config's classifier (DenseNet-BC 28) on random
-    data, saved as mmengine's runner saves (state dict, config text)."""
-    from mmrla.utils import build_model_without_weights, load_config
-    cfg = load_config(config, SMALL)
-    torch.manual_seed(0)
-    model = build_model_without_weights(cfg, init_weights=True).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    for _ in range(steps):
-        x, labels = torch.rand(8, 3, 16, 16), torch.randint(0, 10, (8, ))
-        loss = F.cross_entropy(model(x, mode='tensor'), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    torch.save(
-        dict(meta=dict(cfg=cfg.pretty_text), state_dict=model.state_dict()),
-        path)
-    return model.eval()
+assert tiny_cifar_root  # a fixture, used by name below
 
 
 @pytest.fixture(scope='module')
-def lag_checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp('lag') / 'lag.pth'
-    model = _trained_checkpoint(LAG, path)
-    return path, model
+def lag_checkpoint(tiny_cifar_root, tmp_path_factory):
+    """One epoch of tools/train.py with the Shared-Lag config (DenseNet-BC
+    28) on the tiny CIFAR set: the best checkpoint (with the config text
+    mmengine saves in it)."""
+    from mmrla.utils.cifar_shapes import disable_md5_checks
+    from tools.train import main as train
+    options = dict(SMALL, **cifar_options(tiny_cifar_root))
+    for split in ('train', 'val'):
+        options[f'{split}_dataloader.dataset.num_val'] = 4
+    work_dir = tmp_path_factory.mktemp('lag')
+    patch = pytest.MonkeyPatch()
+    disable_md5_checks(patch.setattr)
+    try:
+        assert train([LAG, '--work-dir',
+                      str(work_dir), '--cfg-options'] +
+                     [f'{k}={v}' for k, v in options.items()]) == 0
+    finally:
+        patch.undo()
+    (best, ) = work_dir.glob('best_accuracy_top1_epoch_1.pth')
+    return best
 
 
 def _png(path):
@@ -58,7 +56,7 @@ def _png(path):
 
 
 def test_trained_checkpoint(lag_checkpoint, tmp_path, capsys):
-    path, model = lag_checkpoint
+    path = lag_checkpoint
     out_dir = tmp_path / 'out'
     assert main([LAG, str(path), '--out-dir', str(out_dir)] + SMALL_ARGS) == 0
     printed = capsys.readouterr().out
@@ -72,11 +70,13 @@ def test_trained_checkpoint(lag_checkpoint, tmp_path, capsys):
     assert result['seed'] is None
     # The values are the trained weights' average absolute values, slot j
     # being lag j.
-    for block, stage in zip(result['blocks'], model.backbone.stages):
+    state = torch.load(
+        path, map_location='cpu', weights_only=False)['state_dict']
+    for i, block in enumerate(result['blocks']):
         assert block['x'] == [1, 2, 3]
+        weight = state[f'backbone.stages.{i}.shared_conv.weight']
         expected = [
-            stage.shared_conv.weight[:,
-                                     12 * j:12 * (j + 1)].abs().mean().item()
+            weight[:, 12 * j:12 * (j + 1)].abs().mean().item()
             for j in range(3)
         ]
         np.testing.assert_allclose(block['values'], expected, rtol=1e-6)
@@ -134,7 +134,7 @@ def test_dense_model_draws_the_source_map_only(tmp_path, capsys):
 
 
 def test_wrong_inputs_are_explained(lag_checkpoint, tmp_path, capsys):
-    path, _ = lag_checkpoint
+    path = lag_checkpoint
     # The other shared variant has the same weights: the saved config tells.
     assert main([ORDINAL, str(path)] + SMALL_ARGS) == 2
     err = capsys.readouterr().err
