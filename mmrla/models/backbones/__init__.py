@@ -1,3 +1,4 @@
+from .layer_aggregation_densenet import LayerAggregationDenseNet
 from .layer_attention_resnet import (LABasicBlock, LABottleneck,
                                      LayerAttentionHead, LayerAttentionResNet)
 from .resnet_extra_channels import ResNetExtraChannels
@@ -10,5 +11,6 @@ __all__ = [
     'LayerAttentionResNet', 'LayerAttentionHead', 'LABasicBlock',
     'LABottleneck', 'RLAResNet', 'RLABottleneck', 'RLABasicBlock',
     'RLAMobileNetV2', 'RLAInvertedResidual', 'ResNetExtraChannels',
-    'RLAPreActResNet', 'RLAXception', 'XceptionBlock'
+    'RLAPreActResNet', 'RLAXception', 'XceptionBlock',
+    'LayerAggregationDenseNet'
 ]

@@ -11,7 +11,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.converters import (check_pretrained_file,
                               refuse_unconverted_checkpoints)
-from ..utils import check_positive_int
+from ..utils import check_images, check_positive_int
 
 # The classification read-out of h: norm then the backbone's activation
 # (released models), norm then tanh (the authors' ``rlav1_resnet50``
@@ -20,7 +20,36 @@ from ..utils import check_positive_int
 READOUTS = ('norm_act', 'norm_tanh', 'none')
 
 
-class RLABackbone(BaseModule):
+class StageFreezing:
+    """``frozen_stages`` and ``norm_eval`` of a backbone (a mixin before
+    ``nn.Module`` in the bases).
+
+    Subclasses set ``norm_eval`` and list in :meth:`_frozen_modules` what
+    their ``frozen_stages`` covers; ``train()`` keeps those modules in eval
+    mode without gradients, and every batch norm in eval mode with
+    ``norm_eval``.
+    """
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        raise NotImplementedError
+
+    def _freeze_stages(self) -> None:
+        for m in self._frozen_modules():
+            m.eval()
+            for param in m.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+
+class RLABackbone(StageFreezing, BaseModule):
     """Base class of the RLA backbones.
 
     Subclasses build ``self.rla_cell`` (the cell type, see
@@ -64,13 +93,7 @@ class RLABackbone(BaseModule):
                 f'({frozen_help}), got {frozen_stages!r}.')
 
     def _check_input(self, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or \
-                x.shape[1] != self.in_channels:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
-            raise ValueError(
-                f'{type(self).__name__} expects images of shape (N, '
-                f'{self.in_channels}, H, W), got {shape}; batch single '
-                'images with x.unsqueeze(0) or set in_channels.')
+        check_images(x, self.in_channels, type(self).__name__)
 
     def init_weights(self) -> None:
         if isinstance(self.init_cfg, dict) and \
@@ -130,28 +153,13 @@ class RLABackbone(BaseModule):
         self.deploy = True
         return self
 
-    def _frozen_modules(self) -> List[nn.Module]:
-        raise NotImplementedError
-
-    def _freeze_stages(self) -> None:
-        for m in self._frozen_modules():
-            m.eval()
-            for param in m.parameters():
-                param.requires_grad = False
-
     def train(self, mode: bool = True) -> 'RLABackbone':
         if mode and self.deploy:
             raise RuntimeError(
                 f'This {type(self).__name__} was switched to deploy mode, '
                 'which is for inference only; build a new model (or load '
                 'the checkpoint again) to train.')
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+        return super().train(mode)
 
 
 def checkpointed(fn: Callable, with_cp: bool, *args):

@@ -9,7 +9,10 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmrla.models import RLAMobileNetV2
 from mmrla.models.utils.concat_conv import _splittable_conv_module
 from tests.fixtures.equivalence import assert_same_training_pass
-from tests.fixtures.models import assert_all_params_have_grads, num_params
+from tests.fixtures.models import (assert_all_params_have_grads,
+                                   assert_cuda_fp16_autocast,
+                                   assert_dtype_autocast_and_channels_last,
+                                   assert_with_cp_matches, num_params)
 from tests.reference_models import randomize_
 
 ECA = (1, 1, 1, 1, 3, 3, 3)
@@ -161,46 +164,18 @@ def test_with_cp_gives_equal_outputs_and_grads():
     plain = RLAMobileNetV2(frozen_stages=1)
     plain.init_weights()
     ckpt = RLAMobileNetV2(frozen_stages=1, with_cp=True)
-    ckpt.load_state_dict(plain.state_dict())
-    plain.eval()
-    ckpt.eval()
-    x = torch.rand(2, 3, 48, 48)
-    (a, ), (b, ) = plain(x), ckpt(x)
-    torch.testing.assert_close(a, b)
-    a.sum().backward()
-    b.sum().backward()
-    for (name, pa), pb in zip(plain.named_parameters(), ckpt.parameters()):
-        if pa.requires_grad:
-            assert pb.grad is not None, name
-            torch.testing.assert_close(pa.grad, pb.grad, msg=name)
+    assert_with_cp_matches(plain, ckpt, torch.rand(2, 3, 48, 48))
 
 
 def test_dtype_autocast_and_channels_last():
-    model = RLAMobileNetV2().eval()
-    x = torch.rand(1, 3, 35, 32)
-    with torch.no_grad():
-        (ref, ) = model(x)
-        with torch.autocast('cpu', dtype=torch.bfloat16):
-            (bf16, ) = model(x)
-        (double, ) = model.double()(x.double())
-        model.float()
-        (cl, ) = model.to(memory_format=torch.channels_last)(
-            x.to(memory_format=torch.channels_last))
-    assert double.dtype == torch.float64
-    torch.testing.assert_close(double.float(), ref, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(cl, ref, atol=1e-4, rtol=1e-4)
-    assert torch.isfinite(bf16.float()).all()
-    torch.testing.assert_close(bf16.float(), ref, atol=0.1, rtol=0.05)
+    assert_dtype_autocast_and_channels_last(RLAMobileNetV2(),
+                                            torch.rand(1, 3, 35, 32))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_cuda_forward_and_fp16_autocast():
-    model = RLAMobileNetV2(out_indices=(1, 2, 4, 7)).cuda()
-    x = torch.rand(2, 3, 97, 131, device='cuda')
-    with torch.autocast('cuda', dtype=torch.float16):
-        outs = model(x)
-    assert all(o.is_cuda and torch.isfinite(o).all() for o in outs)
-    assert_all_params_have_grads(model, outs)
+    assert_cuda_fp16_autocast(
+        RLAMobileNetV2(out_indices=(1, 2, 4, 7)), torch.rand(2, 3, 97, 131))
 
 
 def test_other_norms():
