@@ -38,8 +38,9 @@ class _RLABlock(BaseModule):
     """Shared logic of the RLA residual blocks.
 
     Subclasses build ``conv1`` (over ``C_in + k`` channels), ``norm1`` ...
-    and implement :meth:`_residual_branch`, which maps ``(x, h)`` to the
-    branch output before its attention module.
+    and implement :meth:`_branch_before_last_norm`, which maps ``(x, h)``
+    to the branch output before its last norm (``last_norm``) and attention
+    module (or override :meth:`_residual_branch`, norm included).
 
     Args:
         in_channels (int): Channels of ``x`` (``h`` not included).
@@ -130,7 +131,22 @@ class _RLABlock(BaseModule):
 
     def _residual_branch(self, x: torch.Tensor,
                          h: Optional[torch.Tensor]) -> torch.Tensor:
+        """The residual branch: ``last_norm`` after
+        :meth:`_branch_before_last_norm` (a block that overrides this
+        instead gets no fused ECA step)."""
+        return self.last_norm(self._branch_before_last_norm(x, h))
+
+    def _branch_before_last_norm(self, x: torch.Tensor,
+                                 h: Optional[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
+
+    def _eca_ends_the_block(self) -> bool:
+        """Whether the branch ends in ``last_norm`` and ECA and the update
+        does not read the gated branch, so that ECA, the residual sum and
+        the activation can run as one step."""
+        return self.eca is not None and self.se is None and \
+            self.rla_source != 'residual' and \
+            type(self)._residual_branch is _RLABlock._residual_branch
 
     def _conv1(self, x: torch.Tensor,
                h: Optional[torch.Tensor]) -> torch.Tensor:
@@ -175,18 +191,26 @@ class _RLABlock(BaseModule):
             out_conv, shared = self.rla_out_conv, self.rla_recurrent_conv
 
         def _inner_forward(x, h):
-            branch = self._residual_branch(x, self.rla_cell.hidden(h))
-            if self.se is not None:
-                branch = self.se(branch)
-            if self.eca is not None:
-                branch = self.eca(branch)
             identity = x if self.downsample is None else self.downsample(x)
-            if self.rla_source == 'residual':
-                out = self.relu(branch + identity)
+            if self._eca_ends_the_block():
+                # ECA, the residual sum and the activation in one step that
+                # keeps less for backward (see ECALayer.residual_relu).
+                branch = None  # not an update source here
+                out = self.eca.residual_relu(
+                    self._branch_before_last_norm(x, self.rla_cell.hidden(h)),
+                    self.last_norm, identity, self.relu, self.fast)
             else:
-                # In place, as in mmpretrain's ResNet: the branch is not
-                # needed any more.
-                out = self.relu(branch.add_(identity))
+                branch = self._residual_branch(x, self.rla_cell.hidden(h))
+                if self.se is not None:
+                    branch = self.se(branch)
+                if self.eca is not None:
+                    branch = self.eca(branch)
+                if self.rla_source == 'residual':
+                    out = self.relu(branch + identity)
+                else:
+                    # In place, as in mmpretrain's ResNet: the branch is not
+                    # needed any more.
+                    out = self.relu(branch.add_(identity))
             if self.rla_norm is None:
                 return out, None
             source = dict(output=out, residual=branch, shortcut=identity)
@@ -258,11 +282,11 @@ class RLABasicBlock(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm2_name)
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
+    def _branch_before_last_norm(self, x: torch.Tensor,
+                                 h: Optional[torch.Tensor]) -> torch.Tensor:
         out = self._conv1(x, h)
         out = self.relu(getattr(self, self.norm1_name)(out))
-        return self.last_norm(self.conv2(out))
+        return self.conv2(out)
 
 
 class RLABottleneck(_RLABlock):
@@ -334,12 +358,12 @@ class RLABottleneck(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm3_name)
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
+    def _branch_before_last_norm(self, x: torch.Tensor,
+                                 h: Optional[torch.Tensor]) -> torch.Tensor:
         out = self._conv1(x, h)
         out = self.relu(getattr(self, self.norm1_name)(out))
         out = self.relu(getattr(self, self.norm2_name)(self.conv2(out)))
-        return self.last_norm(self.conv3(out))
+        return self.conv3(out)
 
 
 @MODELS.register_module()
