@@ -72,7 +72,8 @@ class ECALayer(BaseModule):
         computes ``relu(x * gate + identity)`` in one autograd function that
         keeps ``branch``, the gate and the output, and recomputes
         ``x = norm(branch)`` in backward, with the statistics the forward
-        used: the same values, without the extra map.
+        used: the same values, without the extra map. Compiled, traced and
+        exported graphs take the plain form.
 
         Args:
             branch (Tensor): The branch before its last norm, (N, C, H, W).
@@ -94,8 +95,12 @@ class ECALayer(BaseModule):
             >>> bool(torch.allclose(out, plain, atol=1e-6))
             True
         """
-        recompute = _norm_recomputation(norm) if fast and \
-            type(act) is nn.ReLU else None
+        # Compiled graphs choose what to keep and recompute themselves;
+        # traced and exported graphs get the plain operators.
+        compiling = torch.jit.is_tracing() or \
+            torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+        recompute = _norm_recomputation(norm) if fast and not compiling \
+            and type(act) is nn.ReLU else None
         if recompute is None:
             # In place, as in mmpretrain's ResNet: the product is not needed
             # any more.
