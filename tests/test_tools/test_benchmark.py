@@ -119,3 +119,22 @@ def test_fastpaths_group_times_plain_fast_and_deployed_models(tmp_path):
     assert len({r['params'] for r in rows}) == 1
     assert all('infer_b2' in r for r in rows)
     assert 'train_b2' in rows[1] and 'train_b2' not in rows[2]
+
+
+def test_deploy_times_rla_models_deployed_and_baselines_as_built(tmp_path):
+    out = tmp_path / 'deploy.json'
+    assert benchmark.main([
+        '--groups', 'mobilenet', '--deploy', '--img-size', '32',
+        '--batch-sizes', '1', '2', '--warmup', '1', '--repeats', '2', '--out',
+        str(out)
+    ]) == 0
+    with open(out) as f:
+        report = json.load(f)
+    assert report['meta']['deploy'] is True
+    base, rla = report['results']
+    assert (base['deployed'], rla['deployed']) == (False, True)
+    for row in (base, rla):
+        assert 'infer_b1' in row and 'infer_b2' in row
+        # A deployed model does not train: no training step, no memory.
+        assert not any(k.startswith('train_') for k in row)
+        assert 'memory' not in row

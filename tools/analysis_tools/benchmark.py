@@ -20,6 +20,12 @@ Groups:
                as built (fast paths on) and after ``switch_to_deploy()``
                (inference only)
 
+``--deploy`` times inference of every model in its inference form: the RLA
+backbones after ``switch_to_deploy()`` (split weights kept, the faster CPU
+tanh; no norm is folded), the baselines as built, since those rewrites have
+no counterpart in them. Training and memory, which a deployed model does
+not do, are skipped.
+
 With random weights, RoIAlign's adaptive sampling (``sampling_ratio=0``)
 makes the RoI head's cost follow the sizes of the random proposals, which
 differ between two models whose heads are identical (we saw 0.95x-1.14x
@@ -112,6 +118,11 @@ def parse_args(argv=None):
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument(
         '--compile', action='store_true', help='wrap models in torch.compile')
+    parser.add_argument(
+        '--deploy',
+        action='store_true',
+        help='inference only, each RLA backbone after switch_to_deploy() '
+        '(the baselines have no such form and run as built)')
     parser.add_argument(
         '--amp',
         choices=['fp16', 'bf16'],
@@ -214,8 +225,10 @@ class Runner:
             else None
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        if mode == 'deploy':
+        if mode == 'deploy' or (args.deploy and hasattr(
+                self.model.backbone, 'switch_to_deploy')):
             self.model.backbone.switch_to_deploy()
+            self.mode = 'deploy'
         self.forward = self.model
         if args.compile:
             self.forward = torch.compile(self.model)
@@ -465,7 +478,7 @@ def bench_group(group: str, args) -> List[dict]:
         figures[f'feat_b{small}'] = interleaved(
             [r.feat_fn(small) for r in runners], args.warmup, args.repeats,
             args.device, f'{group}: backbone and neck, batch {small}')
-    else:
+    elif not args.deploy:
         times = interleaved(
             [runners[i].train_fn(args.train_batch)
              for i in trainable], 1, args.train_repeats, args.device,
@@ -482,12 +495,13 @@ def bench_group(group: str, args) -> List[dict]:
             model=runner.name,
             baseline=runners[0].name,
             params=runner.params,
-            flops=runner.flops)
+            flops=runner.flops,
+            deployed=runner.mode == 'deploy')
         for key, times in figures.items():
             if times[i] is not None:
                 row[key] = summarize(times[i], times[0])
         results.append(row)
-    if kind != 'det' and not args.skip_memory:
+    if kind != 'det' and not args.skip_memory and not args.deploy:
         modes = [r.mode for r in runners]
         del runners
         for row, mode in zip(results, modes):
@@ -568,6 +582,7 @@ def main(argv=None) -> int:
         torch=torch.__version__,
         channels_last=args.channels_last,
         compile=args.compile,
+        deploy=args.deploy,
         amp=args.amp,
         allocator=allocator,
         img_size=args.img_size,
@@ -579,6 +594,9 @@ def main(argv=None) -> int:
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(dict(meta=meta, results=results), f, indent=2)
+    if args.deploy:
+        print('Inference only; RLA backbones after switch_to_deploy(), '
+              'baselines as built (no norm folded on either side).')
     print(to_markdown(results))
     print(f'[benchmark] wrote {args.out}')
     return 0

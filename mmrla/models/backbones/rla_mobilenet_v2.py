@@ -427,8 +427,18 @@ class RLAMobileNetV2(RLABackbone):
                 conv_over_concat(self.conv2,
                                  [x, self._readout(self.rla_cell.hidden(h))],
                                  [x.shape[1], self.rla_channel],
-                                 self.fast_paths))
+                                 self.fast_paths,
+                                 kept_split_weights(self, 'conv2_split')))
         return tuple(outs)
+
+    def switch_to_deploy(self) -> 'RLAMobileNetV2':
+        """Apply the inference-only rewrites (see :class:`RLABackbone`);
+        ``conv2`` keeps its weight split like its input."""
+        super().switch_to_deploy()
+        if self.with_cls_output:
+            keep_split_weights(self, 'conv2_split', self.conv2.conv.weight,
+                               [self.layer_channels[-1], self.rla_channel], 1)
+        return self
 
     def _frozen_modules(self) -> List[nn.Module]:
         if self.frozen_stages < 0:

@@ -71,9 +71,11 @@ class _RLABlock(BaseModule):
     """Shared logic of the RLA residual blocks.
 
     Subclasses build ``conv1`` (over ``C_in + k`` channels), ``norm1`` ...
-    and implement :meth:`_residual_branch`, which maps ``(x, h)`` to the
-    branch output before its attention module. Pre-activation blocks also
-    override :meth:`_branch_and_shortcut` and set ``act_after_sum = False``.
+    and implement :meth:`_branch_before_last_norm`, which maps ``(x, h)``
+    to the branch output before its last norm (``last_norm``) and attention
+    module (or override :meth:`_residual_branch`, norm included).
+    Pre-activation blocks also override :meth:`_branch_and_shortcut` and set
+    ``act_after_sum = False``.
 
     Args:
         in_channels (int): Channels of ``x`` (``h`` not included).
@@ -167,6 +169,13 @@ class _RLABlock(BaseModule):
 
     def _residual_branch(self, x: torch.Tensor,
                          h: Optional[torch.Tensor]) -> torch.Tensor:
+        """The residual branch: ``last_norm`` after
+        :meth:`_branch_before_last_norm` (a block that overrides this
+        instead gets no fused ECA step)."""
+        return self.last_norm(self._branch_before_last_norm(x, h))
+
+    def _branch_before_last_norm(self, x: torch.Tensor,
+                                 h: Optional[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
     def _branch_and_shortcut(
@@ -177,6 +186,16 @@ class _RLABlock(BaseModule):
         activation of ``x``."""
         branch = self._residual_branch(x, h)
         return branch, x if self.downsample is None else self.downsample(x)
+
+    def _eca_ends_the_block(self) -> bool:
+        """Whether the branch ends in ``last_norm`` and ECA, the block ends
+        in the activation and the update does not read the gated branch, so
+        that ECA, the residual sum and the activation can run as one step."""
+        cls = type(self)
+        return self.eca is not None and self.se is None and \
+            self.act_after_sum and self.rla_source != 'residual' and \
+            cls._residual_branch is _RLABlock._residual_branch and \
+            cls._branch_and_shortcut is _RLABlock._branch_and_shortcut
 
     def _conv1(self, x: torch.Tensor,
                h: Optional[torch.Tensor]) -> torch.Tensor:
@@ -221,20 +240,30 @@ class _RLABlock(BaseModule):
             out_conv, shared = self.rla_out_conv, self.rla_recurrent_conv
 
         def _inner_forward(x, h):
-            branch, identity = self._branch_and_shortcut(
-                x, self.rla_cell.hidden(h))
-            if self.se is not None:
-                branch = self.se(branch)
-            if self.eca is not None:
-                branch = self.eca(branch)
-            if self.rla_source == 'residual':
-                out = branch + identity
+            hidden = self.rla_cell.hidden(h)
+            if self._eca_ends_the_block():
+                identity = x if self.downsample is None else \
+                    self.downsample(x)
+                # ECA, the residual sum and the activation in one step that
+                # keeps less for backward (see ECALayer.residual_relu).
+                branch = None  # not an update source here
+                out = self.eca.residual_relu(
+                    self._branch_before_last_norm(x, hidden), self.last_norm,
+                    identity, self.relu, self.fast)
             else:
-                # In place, as in mmpretrain's ResNet: the branch is not
-                # needed any more.
-                out = branch.add_(identity)
-            if self.act_after_sum:
-                out = self.relu(out)
+                branch, identity = self._branch_and_shortcut(x, hidden)
+                if self.se is not None:
+                    branch = self.se(branch)
+                if self.eca is not None:
+                    branch = self.eca(branch)
+                if self.rla_source == 'residual':
+                    out = branch + identity
+                else:
+                    # In place, as in mmpretrain's ResNet: the branch is not
+                    # needed any more.
+                    out = branch.add_(identity)
+                if self.act_after_sum:
+                    out = self.relu(out)
             if self.rla_norm is None:
                 return out, None
             source = dict(output=out, residual=branch, shortcut=identity)
@@ -306,11 +335,11 @@ class RLABasicBlock(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm2_name)
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
+    def _branch_before_last_norm(self, x: torch.Tensor,
+                                 h: Optional[torch.Tensor]) -> torch.Tensor:
         out = self._conv1(x, h)
         out = self.relu(getattr(self, self.norm1_name)(out))
-        return self.last_norm(self.conv2(out))
+        return self.conv2(out)
 
 
 class RLABottleneck(_RLABlock):
@@ -382,12 +411,12 @@ class RLABottleneck(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm3_name)
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
+    def _branch_before_last_norm(self, x: torch.Tensor,
+                                 h: Optional[torch.Tensor]) -> torch.Tensor:
         out = self._conv1(x, h)
         out = self.relu(getattr(self, self.norm1_name)(out))
         out = self.relu(getattr(self, self.norm2_name)(self.conv2(out)))
-        return self.last_norm(self.conv3(out))
+        return self.conv3(out)
 
 
 class _RLABlockBackbone(RLABackbone):

@@ -7,7 +7,8 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAMobileNetV2
-from mmrla.models.utils.concat_conv import _splittable_conv_module
+from mmrla.models.utils.concat_conv import (_splittable_conv_module,
+                                            kept_split_weights)
 from tests.fixtures.equivalence import assert_same_training_pass
 from tests.fixtures.models import (assert_all_params_have_grads,
                                    assert_cuda_fp16_autocast,
@@ -261,6 +262,9 @@ def test_deploy_matches_eval_and_keeps_the_state_dict():
     scale = expected.abs().max()
     assert (out - expected).abs().max() <= 1e-5 * scale
     assert deployed.state_dict().keys() == model.state_dict().keys()
+    # conv2 keeps its weight split like its input, cat(x, h).
+    kept = kept_split_weights(deployed, 'conv2_split')
+    assert [w.shape[1] for w in kept] == [320, 32]
     with pytest.raises(RuntimeError, match='deploy mode'):
         deployed.train()
 

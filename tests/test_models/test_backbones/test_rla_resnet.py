@@ -307,14 +307,20 @@ def test_missing_pretrained_file_explains_the_fix(tmp_path):
     assert 'model.backbone.init_cfg=None' in message
 
 
-@pytest.mark.parametrize('depth,concat_hidden', [(50, True), (18, False)])
-def test_fast_paths_equal_the_plain_form(depth, concat_hidden):
+@pytest.mark.parametrize('depth,concat_hidden,extra', [
+    (50, True, {}),
+    (18, False, {}),
+    (50, True, dict(eca_kernel_sizes=(3, 3, 5, 5))),
+    (18, True, dict(eca_kernel_sizes=(3, 3, 5, 5), rla_source='shortcut')),
+])
+def test_fast_paths_equal_the_plain_form(depth, concat_hidden, extra):
     torch.manual_seed(0)
     kwargs = dict(
         depth=depth,
         concat_hidden=concat_hidden,
         out_indices=(3, ) if concat_hidden else (0, 1, 2, 3),
-        zero_init_residual=False)
+        zero_init_residual=False,
+        **extra)
     fast = RLAResNet(**kwargs)
     fast.init_weights()
 
@@ -338,6 +344,9 @@ def test_fast_paths_equal_the_plain_form(depth, concat_hidden):
     slow = RLAResNet(**kwargs).set_fast_paths(False)
     slow.load_state_dict(fast.state_dict())
     assert not any(b.fast for b in slow.modules() if hasattr(b, 'fast'))
+    # ECA blocks take the fused gate-residual-ReLU step (ECALayer).
+    assert all(b._eca_ends_the_block() == ('eca_kernel_sizes' in extra)
+               for layer in fast.res_layers for b in getattr(fast, layer))
     assert_same_training_pass(fast, slow, torch.rand(2, 3, 41, 45))
 
 
