@@ -57,7 +57,6 @@ variants v1-v6 of Figure 4 are the six combinations of ``rla_source``
 (The authors' ImageNet code reads the block output, ``'output'``; see
 :class:`~mmrla.models.backbones.RLAResNet`.)
 """
-from itertools import repeat
 from typing import List, Optional, Tuple
 
 import torch
@@ -426,7 +425,6 @@ class RLAPreActResNet(_RLABlockBackbone):
             conv_cfg, in_channels, stem_channels, 3, padding=1, bias=False)
         self.res_layers = []
         self.stage_channels = []
-        rla_out_convs, rla_recurrent_convs = [], []
         block_in = stem_channels
         for i, num_blocks in enumerate(self.stage_blocks):
             stage_out = base_channels * 2**i * self.block.expansion + \
@@ -454,15 +452,7 @@ class RLAPreActResNet(_RLABlockBackbone):
             self.res_layers.append(f'layer{i + 1}')
             self.stage_channels.append(stage_out)
             block_in = stage_out
-            if self.share_rla_convs:
-                rla_out_convs.append(
-                    build_conv_layer(
-                        conv_cfg, stage_out, rla_channel, 1, bias=False))
-                rla_recurrent_convs.append(self.rla_cell.build_shared())
-        self.rla_out_convs = nn.ModuleList(
-            rla_out_convs) if self.share_rla_convs else None
-        self.rla_recurrent_convs = nn.ModuleList(
-            rla_recurrent_convs) if self.share_rla_convs else None
+        self._build_shared_rla_convs(conv_cfg)
         # He et al.'s extra activation after the last unit.
         self.final_norm = build_norm_layer(
             norm_cfg, block_in)[1] if self.num_stages == num_stages else None
@@ -526,11 +516,9 @@ class RLAPreActResNet(_RLABlockBackbone):
         self._check_input(x)
         x = self.conv1(x)
         h = None  # the zero state; see rla_step
-        # The stage's shared convs (None: the blocks own them).
-        stage_convs = zip(self.rla_out_convs, self.rla_recurrent_convs) \
-            if self.share_rla_convs else repeat((None, None))
         outs = []
-        for i, (out_conv, shared) in zip(range(self.num_stages), stage_convs):
+        for i in range(self.num_stages):
+            out_conv, shared = self._stage_convs(i)
             for block in getattr(self, self.res_layers[i]):
                 x, h = block(x, h, out_conv, shared)
             if self.final_norm is not None and i == self.num_stages - 1:
@@ -545,8 +533,7 @@ class RLAPreActResNet(_RLABlockBackbone):
         modules = [self.conv1]
         for i in range(min(self.frozen_stages, self.num_stages)):
             modules.append(getattr(self, self.res_layers[i]))
-            if self.share_rla_convs:
-                modules += [self.rla_out_convs[i], self.rla_recurrent_convs[i]]
+            modules += [m for m in self._stage_convs(i) if m is not None]
             if i == self.num_stages - 1:
                 modules += [
                     m for m in (self.final_norm, self.rla_out_norm)

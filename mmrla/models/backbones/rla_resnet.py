@@ -434,6 +434,27 @@ class _RLABlockBackbone(RLABackbone):
             channels[-1] += self.rla_channel
         return tuple(channels)
 
+    def _build_shared_rla_convs(self, conv_cfg: Optional[dict]) -> None:
+        """Build the modules the blocks of each stage share:
+        ``rla_out_convs`` (a 1x1 conv C -> k per stage) and
+        ``rla_recurrent_convs`` (the cell's shared module per stage); both
+        None when the blocks own them (``share_rla_convs=False``)."""
+        self.rla_out_convs = self.rla_recurrent_convs = None
+        if self.share_rla_convs:
+            self.rla_out_convs = nn.ModuleList(
+                build_conv_layer(conv_cfg, c, self.rla_channel, 1, bias=False)
+                for c in self.stage_channels)
+            self.rla_recurrent_convs = nn.ModuleList(
+                self.rla_cell.build_shared() for _ in self.stage_channels)
+
+    def _stage_convs(
+            self, i: int) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
+        """The shared 1x1 conv and cell module of stage ``i`` (0-based);
+        ``(None, None)`` when the blocks own them."""
+        if not self.share_rla_convs:
+            return None, None
+        return self.rla_out_convs[i], self.rla_recurrent_convs[i]
+
     def _append_hidden(self, outs: List[torch.Tensor],
                        state) -> Tuple[torch.Tensor, ...]:
         """In classification mode, append the read-out of the final state's
@@ -643,7 +664,6 @@ class RLAResNet(_RLABlockBackbone):
 
         self.res_layers = []
         self.stage_channels = []
-        rla_out_convs, rla_recurrent_convs = [], []
         block_in = stem_channels
         for i, num_blocks in enumerate(self.stage_blocks):
             stage_out = base_channels * 2**i * self.block.expansion
@@ -675,17 +695,7 @@ class RLAResNet(_RLABlockBackbone):
             self.add_module(layer_name, res_layer)
             self.res_layers.append(layer_name)
             self.stage_channels.append(stage_out)
-            if share_rla_convs:
-                rla_out_convs.append(
-                    build_conv_layer(
-                        conv_cfg, stage_out, rla_channel, 1, bias=False))
-                rla_recurrent_convs.append(self.rla_cell.build_shared())
-        # The update convs and cell modules shared by the blocks of each
-        # stage (the blocks own them when share_rla_convs=False).
-        self.rla_out_convs = nn.ModuleList(
-            rla_out_convs) if share_rla_convs else None
-        self.rla_recurrent_convs = nn.ModuleList(
-            rla_recurrent_convs) if share_rla_convs else None
+        self._build_shared_rla_convs(conv_cfg)
         self._build_readout(readout if concat_hidden else None, rla_channel,
                             norm_cfg, act_cfg)
         self._freeze_stages()
@@ -754,10 +764,7 @@ class RLAResNet(_RLABlockBackbone):
         h = None  # the zero state; see rla_step
         outs = []
         for i, layer_name in enumerate(self.res_layers):
-            out_conv = shared = None  # unshared: the blocks own them
-            if self.share_rla_convs:
-                out_conv = self.rla_out_convs[i]
-                shared = self.rla_recurrent_convs[i]
+            out_conv, shared = self._stage_convs(i)
             for block in getattr(self, layer_name):
                 x, h = block(x, h, out_conv, shared)
             if i in self.out_indices:
@@ -767,10 +774,7 @@ class RLAResNet(_RLABlockBackbone):
     def _stage_modules(self, i: int):
         """Modules of stage ``i`` (1-based), its shared RLA convs included."""
         modules = [getattr(self, f'layer{i}')]
-        if self.share_rla_convs:
-            modules += [
-                self.rla_out_convs[i - 1], self.rla_recurrent_convs[i - 1]
-            ]
+        modules += [m for m in self._stage_convs(i - 1) if m is not None]
         if i == self.num_stages and self.rla_out_norm is not None:
             modules.append(self.rla_out_norm)
         return modules

@@ -16,7 +16,7 @@ from mmrla.models.backbones.rla_preact_resnet import (RLAPreActBasicBlock,
                                                       RLAPreActBottleneck)
 from tests.fixtures.equivalence import assert_same_training_pass
 from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
-                                   num_params)
+                                   assert_with_cp_matches, num_params)
 from tests.fixtures.reference_preact_resnet import RefRLAPreActResNet
 from tests.reference_models import randomize_
 
@@ -328,17 +328,10 @@ def test_frozen_stages_and_norm_eval():
 
 
 def test_with_cp_gives_equal_outputs_and_grads():
-    plain = _build(110, frozen_stages=1).eval()
-    ckpt = RLAPreActResNet(depth=110, frozen_stages=1, with_cp=True).eval()
-    ckpt.load_state_dict(plain.state_dict())
-    x = torch.rand(2, 3, 8, 8)
-    (a, ), (b, ) = plain(x), ckpt(x)
-    torch.testing.assert_close(a, b)
-    a.sum().backward()
-    b.sum().backward()
-    for (n, pa), pb in zip(plain.named_parameters(), ckpt.parameters()):
-        if pa.requires_grad:
-            torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_with_cp_matches(
+        _build(110, frozen_stages=1),
+        RLAPreActResNet(depth=110, frozen_stages=1, with_cp=True),
+        torch.rand(2, 3, 8, 8))
 
 
 def test_dtypes():

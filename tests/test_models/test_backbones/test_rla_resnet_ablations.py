@@ -10,7 +10,7 @@ import torchvision
 from mmrla.models import RLAMobileNetV2, RLAResNet
 from tests.fixtures.equivalence import assert_same_training_pass
 from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
-                                   num_params)
+                                   assert_with_cp_matches, num_params)
 
 # The options of configs/ablations/ (see docs_ablations.md).
 VARIANTS = {
@@ -98,18 +98,10 @@ def test_frozen_stages(name):
 
 @pytest.mark.parametrize('name', ['convlstm', 'convgru', 'unshared'])
 def test_with_cp_gives_equal_outputs_and_grads(name):
-    plain = _build(name, depth=18, frozen_stages=1).eval()
-    ckpt = RLAResNet(
-        **VARIANTS[name], depth=18, frozen_stages=1, with_cp=True).eval()
-    ckpt.load_state_dict(plain.state_dict())
-    x = torch.rand(2, 3, 48, 48)
-    (a, ), (b, ) = plain(x), ckpt(x)
-    torch.testing.assert_close(a, b)
-    a.sum().backward()
-    b.sum().backward()
-    for (n, pa), pb in zip(plain.named_parameters(), ckpt.parameters()):
-        if pa.requires_grad:
-            torch.testing.assert_close(pa.grad, pb.grad, msg=n)
+    assert_with_cp_matches(
+        _build(name, depth=18, frozen_stages=1),
+        RLAResNet(**VARIANTS[name], depth=18, frozen_stages=1, with_cp=True),
+        torch.rand(2, 3, 48, 48))
 
 
 @pytest.mark.parametrize('name', ['convlstm', 'convgru', 'postact'])
