@@ -13,10 +13,11 @@ per-block instead of shared convs (``share_rla_convs``), no hidden state in
 the main network (``exchange``) and the classifier's read-out of ``h``
 (``readout``). See ``configs/ablations/``.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
@@ -25,7 +26,8 @@ from mmpretrain.models.utils import SELayer
 from mmrla.registry import MODELS
 from ..utils import (UPDATE_POSITIONS, ECALayer, RLACell, build_rla_cell,
                      check_out_indices, conv_over_concat, rla_step)
-from ..utils.concat_conv import keep_split_weights, kept_split_weights
+from ..utils.concat_conv import (convs_over_same_input, is_plain_1x1_conv,
+                                 keep_split_weights, kept_split_weights)
 from ..utils.rla_cell import State
 from .base import RLABackbone, checkpointed
 
@@ -65,6 +67,30 @@ def build_block_cell(cell_cfg: Optional[dict], rla_channel: int,
             "input; use update_position='before' or a cell that steps "
             'without input (RLACell, PostActRLACell).')
     return cell
+
+
+class _DeferredStep(NamedTuple):
+    """A block's RLA step, left to the next block (a fast path).
+
+    With ``rla_source='output'``, the step's update conv and the next
+    block's first conv (its part over ``x``) are 1x1 convs over the same
+    tensor, the block output. The next block runs them as one conv
+    (:func:`~mmrla.models.utils.concat_conv.convs_over_same_input`), which
+    reads that tensor once, then completes this step before its own first
+    conv needs the new ``h``. The math is the plain form's: the same update,
+    the same step (:meth:`_RLABlock._step`).
+    """
+    block: '_RLABlock'
+    state: Optional[State]
+    out_conv: nn.Module
+    shared: Optional[nn.Module]
+
+
+class _Conv1Input(NamedTuple):
+    """The hidden state and the part of ``conv1``'s output over ``x``,
+    already computed with the previous block's update."""
+    hidden: Optional[torch.Tensor]
+    x_part: torch.Tensor
 
 
 class _RLABlock(BaseModule):
@@ -117,6 +143,9 @@ class _RLABlock(BaseModule):
     # Whether the activation follows the residual sum (False in
     # pre-activation blocks, whose sum is the block output).
     act_after_sum = True
+    # Whether conv1 reads the block input itself (not a norm of it), so that
+    # its part over x can run with the previous block's update conv.
+    conv1_reads_input = False
 
     def __init__(self,
                  in_channels: int,
@@ -200,13 +229,56 @@ class _RLABlock(BaseModule):
     def _conv1(self, x: torch.Tensor,
                h: Optional[torch.Tensor]) -> torch.Tensor:
         """``conv1(cat(x, h))``; ``h=None`` stands for the zero state.
-        Without exchange, ``conv1(x)``."""
+        Without exchange, ``conv1(x)``. ``h`` may be a :class:`_Conv1Input`
+        whose part over ``x`` is already computed (see
+        :class:`_DeferredStep`)."""
+        if isinstance(h, _Conv1Input):
+            if not self.hidden_channels or h.hidden is None:
+                return h.x_part
+            kept = kept_split_weights(self, 'conv1_split')
+            weight = self.conv1.weight[:, self.in_channels:] \
+                if kept is None else kept[1]
+            # In place into the fresh conv output, as conv_over_concat.
+            return F.conv2d(h.hidden, weight).add_(h.x_part)
         if not self.hidden_channels:
             return self.conv1(x)
         return conv_over_concat(self.conv1, [x, h],
                                 [self.in_channels, self.rla_channel],
                                 self.fast,
                                 kept_split_weights(self, 'conv1_split'))
+
+    def _defers_step_to(self, next_block: Optional['_RLABlock'],
+                        out_conv: Optional[nn.Module]) -> bool:
+        """Whether ``next_block`` can complete this block's RLA step (see
+        :class:`_DeferredStep`): the update conv reads the block output,
+        the next block's ``conv1`` reads it too, both are plain 1x1 convs,
+        and the fast paths are on in both blocks."""
+        if self.rla_out_conv is not None:
+            out_conv = self.rla_out_conv
+        return next_block is not None and self.fast and next_block.fast \
+            and self.rla_norm is not None and self.rla_source == 'output' \
+            and next_block.conv1_reads_input and \
+            is_plain_1x1_conv(next_block.conv1) and \
+            is_plain_1x1_conv(out_conv)
+
+    def _complete_step(self, x: torch.Tensor,
+                       step: _DeferredStep) -> Tuple[State, torch.Tensor]:
+        """Complete the previous block's step and compute this block's
+        ``conv1`` part over ``x`` (the previous output) with one conv.
+
+        Returns:
+            tuple: The new state and ``conv1``'s part over ``x``.
+        """
+        x_part, update = convs_over_same_input(
+            x, [self.conv1.weight[:, :self.in_channels], step.out_conv.weight],
+            getattr(self, 'conv1_stacked', None))
+        return step.block._step(step.state, update, step.shared), x_part
+
+    def _step(self, h: Optional[State], update: torch.Tensor,
+              shared: Optional[nn.Module]) -> State:
+        """This block's RLA step from the state before it."""
+        return rla_step(self.rla_cell, h, update, self.stride, self.rla_norm,
+                        shared, self.update_position)
 
     def switch_to_deploy(self) -> None:
         """Keep ``conv1``'s weight split by part instead of slicing it per
@@ -215,9 +287,22 @@ class _RLABlock(BaseModule):
             keep_split_weights(self, 'conv1_split', self.conv1.weight,
                                [self.in_channels, self.rla_channel], 1)
 
+    def keep_stacked_weights(self, out_conv: nn.Module) -> None:
+        """Keep the weight of the conv that computes the previous block's
+        update (``out_conv``) and this block's ``conv1`` part over ``x``
+        (inference only; see :class:`_DeferredStep`)."""
+        stacked = torch.cat(
+            [self.conv1.weight[:, :self.in_channels],
+             out_conv.weight]).detach()
+        self.register_buffer('conv1_stacked', stacked, False)
+
     def forward(
-            self, x: torch.Tensor, h: Optional[State],
-            out_conv: Optional[nn.Module], shared: Optional[nn.Module]
+        self,
+        x: torch.Tensor,
+        h: Optional[State],
+        out_conv: Optional[nn.Module],
+        shared: Optional[nn.Module],
+        next_block: Optional['_RLABlock'] = None
     ) -> Tuple[torch.Tensor, Optional[State]]:
         """Run the block and one RLA step.
 
@@ -225,22 +310,33 @@ class _RLABlock(BaseModule):
             x (Tensor): Block input, shape (N, C_in, H, W).
             h (Tensor | tuple, optional): The cell's state, shape
                 (N, k, H, W) (a tuple ``(h, c)`` for ConvLSTMCell); None for
-                the initial all-zero state.
+                the initial all-zero state; or the previous block's
+                :class:`_DeferredStep`.
             out_conv (nn.Module, optional): The stage's shared 1x1 conv
                 (C_out -> k); None when the block owns one.
             shared (nn.Module, optional): The stage's shared module of the
                 cell (the recurrent 3x3 conv for :class:`RLACell`); None
                 when the block owns one.
+            next_block (_RLABlock, optional): The block that reads this
+                block's output, if any; with the fast paths it may complete
+                this block's step (:class:`_DeferredStep`).
 
         Returns:
             tuple: The block output (N, C_out, H', W') and the new state
-            (N, k, H', W'), or None when this block does not update it.
+            (N, k, H', W'), None when this block does not update it, or a
+            :class:`_DeferredStep` for ``next_block``.
         """
         if self.rla_out_conv is not None:  # unshared convs
             out_conv, shared = self.rla_out_conv, self.rla_recurrent_conv
+        defer = self._defers_step_to(next_block, out_conv)
 
         def _inner_forward(x, h):
+            conv1_x = None
+            if isinstance(h, _DeferredStep):
+                h, conv1_x = self._complete_step(x, h)
             hidden = self.rla_cell.hidden(h)
+            if conv1_x is not None:
+                hidden = _Conv1Input(hidden, conv1_x)
             if self._eca_ends_the_block():
                 identity = x if self.downsample is None else \
                     self.downsample(x)
@@ -266,11 +362,11 @@ class _RLABlock(BaseModule):
                     out = self.relu(out)
             if self.rla_norm is None:
                 return out, None
+            if defer:
+                return out, _DeferredStep(self, h, out_conv, shared)
             source = dict(output=out, residual=branch, shortcut=identity)
-            return out, rla_step(self.rla_cell, h,
-                                 out_conv(source[self.rla_source]),
-                                 self.stride, self.rla_norm, shared,
-                                 self.update_position)
+            return out, self._step(h, out_conv(source[self.rla_source]),
+                                   shared)
 
         return checkpointed(_inner_forward, self.with_cp, x, h)
 
@@ -366,6 +462,7 @@ class RLABottleneck(_RLABlock):
     """
 
     expansion = 4
+    conv1_reads_input = True
 
     def __init__(self,
                  in_channels: int,
@@ -758,18 +855,40 @@ class RLAResNet(_RLABlockBackbone):
                 if isinstance(m, _RLABlock):
                     constant_init(m.last_norm, 0)
 
+    def _blocks(self) -> List[tuple]:
+        """``(stage index, block, next block or None, whether the block ends
+        its stage)`` along the network."""
+        blocks = []
+        for i, layer_name in enumerate(self.res_layers):
+            layer = getattr(self, layer_name)
+            blocks += [(i, block, j == len(layer) - 1)
+                       for j, block in enumerate(layer)]
+        nexts = [block for _, block, _ in blocks[1:]] + [None]
+        return [(i, block, nxt, last)
+                for (i, block, last), nxt in zip(blocks, nexts)]
+
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
         x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
         h = None  # the zero state; see rla_step
         outs = []
-        for i, layer_name in enumerate(self.res_layers):
+        for i, block, next_block, ends_stage in self._blocks():
             out_conv, shared = self._stage_convs(i)
-            for block in getattr(self, layer_name):
-                x, h = block(x, h, out_conv, shared)
-            if i in self.out_indices:
+            x, h = block(x, h, out_conv, shared, next_block)
+            if ends_stage and i in self.out_indices:
                 outs.append(x)
         return self._append_hidden(outs, h)
+
+    def switch_to_deploy(self) -> 'RLAResNet':
+        """Apply the inference-only rewrites (see
+        :meth:`RLABackbone.switch_to_deploy`); blocks that complete the
+        previous block's step also keep the stacked conv weight."""
+        super().switch_to_deploy()
+        for i, block, next_block, _ in self._blocks():
+            out_conv = block.rla_out_conv or self._stage_convs(i)[0]
+            if block._defers_step_to(next_block, out_conv):
+                next_block.keep_stacked_weights(out_conv)
+        return self
 
     def _stage_modules(self, i: int):
         """Modules of stage ``i`` (1-based), its shared RLA convs included."""

@@ -9,6 +9,11 @@ channel alone. It never writes the (C + k)-channel copy of the largest
 feature map of a block, and skips a part that is all zeros (the initial
 state, given as ``None``). The split form is taken only where it is exact;
 ``fast=False`` selects the plain form, which the tests compare against.
+
+The converse also holds: 1x1 convs that read the same tensor are one conv
+over their weights stacked along the output channels
+(:func:`convs_over_same_input`), which reads (and, on CPU, reorders) the
+input once.
 """
 from typing import List, Optional, Sequence
 
@@ -24,6 +29,15 @@ def _splittable_conv(conv: nn.Module) -> bool:
     derive their weight from all input channels at once)."""
     return type(conv) is nn.Conv2d and conv.bias is None and \
         conv.padding_mode == 'zeros'
+
+
+def is_plain_1x1_conv(conv: nn.Module) -> bool:
+    """Whether ``conv`` is a bias-free ``Conv2d`` 1x1 with stride 1, no
+    padding, dilation or groups: the convs :func:`convs_over_same_input`
+    stacks."""
+    return _splittable_conv(conv) and conv.kernel_size == (1, 1) and \
+        conv.stride == (1, 1) and conv.padding == (0, 0) and \
+        conv.dilation == (1, 1) and conv.groups == 1
 
 
 def _plain_conv_module(module: nn.Module) -> bool:
@@ -101,6 +115,41 @@ def conv_over_concat(
         if module.with_activation:
             out = module.activate(out)
     return out
+
+
+def convs_over_same_input(
+        x: torch.Tensor,
+        weights: Sequence[torch.Tensor],
+        stacked: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
+    """``[F.conv2d(x, w) for w in weights]`` for bias-free 1x1 convs (stride
+    1, no padding), computed as one conv over the stacked weights.
+
+    Each output channel of a conv depends on its own filter only, so the
+    result is the separate convs' up to the order of float additions
+    inside the conv kernel. The outputs are channel slices of one tensor
+    (views; not contiguous when the batch has more than one sample).
+
+    Args:
+        x (Tensor): The input, (N, C, H, W).
+        weights (Sequence[Tensor]): Weights of the convs, (C_i, C, 1, 1).
+        stacked (Tensor, optional): ``torch.cat(weights)``, if kept (a
+            deployed model keeps it instead of stacking per call).
+
+    Returns:
+        list[Tensor]: The conv outputs, (N, C_i, H, W).
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> x = torch.rand(2, 8, 5, 5)
+        >>> w1, w2 = torch.rand(4, 8, 1, 1), torch.rand(3, 8, 1, 1)
+        >>> a, b = convs_over_same_input(x, [w1, w2])
+        >>> bool(torch.allclose(b, F.conv2d(x, w2), atol=1e-5))
+        True
+    """
+    if stacked is None:
+        stacked = torch.cat(list(weights))
+    return list(F.conv2d(x, stacked).split([w.shape[0] for w in weights], 1))
 
 
 def _batch_norm_parts(norm: nn.BatchNorm2d,
