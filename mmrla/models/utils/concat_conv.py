@@ -22,6 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 
+from .batch_norm import batch_norm_arguments
+
 
 def _splittable_conv(conv: nn.Module) -> bool:
     """Whether the split form reproduces ``conv``: a plain ``Conv2d`` with
@@ -160,15 +162,7 @@ def _batch_norm_parts(norm: nn.BatchNorm2d,
     ``num_batches_tracked`` included (counted once per call), without the
     concatenation. Mirrors ``torch.nn.modules.batchnorm._BatchNorm.forward``.
     """
-    factor = 0.0 if norm.momentum is None else norm.momentum
-    if norm.training and norm.track_running_stats and \
-            norm.num_batches_tracked is not None:
-        norm.num_batches_tracked.add_(1)
-        if norm.momentum is None:  # cumulative moving average
-            factor = 1.0 / float(norm.num_batches_tracked)
-    batch_stats = norm.training or (norm.running_mean is None
-                                    and norm.running_var is None)
-    use_running = not norm.training or norm.track_running_stats
+    args = batch_norm_arguments(norm)
 
     def piece(t, start, end):
         return None if t is None else t[start:end]
@@ -177,12 +171,11 @@ def _batch_norm_parts(norm: nn.BatchNorm2d,
     for part in parts:
         end = start + part.shape[1]
         outs.append(
-            F.batch_norm(
-                part,
-                piece(norm.running_mean, start, end) if use_running else None,
-                piece(norm.running_var, start, end) if use_running else None,
-                piece(norm.weight, start, end), piece(norm.bias, start, end),
-                batch_stats, factor, norm.eps))
+            F.batch_norm(part, piece(args.running_mean, start, end),
+                         piece(args.running_var, start, end),
+                         piece(norm.weight, start, end),
+                         piece(norm.bias, start, end), args.batch_stats,
+                         args.momentum, norm.eps))
         start = end
     return outs
 

@@ -1,11 +1,10 @@
-from typing import Callable, Optional
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmrla.registry import MODELS
+from .batch_norm import batch_norm_arguments
 
 
 @MODELS.register_module()
@@ -69,11 +68,11 @@ class ECALayer(BaseModule):
         the gate needs it), one more feature map per block than the block
         without ECA, which keeps only ``branch`` (for the norm's backward)
         and the output. The fast form, for a ``BatchNorm2d`` and a ``ReLU``,
-        computes ``relu(x * gate + identity)`` in one autograd function that
-        keeps ``branch``, the gate and the output, and recomputes
-        ``x = norm(branch)`` in backward, with the statistics the forward
-        used: the same values, without the extra map. Compiled, traced and
-        exported graphs take the plain form.
+        computes norm, gate, product, sum and activation in one autograd
+        function that keeps ``branch``, the output and per-channel values
+        (see :class:`_ECAResidualReLU`): the same values, without the extra
+        map, and fewer passes over the maps in backward. Compiled, traced
+        and exported graphs take the plain form.
 
         Args:
             branch (Tensor): The branch before its last norm, (N, C, H, W).
@@ -99,56 +98,87 @@ class ECALayer(BaseModule):
         # traced and exported graphs get the plain operators.
         compiling = torch.jit.is_tracing() or \
             torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
-        recompute = _norm_recomputation(norm) if fast and not compiling \
-            and type(act) is nn.ReLU else None
-        if recompute is None:
+        if not (fast and not compiling and type(norm) is nn.BatchNorm2d
+                and type(act) is nn.ReLU and type(self.conv) is nn.Conv1d):
             # In place, as in mmpretrain's ResNet: the product is not needed
             # any more.
             return act(self(norm(branch)).add_(identity))
-        x = norm(branch)
-        return _GateResidualReLU.apply(x, self.gate(x), identity, recompute,
-                                       branch, norm.weight, norm.bias)
+        args = batch_norm_arguments(norm)
+        return _ECAResidualReLU.apply(branch, norm.weight, norm.bias,
+                                      self.conv.weight, identity,
+                                      args.running_mean, args.running_var,
+                                      args.batch_stats, args.momentum,
+                                      norm.eps, self.conv.padding[0])
 
 
-def _norm_recomputation(norm: nn.Module) -> Optional[Callable]:
-    """A function ``(branch, weight, bias) -> norm(branch)`` that gives
-    again, without side effects, what ``norm`` computes now; None if
-    ``norm`` is not a plain ``BatchNorm2d`` (SyncBN reduces across
-    processes)."""
-    if type(norm) is not nn.BatchNorm2d:
-        return None
-    if norm.training or (norm.running_mean is None
-                         and norm.running_var is None):
-        # Batch statistics; the running ones are left alone.
-        return lambda c, w, b: F.batch_norm(c, None, None, w, b, True, 0., norm
-                                            .eps)
-    mean, var = norm.running_mean.clone(), norm.running_var.clone()
-    return lambda c, w, b: F.batch_norm(c, mean, var, w, b, False, 0., norm.eps
-                                        )
+def _gate_of_means(means: torch.Tensor, conv_weight: torch.Tensor,
+                   padding: int) -> torch.Tensor:
+    """ECA's gate from the channel means (N, C): (N, C, 1, 1)."""
+    n, c = means.shape
+    return F.conv1d(
+        means.view(n, 1, c), conv_weight,
+        padding=padding).sigmoid().view(n, c, 1, 1)
 
 
-class _GateResidualReLU(torch.autograd.Function):
-    """``relu(x * gate + identity)``, keeping for backward what recomputes
-    ``x`` instead of ``x`` itself (see :meth:`ECALayer.residual_relu`)."""
+class _ECAResidualReLU(torch.autograd.Function):
+    """``relu(x * gate(x) + identity)`` with ``x = batch_norm(c)`` as one
+    autograd step (see :meth:`ECALayer.residual_relu`).
+
+    It keeps ``c``, the output and per-channel values; not ``x``. Backward
+    needs ``x`` only in the gate's gradient, a sum over each map of
+    ``grad * x``; with ``x = scale * c + shift`` per channel that sum is
+    ``scale * sum(grad * c) + shift * sum(grad)``, computed from ``c``
+    without writing ``x`` again. The norm's backward is PyTorch's own.
+    """
 
     @staticmethod
-    def forward(ctx, x, gate, identity, recompute, *recompute_inputs):
+    def forward(ctx, c, weight, bias, conv_weight, identity, running_mean,
+                running_var, batch_stats, momentum, eps, padding):
+        x, mean, invstd = torch.native_batch_norm(c, weight, bias,
+                                                  running_mean, running_var,
+                                                  batch_stats, momentum, eps)
+        if batch_stats:
+            running_mean = running_var = None  # backward needs neither
+        else:
+            # Copies, in case the buffers change before backward.
+            running_mean, running_var = running_mean.clone(), \
+                running_var.clone()
+            mean, invstd = running_mean, (running_var + eps).rsqrt()
+        means = x.mean(dim=(2, 3))
+        gate = _gate_of_means(means, conv_weight, padding)
         out = torch.addcmul(identity, x, gate).relu_()
-        ctx.recompute = recompute
-        ctx.save_for_backward(gate, out, *recompute_inputs)
+        ctx.save_for_backward(c, weight, bias, conv_weight, gate, out, means,
+                              mean, invstd, running_mean, running_var)
+        ctx.batch_stats, ctx.eps, ctx.padding = batch_stats, eps, padding
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        gate, out, *recompute_inputs = ctx.saved_tensors
+        (c, weight, bias, conv_weight, gate, out, means, mean, invstd,
+         running_mean, running_var) = ctx.saved_tensors
         # ReLU's backward: no gradient where the output is zero.
-        grad = grad_out.masked_fill(out <= 0, 0)
-        grad_x = grad * gate if ctx.needs_input_grad[0] else None
-        grad_gate = None
-        if ctx.needs_input_grad[1]:
-            with torch.no_grad():
-                x = ctx.recompute(*recompute_inputs)
-            grad_gate = x.mul_(grad).sum(dim=(2, 3), keepdim=True)
-        grad_identity = grad if ctx.needs_input_grad[2] else None
-        return (grad_x, grad_gate, grad_identity,
-                None) + (None, ) * len(recompute_inputs)
+        grad = torch.ops.aten.threshold_backward(grad_out, out, 0)
+        # The gate's gradient, sum over each map of grad * x, from c.
+        scale = invstd if weight is None else invstd * weight
+        shift = -mean * scale if bias is None else bias - mean * scale
+        grad_gate = scale * torch.einsum('nchw,nchw->nc', grad, c) + \
+            shift * grad.sum(dim=(2, 3))
+        with torch.enable_grad():
+            means = means.detach().requires_grad_()
+            conv_weight = conv_weight.detach().requires_grad_()
+            gate_again = _gate_of_means(means, conv_weight, ctx.padding)
+        grad_means, grad_conv = torch.autograd.grad(
+            gate_again, (means, conv_weight), grad_gate.view_as(gate_again))
+        # x reaches the output through the product and through its means.
+        grad_x = torch.addcmul(grad_means[:, :, None, None] / c[0, 0].numel(),
+                               grad, gate)
+        needs = ctx.needs_input_grad
+        grad_c, grad_weight, grad_bias = \
+            torch.ops.aten.native_batch_norm_backward(
+                grad_x, c, weight, running_mean, running_var,
+                mean if ctx.batch_stats else None,
+                invstd if ctx.batch_stats else None, ctx.batch_stats,
+                ctx.eps, [needs[0], needs[1], needs[2]])
+        return (grad_c, grad_weight, grad_bias,
+                grad_conv if needs[3] else None, grad if needs[4] else None,
+                None, None, None, None, None, None)

@@ -60,23 +60,34 @@ def _residual_relu_pass(layer, norm, c, identity, fast):
                           dtype=out.dtype).view_as(out)).sum().backward()
     grads = [c.grad, identity.grad, layer.conv.weight.grad]
     grads += [p.grad for p in norm.parameters()]
+    assert all(g is not None for g in grads)
     return [out] + grads + list(norm.buffers())
 
 
 @pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
                                        (torch.float64, 1e-12)])
 @pytest.mark.parametrize('training', [True, False])
-def test_residual_relu_fast_form_equals_the_plain_form(dtype, tol, training):
+@pytest.mark.parametrize('norm_kwargs', [
+    dict(),
+    dict(momentum=None),
+    dict(affine=False),
+    dict(track_running_stats=False),
+])
+def test_residual_relu_fast_form_equals_the_plain_form(
+        dtype, tol, training, norm_kwargs):
     torch.manual_seed(0)
     layer = ECALayer(8, kernel_size=3).to(dtype)
-    norm = nn.BatchNorm2d(8).to(dtype)
+    norm = nn.BatchNorm2d(8, **norm_kwargs).to(dtype)
     with torch.no_grad():
-        norm.weight.uniform_(0.5, 1.5)
-        norm.bias.uniform_(-0.5, 0.5)
-        norm.running_mean.uniform_(-0.5, 0.5)
-        norm.running_var.uniform_(0.5, 1.5)
+        if norm.affine:
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+        if norm.track_running_stats:
+            norm.running_mean.uniform_(-0.5, 0.5)
+            norm.running_var.uniform_(0.5, 1.5)
     norm.train(training)
-    c = torch.randn(3, 8, 5, 6, dtype=dtype)
+    # Means away from zero: the fast gradient of the gate subtracts them.
+    c = 2 + torch.randn(3, 8, 5, 6, dtype=dtype)
     identity = torch.randn(3, 8, 5, 6, dtype=dtype)
     fast = _residual_relu_pass(layer, norm, c, identity, True)
     plain = _residual_relu_pass(layer, norm, c, identity, False)
