@@ -73,8 +73,8 @@ def _residual_relu_pass(layer, norm, c, identity, fast):
     dict(affine=False),
     dict(track_running_stats=False),
 ])
-def test_residual_relu_fast_form_equals_the_plain_form(
-        dtype, tol, training, norm_kwargs):
+def test_residual_relu_fast_form_equals_the_plain_form(dtype, tol, training,
+                                                       norm_kwargs):
     torch.manual_seed(0)
     layer = ECALayer(8, kernel_size=3).to(dtype)
     norm = nn.BatchNorm2d(8, **norm_kwargs).to(dtype)
