@@ -3,10 +3,12 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 
-from mmrla.models.utils import conv_over_concat, depthwise_over_concat
-from mmrla.models.utils.concat_conv import (
-    _batch_norm_parts, _splittable_conv_module, convs_over_same_input,
-    is_plain_1x1_conv, keep_split_weights, kept_split_weights)
+from mmrla.models.utils import (concat_conv, conv_over_concat,
+                                depthwise_over_concat)
+from mmrla.models.utils.concat_conv import (_batch_norm_parts,
+                                            _splittable_conv_module,
+                                            keep_split_weights,
+                                            kept_split_weights)
 
 
 def _bn_pair(**kwargs):
@@ -184,7 +186,7 @@ def test_convs_over_same_input_equal_the_separate_convs(batch):
     torch.manual_seed(0)
     x = torch.randn(batch, 16, 9, 7, requires_grad=True)
     weights = [torch.randn(c, 16, 1, 1, requires_grad=True) for c in (8, 3)]
-    outs = convs_over_same_input(x, weights)
+    outs = concat_conv.convs_over_same_input(x, weights)
     refs = [nn.functional.conv2d(x, w) for w in weights]
     for out, ref in zip(outs, refs):
         torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
@@ -197,13 +199,13 @@ def test_convs_over_same_input_equal_the_separate_convs(batch):
         torch.testing.assert_close(g, r, atol=1e-4, rtol=1e-5)
     # A kept stacked weight is used as it is.
     stacked = torch.cat(weights).detach() * 2
-    doubled = convs_over_same_input(x, weights, stacked)
+    doubled = concat_conv.convs_over_same_input(x, weights, stacked)
     torch.testing.assert_close(doubled[1], 2 * refs[1], atol=1e-5, rtol=1e-5)
 
 
 def test_only_bias_free_stride_one_1x1_convs_are_stacked():
-    assert is_plain_1x1_conv(nn.Conv2d(8, 4, 1, bias=False))
+    assert concat_conv.is_plain_1x1_conv(nn.Conv2d(8, 4, 1, bias=False))
     for conv in (nn.Conv2d(8, 4, 1), nn.Conv2d(8, 4, 1, 2, bias=False),
                  nn.Conv2d(8, 4, 3, padding=1, bias=False),
                  nn.Conv2d(8, 4, 1, groups=2, bias=False)):
-        assert not is_plain_1x1_conv(conv), conv
+        assert not concat_conv.is_plain_1x1_conv(conv), conv
