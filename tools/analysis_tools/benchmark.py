@@ -21,9 +21,9 @@ Groups:
                (inference only)
 
 ``--deploy`` times inference of every model in its inference form: the RLA
-backbones after ``switch_to_deploy()`` (split weights kept, the faster CPU
-tanh; no norm is folded), the baselines as built, since those rewrites have
-no counterpart in them. Training and memory, which a deployed model does
+backbones after ``switch_to_deploy()`` (split and stacked weights kept,
+the faster CPU tanh; no norm is folded), the baselines as built, since
+those rewrites have no counterpart in them. Training and memory, which a deployed model does
 not do, are skipped.
 
 With random weights, RoIAlign's adaptive sampling (``sampling_ratio=0``)
