@@ -23,8 +23,8 @@ Groups:
 ``--deploy`` times inference of every model in its inference form: the RLA
 backbones after ``switch_to_deploy()`` (split and stacked weights kept,
 the faster CPU tanh; no norm is folded), the baselines as built, since
-those rewrites have no counterpart in them. Training and memory, which a deployed model does
-not do, are skipped.
+those rewrites have no counterpart in them. Training and memory, which a
+deployed model does not do, are skipped.
 
 With random weights, RoIAlign's adaptive sampling (``sampling_ratio=0``)
 makes the RoI head's cost follow the sizes of the random proposals, which

@@ -67,7 +67,8 @@ class RLABackbone(StageFreezing, BaseModule):
       training math nor the state dict.
     - :meth:`switch_to_deploy`: inference-only rewrites (split or stacked
       weights kept instead of built per call, a faster CPU tanh), as
-      mmpretrain's RepVGG does. A deployed model is for inference; it refuses ``train()``.
+      mmpretrain's RepVGG does. A deployed model is for inference; it
+      refuses ``train()``.
     """
 
     fast_paths: bool = True
