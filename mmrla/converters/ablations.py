@@ -192,3 +192,27 @@ def find_ablation(
 def ablation_rules(layout: Optional[str]) -> List[Rule]:
     """The key rules an ablation layout adds to the released model's."""
     return ABLATION_RULES.get(layout, [])
+
+
+def find_resnet_k_key(state_dict: Mapping[str, torch.Tensor]) -> Optional[str]:
+    """The classifier key of an unconverted ``resnet50_k`` file, if
+    ``state_dict`` is one: torchvision's ResNet keys (with or without
+    ``module.``) and a classifier over 2048 + 32 channels. It has no RLA
+    key, so only the tensors' shapes tell it from a plain ResNet-50.
+
+    Example:
+        >>> import torch
+        >>> find_resnet_k_key({'module.layer1.0.conv1.weight': None,
+        ...                    'module.fc.weight': torch.zeros(10, 2080)})
+        'module.fc.weight'
+        >>> find_resnet_k_key({'layer1.0.conv1.weight': None,
+        ...                    'fc.weight': torch.zeros(10, 2048)}) is None
+        True
+    """
+    for root in ('', 'module.'):
+        fc = state_dict.get(root + 'fc.weight')
+        if root + 'layer1.0.conv1.weight' in state_dict and \
+                isinstance(fc, torch.Tensor) and fc.dim() == 2 and \
+                fc.shape[1] == 2048 + 32:
+            return root + 'fc.weight'
+    return None

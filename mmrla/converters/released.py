@@ -20,7 +20,8 @@ from typing import Mapping, NamedTuple, Optional
 import torch
 import torch.nn as nn
 
-from .rlanet import find_rlanet_roots
+from .ablations import find_resnet_k_key
+from .rlanet import find_rlanet_markers
 
 CONVERTER = 'tools/model_converters/rlanet_to_mmrla.py'
 
@@ -131,8 +132,9 @@ def unconverted_message(filename: Optional[str], key: str) -> str:
     """Explain that a file needs the converter, with the command."""
     what = filename or 'This state dict'
     return (f"{what} is in the layout of the authors' released RLANet "
-            f"checkpoints (e.g. key {key!r}), which mmrla loads only "
-            'converted (so that nothing is silently left random). Convert '
+            f"checkpoints or ablation models (e.g. key {key!r}), which mmrla "
+            'loads only converted (so that nothing is silently left random). '
+            'Convert '
             f'it once: {conversion_command(filename)} and load the '
             'converted file (README: "Model zoo").')
 
@@ -152,10 +154,11 @@ def check_unconverted(state_dict: Mapping[str, torch.Tensor],
         ...
         mmrla.converters.released.UnconvertedCheckpointError: r.pth.tar ...
     """
-    roots = find_rlanet_roots(state_dict)
-    if roots:
-        raise UnconvertedCheckpointError(
-            unconverted_message(filename, f'{roots[0]}stage_bns.0.0.weight'))
+    markers = find_rlanet_markers(state_dict)
+    # resnet50_k is told by a tensor's shape (the hooks pass keys only).
+    key = next(iter(markers.values()), None) or find_resnet_k_key(state_dict)
+    if key is not None:
+        raise UnconvertedCheckpointError(unconverted_message(filename, key))
 
 
 def read_state_dict(filename: str) -> Mapping[str, torch.Tensor]:

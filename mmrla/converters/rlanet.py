@@ -204,8 +204,35 @@ def detect_rlanet_layout(
         'resnet50_rla_2283.pth.tar or faster_rcnn_r50rla_fpn_1x_coco_388.')
 
 
-# Two keys every released file has, under one root, and no mmrla model has.
-_ROOT_MARKERS = ('stage_bns.0.0.weight', 'conv_outs.0.weight')
+# Two keys that every authors' file of a layout has, under one root, and no
+# mmrla model has: the released models and every ablation but the two
+# below (per-stage norms and update convs), and the unshared ablation
+# (``rlaus``: per-block ones). ``resnet50_k`` has no RLA keys at all; see
+# :func:`~mmrla.converters.ablations.find_resnet_k_key`.
+_ROOT_MARKERS = (('stage_bns.0.0.weight', 'conv_outs.0.weight'),
+                 ('stages.0.0.conv_out.weight', 'stages.0.0.bn_rla.weight'))
+
+
+def find_rlanet_markers(keys: Iterable[str]) -> Dict[str, str]:
+    """A key of the authors' RLANet layout under each root where ``keys``
+    hold it (see :func:`find_rlanet_roots`).
+
+    Example:
+        >>> find_rlanet_markers(['module.stage_bns.0.0.weight',
+        ...                      'module.conv_outs.0.weight'])
+        {'module.': 'module.stage_bns.0.0.weight'}
+    """
+    keys = set(keys)
+    found = {}
+    for first, second in _ROOT_MARKERS:
+        for key in keys:
+            if not key.endswith(first):
+                continue
+            root = key[:-len(first)]
+            # 'xstage_bns.0.0.weight' is another module's key, not a root.
+            if (not root or root.endswith('.')) and root + second in keys:
+                found.setdefault(root, key)
+    return found
 
 
 def find_rlanet_roots(keys: Iterable[str]) -> List[str]:
@@ -223,20 +250,13 @@ def find_rlanet_roots(keys: Iterable[str]) -> List[str]:
         >>> find_rlanet_roots(['module.stage_bns.0.0.weight', 'fc.weight',
         ...                    'module.conv_outs.0.weight'])
         ['module.']
+        >>> find_rlanet_roots(['stages.0.0.conv_out.weight',
+        ...                    'stages.0.0.bn_rla.weight'])  # unshared
+        ['']
         >>> find_rlanet_roots(['backbone.layer1.0.rla_norm.weight'])
         []
     """
-    keys = set(keys)
-    first, second = _ROOT_MARKERS
-    roots = []
-    for key in keys:
-        if not key.endswith(first):
-            continue
-        root = key[:-len(first)]
-        # 'xstage_bns.0.0.weight' is another module's key, not a root.
-        if (not root or root.endswith('.')) and root + second in keys:
-            roots.append(root)
-    return sorted(roots)
+    return sorted(find_rlanet_markers(keys))
 
 
 def _last_rla_norm(state_dict: Mapping[str, torch.Tensor],

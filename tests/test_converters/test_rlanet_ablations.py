@@ -115,3 +115,40 @@ def test_tool_reads_the_checkpoints_own_arch(tmp_path, capsys):
     torch.save({'state_dict': state_dict}, src)
     assert _run_tool(src, tmp_path / 'b.pth') == 0
     assert 'r50rla_postact_4xb64_in1k.py' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('arch', ['rlaus_resnet50', 'resnet50_k'])
+def test_an_unconverted_ablation_file_is_refused_with_the_command(
+        arch, tmp_path):
+    """The two layouts without the released models' per-stage keys: the
+    unshared model's per-block keys, and resnet50_k's torchvision keys with
+    a classifier over 2048 + 32 channels (told by its shape)."""
+    from mmengine.runner import load_checkpoint
+
+    from mmrla.converters import (UnconvertedCheckpointError,
+                                  check_checkpoint_file)
+    _, state_dict = _authors_file(arch)
+    src = tmp_path / f'{arch}.pth.tar'
+    torch.save({'state_dict': state_dict}, src)
+    with pytest.raises(
+            UnconvertedCheckpointError, match=r'rlanet_to_mmrla\.py'):
+        check_checkpoint_file(str(src))
+    if arch == 'rlaus_resnet50':
+        # The RLA backbone's loader hooks see keys only, and refuse too.
+        with pytest.raises(
+                UnconvertedCheckpointError,
+                match=r"'stages\.0\.0\.conv_out"):
+            load_checkpoint(_model(arch), str(src), logger='silent')
+    converted = tmp_path / 'converted.pth'
+    torch.save({'state_dict': convert_rlanet_state_dict(state_dict)},
+               converted)
+    check_checkpoint_file(str(converted))  # passes
+
+
+def test_a_plain_resnet50_file_is_not_taken_for_resnet50_k(tmp_path):
+    from torchvision.models import resnet50
+
+    from mmrla.converters import check_checkpoint_file
+    src = tmp_path / 'resnet50.pth'
+    torch.save(resnet50().state_dict(), src)
+    check_checkpoint_file(str(src))  # no authors' layout: left to mmengine
