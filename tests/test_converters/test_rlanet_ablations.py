@@ -136,8 +136,7 @@ def test_an_unconverted_ablation_file_is_refused_with_the_command(
     if arch == 'rlaus_resnet50':
         # The RLA backbone's loader hooks see keys only, and refuse too.
         with pytest.raises(
-                UnconvertedCheckpointError,
-                match=r"'stages\.0\.0\.conv_out"):
+                UnconvertedCheckpointError, match=r"'stages\.0\.0\.conv_out"):
             load_checkpoint(_model(arch), str(src), logger='silent')
     converted = tmp_path / 'converted.pth'
     torch.save({'state_dict': convert_rlanet_state_dict(state_dict)},
