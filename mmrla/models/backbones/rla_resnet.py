@@ -247,14 +247,22 @@ class _RLABlock(BaseModule):
                                 self.fast,
                                 kept_split_weights(self, 'conv1_split'))
 
+    def _rla_modules(
+        self, out_conv: Optional[nn.Module], shared: Optional[nn.Module]
+    ) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
+        """The update conv and cell module this block steps with: its own
+        (unshared convs) or the stage's ``out_conv`` and ``shared``."""
+        if self.rla_out_conv is not None:
+            return self.rla_out_conv, self.rla_recurrent_conv
+        return out_conv, shared
+
     def _defers_step_to(self, next_block: Optional['_RLABlock'],
                         out_conv: Optional[nn.Module]) -> bool:
         """Whether ``next_block`` can complete this block's RLA step (see
-        :class:`_DeferredStep`): the update conv reads the block output,
-        the next block's ``conv1`` reads it too, both are plain 1x1 convs,
-        and the fast paths are on in both blocks."""
-        if self.rla_out_conv is not None:
-            out_conv = self.rla_out_conv
+        :class:`_DeferredStep`): the update conv (``out_conv``, as
+        :meth:`_rla_modules` gives it) reads the block output, the next
+        block's ``conv1`` reads it too, both are plain 1x1 convs, and the
+        fast paths are on in both blocks."""
         return next_block is not None and self.fast and next_block.fast \
             and self.rla_norm is not None and self.rla_source == 'output' \
             and next_block.conv1_reads_input and \
@@ -270,9 +278,14 @@ class _RLABlock(BaseModule):
             tuple: The new state and ``conv1``'s part over ``x``.
         """
         x_part, update = convs_over_same_input(
-            x, [self.conv1.weight[:, :self.in_channels], step.out_conv.weight],
+            x, self._stacked_weights(step.out_conv),
             getattr(self, 'conv1_stacked', None))
         return step.block._step(step.state, update, step.shared), x_part
+
+    def _stacked_weights(self, out_conv: nn.Module) -> List[torch.Tensor]:
+        """``conv1``'s weight over ``x`` and the previous block's update
+        conv weight, in the order :meth:`_complete_step` splits them."""
+        return [self.conv1.weight[:, :self.in_channels], out_conv.weight]
 
     def _step(self, h: Optional[State], update: torch.Tensor,
               shared: Optional[nn.Module]) -> State:
@@ -291,9 +304,7 @@ class _RLABlock(BaseModule):
         """Keep the weight of the conv that computes the previous block's
         update (``out_conv``) and this block's ``conv1`` part over ``x``
         (inference only; see :class:`_DeferredStep`)."""
-        stacked = torch.cat(
-            [self.conv1.weight[:, :self.in_channels],
-             out_conv.weight]).detach()
+        stacked = torch.cat(self._stacked_weights(out_conv)).detach()
         self.register_buffer('conv1_stacked', stacked, False)
 
     def forward(
@@ -326,8 +337,7 @@ class _RLABlock(BaseModule):
             (N, k, H', W'), None when this block does not update it, or a
             :class:`_DeferredStep` for ``next_block``.
         """
-        if self.rla_out_conv is not None:  # unshared convs
-            out_conv, shared = self.rla_out_conv, self.rla_recurrent_conv
+        out_conv, shared = self._rla_modules(out_conv, shared)
         defer = self._defers_step_to(next_block, out_conv)
 
         def _inner_forward(x, h):
@@ -885,7 +895,7 @@ class RLAResNet(_RLABlockBackbone):
         previous block's step also keep the stacked conv weight."""
         super().switch_to_deploy()
         for i, block, next_block, _ in self._blocks():
-            out_conv = block.rla_out_conv or self._stage_convs(i)[0]
+            out_conv, _ = block._rla_modules(*self._stage_convs(i))
             if block._defers_step_to(next_block, out_conv):
                 next_block.keep_stacked_weights(out_conv)
         return self
