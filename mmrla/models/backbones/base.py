@@ -71,7 +71,6 @@ class RLABackbone(StageFreezing, BaseModule):
       refuses ``train()``.
     """
 
-    fast_paths: bool = True
     deploy: bool = False
 
     def __init__(self, init_cfg=None) -> None:
@@ -132,16 +131,18 @@ class RLABackbone(StageFreezing, BaseModule):
         return h if self.rla_out_act is None else self.rla_out_act(h)
 
     def set_fast_paths(self, enabled: bool = True) -> 'RLABackbone':
-        """Allow (True, default) or forbid (False) the exact speed paths:
-        in the cell and in every submodule with a boolean ``fast``
-        attribute (the blocks)."""
-        self.fast_paths = bool(enabled)
+        """Allow (True, default) or forbid (False) the exact split forms of
+        the layers over ``cat(x, h)``: one flag on the cell type, which
+        every block of this backbone shares."""
         if self.rla_cell is not None:  # None: a plain baseline, no RLA
-            self.rla_cell.fast = self.fast_paths
-        for m in self.modules():
-            if isinstance(getattr(m, 'fast', None), bool):
-                m.fast = self.fast_paths
+            self.rla_cell.fast = bool(enabled)
         return self
+
+    @property
+    def fast_paths(self) -> bool:
+        """Whether the exact speed paths are allowed (see
+        :meth:`set_fast_paths`)."""
+        return self.rla_cell is not None and self.rla_cell.fast
 
     def switch_to_deploy(self) -> 'RLABackbone':
         """Apply the inference-only rewrites and switch to eval mode."""

@@ -116,7 +116,6 @@ class RLAInvertedResidual(BaseModule):
             rla_channel, conv_cfg=conv_cfg, norm_cfg=norm_cfg, depthwise=True)
         # The cell's per-block module (unshared), e.g. its norm.
         self.rla_norm = self.rla_cell.build_own() if with_rla_update else None
-        self.fast = True
 
     def _branch(self, e: torch.Tensor,
                 h: Optional[torch.Tensor]) -> torch.Tensor:
@@ -124,9 +123,10 @@ class RLAInvertedResidual(BaseModule):
         the zero state."""
         channels = [self.hidden_channels, self.rla_channel]
         parts = depthwise_over_concat(self.depthwise_conv, [e, h], channels,
-                                      self.fast,
+                                      self.rla_cell.fast,
                                       kept_split_weights(self, 'dw_split'))
-        return conv_over_concat(self.linear_conv, parts, channels, self.fast,
+        return conv_over_concat(self.linear_conv, parts, channels,
+                                self.rla_cell.fast,
                                 kept_split_weights(self, 'linear_split'))
 
     def switch_to_deploy(self) -> None:

@@ -13,11 +13,10 @@ per-block instead of shared convs (``share_rla_convs``), no hidden state in
 the main network (``exchange``) and the classifier's read-out of ``h``
 (``readout``). See ``configs/ablations/``.
 """
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
@@ -26,8 +25,7 @@ from mmpretrain.models.utils import SELayer
 from mmrla.registry import MODELS
 from ..utils import (UPDATE_POSITIONS, ECALayer, RLACell, build_rla_cell,
                      check_out_indices, conv_over_concat, rla_step)
-from ..utils.concat_conv import (convs_over_same_input, is_plain_1x1_conv,
-                                 keep_split_weights, kept_split_weights)
+from ..utils.concat_conv import keep_split_weights, kept_split_weights
 from ..utils.rla_cell import State
 from .base import RLABackbone, checkpointed
 
@@ -67,30 +65,6 @@ def build_block_cell(cell_cfg: Optional[dict], rla_channel: int,
             "input; use update_position='before' or a cell that steps "
             'without input (RLACell, PostActRLACell).')
     return cell
-
-
-class _DeferredStep(NamedTuple):
-    """A block's RLA step, left to the next block (a fast path).
-
-    With ``rla_source='output'``, the step's update conv and the next
-    block's first conv (its part over ``x``) are 1x1 convs over the same
-    tensor, the block output. The next block runs them as one conv
-    (:func:`~mmrla.models.utils.concat_conv.convs_over_same_input`), which
-    reads that tensor once, then completes this step before its own first
-    conv needs the new ``h``. The math is the plain form's: the same update,
-    the same step (:meth:`_RLABlock._step`).
-    """
-    block: '_RLABlock'
-    state: Optional[State]
-    out_conv: nn.Module
-    shared: Optional[nn.Module]
-
-
-class _Conv1Input(NamedTuple):
-    """The hidden state and the part of ``conv1``'s output over ``x``,
-    already computed with the previous block's update."""
-    hidden: Optional[torch.Tensor]
-    x_part: torch.Tensor
 
 
 class _RLABlock(BaseModule):
@@ -143,9 +117,6 @@ class _RLABlock(BaseModule):
     # Whether the activation follows the residual sum (False in
     # pre-activation blocks, whose sum is the block output).
     act_after_sum = True
-    # Whether conv1 reads the block input itself (not a norm of it), so that
-    # its part over x can run with the previous block's update conv.
-    conv1_reads_input = False
 
     def __init__(self,
                  in_channels: int,
@@ -194,13 +165,11 @@ class _RLABlock(BaseModule):
             bias=False) if own_convs else None
         self.rla_recurrent_conv = self.rla_cell.build_shared() \
             if own_convs else None
-        self.fast = True
 
     def _residual_branch(self, x: torch.Tensor,
                          h: Optional[torch.Tensor]) -> torch.Tensor:
         """The residual branch: ``last_norm`` after
-        :meth:`_branch_before_last_norm` (a block that overrides this
-        instead gets no fused ECA step)."""
+        :meth:`_branch_before_last_norm`."""
         return self.last_norm(self._branch_before_last_norm(x, h))
 
     def _branch_before_last_norm(self, x: torch.Tensor,
@@ -216,35 +185,15 @@ class _RLABlock(BaseModule):
         branch = self._residual_branch(x, h)
         return branch, x if self.downsample is None else self.downsample(x)
 
-    def _eca_ends_the_block(self) -> bool:
-        """Whether the branch ends in ``last_norm`` and ECA, the block ends
-        in the activation and the update does not read the gated branch, so
-        that ECA, the residual sum and the activation can run as one step."""
-        cls = type(self)
-        return self.eca is not None and self.se is None and \
-            self.act_after_sum and self.rla_source != 'residual' and \
-            cls._residual_branch is _RLABlock._residual_branch and \
-            cls._branch_and_shortcut is _RLABlock._branch_and_shortcut
-
     def _conv1(self, x: torch.Tensor,
                h: Optional[torch.Tensor]) -> torch.Tensor:
         """``conv1(cat(x, h))``; ``h=None`` stands for the zero state.
-        Without exchange, ``conv1(x)``. ``h`` may be a :class:`_Conv1Input`
-        whose part over ``x`` is already computed (see
-        :class:`_DeferredStep`)."""
-        if isinstance(h, _Conv1Input):
-            if not self.hidden_channels or h.hidden is None:
-                return h.x_part
-            kept = kept_split_weights(self, 'conv1_split')
-            weight = self.conv1.weight[:, self.in_channels:] \
-                if kept is None else kept[1]
-            # In place into the fresh conv output, as conv_over_concat.
-            return F.conv2d(h.hidden, weight).add_(h.x_part)
+        Without exchange, ``conv1(x)``."""
         if not self.hidden_channels:
             return self.conv1(x)
         return conv_over_concat(self.conv1, [x, h],
                                 [self.in_channels, self.rla_channel],
-                                self.fast,
+                                self.rla_cell.fast,
                                 kept_split_weights(self, 'conv1_split'))
 
     def _rla_modules(
@@ -255,37 +204,6 @@ class _RLABlock(BaseModule):
         if self.rla_out_conv is not None:
             return self.rla_out_conv, self.rla_recurrent_conv
         return out_conv, shared
-
-    def _defers_step_to(self, next_block: Optional['_RLABlock'],
-                        out_conv: Optional[nn.Module]) -> bool:
-        """Whether ``next_block`` can complete this block's RLA step (see
-        :class:`_DeferredStep`): the update conv (``out_conv``, as
-        :meth:`_rla_modules` gives it) reads the block output, the next
-        block's ``conv1`` reads it too, both are plain 1x1 convs, and the
-        fast paths are on in both blocks."""
-        return next_block is not None and self.fast and next_block.fast \
-            and self.rla_norm is not None and self.rla_source == 'output' \
-            and next_block.conv1_reads_input and \
-            is_plain_1x1_conv(next_block.conv1) and \
-            is_plain_1x1_conv(out_conv)
-
-    def _complete_step(self, x: torch.Tensor,
-                       step: _DeferredStep) -> Tuple[State, torch.Tensor]:
-        """Complete the previous block's step and compute this block's
-        ``conv1`` part over ``x`` (the previous output) with one conv.
-
-        Returns:
-            tuple: The new state and ``conv1``'s part over ``x``.
-        """
-        x_part, update = convs_over_same_input(
-            x, self._stacked_weights(step.out_conv),
-            getattr(self, 'conv1_stacked', None))
-        return step.block._step(step.state, update, step.shared), x_part
-
-    def _stacked_weights(self, out_conv: nn.Module) -> List[torch.Tensor]:
-        """``conv1``'s weight over ``x`` and the previous block's update
-        conv weight, in the order :meth:`_complete_step` splits them."""
-        return [self.conv1.weight[:, :self.in_channels], out_conv.weight]
 
     def _step(self, h: Optional[State], update: torch.Tensor,
               shared: Optional[nn.Module]) -> State:
@@ -300,20 +218,9 @@ class _RLABlock(BaseModule):
             keep_split_weights(self, 'conv1_split', self.conv1.weight,
                                [self.in_channels, self.rla_channel], 1)
 
-    def keep_stacked_weights(self, out_conv: nn.Module) -> None:
-        """Keep the weight of the conv that computes the previous block's
-        update (``out_conv``) and this block's ``conv1`` part over ``x``
-        (inference only; see :class:`_DeferredStep`)."""
-        stacked = torch.cat(self._stacked_weights(out_conv)).detach()
-        self.register_buffer('conv1_stacked', stacked, False)
-
     def forward(
-        self,
-        x: torch.Tensor,
-        h: Optional[State],
-        out_conv: Optional[nn.Module],
-        shared: Optional[nn.Module],
-        next_block: Optional['_RLABlock'] = None
+            self, x: torch.Tensor, h: Optional[State],
+            out_conv: Optional[nn.Module], shared: Optional[nn.Module]
     ) -> Tuple[torch.Tensor, Optional[State]]:
         """Run the block and one RLA step.
 
@@ -321,59 +228,31 @@ class _RLABlock(BaseModule):
             x (Tensor): Block input, shape (N, C_in, H, W).
             h (Tensor | tuple, optional): The cell's state, shape
                 (N, k, H, W) (a tuple ``(h, c)`` for ConvLSTMCell); None for
-                the initial all-zero state; or the previous block's
-                :class:`_DeferredStep`.
+                the initial all-zero state.
             out_conv (nn.Module, optional): The stage's shared 1x1 conv
                 (C_out -> k); None when the block owns one.
             shared (nn.Module, optional): The stage's shared module of the
                 cell (the recurrent 3x3 conv for :class:`RLACell`); None
                 when the block owns one.
-            next_block (_RLABlock, optional): The block that reads this
-                block's output, if any; with the fast paths it may complete
-                this block's step (:class:`_DeferredStep`).
 
         Returns:
             tuple: The block output (N, C_out, H', W') and the new state
-            (N, k, H', W'), None when this block does not update it, or a
-            :class:`_DeferredStep` for ``next_block``.
+            (N, k, H', W'), None when this block does not update it.
         """
         out_conv, shared = self._rla_modules(out_conv, shared)
-        defer = self._defers_step_to(next_block, out_conv)
 
         def _inner_forward(x, h):
-            conv1_x = None
-            if isinstance(h, _DeferredStep):
-                h, conv1_x = self._complete_step(x, h)
-            hidden = self.rla_cell.hidden(h)
-            if conv1_x is not None:
-                hidden = _Conv1Input(hidden, conv1_x)
-            if self._eca_ends_the_block():
-                identity = x if self.downsample is None else \
-                    self.downsample(x)
-                # ECA, the residual sum and the activation in one step that
-                # keeps less for backward (see ECALayer.residual_relu).
-                branch = None  # not an update source here
-                out = self.eca.residual_relu(
-                    self._branch_before_last_norm(x, hidden), self.last_norm,
-                    identity, self.relu, self.fast)
-            else:
-                branch, identity = self._branch_and_shortcut(x, hidden)
-                if self.se is not None:
-                    branch = self.se(branch)
-                if self.eca is not None:
-                    branch = self.eca(branch)
-                if self.rla_source == 'residual':
-                    out = branch + identity
-                else:
-                    # In place, as in mmpretrain's ResNet: the branch is not
-                    # needed any more.
-                    out = branch.add_(identity)
-                if self.act_after_sum:
-                    out = self.relu(out)
+            branch, identity = self._branch_and_shortcut(
+                x, self.rla_cell.hidden(h))
+            if self.se is not None:
+                branch = self.se(branch)
+            if self.eca is not None:
+                branch = self.eca(branch)
+            out = branch + identity
+            if self.act_after_sum:
+                out = self.relu(out)
             if self.rla_norm is None:
                 return out, None
-            if defer:
-                return out, _DeferredStep(self, h, out_conv, shared)
             source = dict(output=out, residual=branch, shortcut=identity)
             return out, self._step(h, out_conv(source[self.rla_source]),
                                    shared)
@@ -472,7 +351,6 @@ class RLABottleneck(_RLABlock):
     """
 
     expansion = 4
-    conv1_reads_input = True
 
     def __init__(self,
                  in_channels: int,
@@ -865,40 +743,18 @@ class RLAResNet(_RLABlockBackbone):
                 if isinstance(m, _RLABlock):
                     constant_init(m.last_norm, 0)
 
-    def _blocks(self) -> List[tuple]:
-        """``(stage index, block, next block or None, whether the block ends
-        its stage)`` along the network."""
-        blocks = []
-        for i, layer_name in enumerate(self.res_layers):
-            layer = getattr(self, layer_name)
-            blocks += [(i, block, j == len(layer) - 1)
-                       for j, block in enumerate(layer)]
-        nexts = [block for _, block, _ in blocks[1:]] + [None]
-        return [(i, block, nxt, last)
-                for (i, block, last), nxt in zip(blocks, nexts)]
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
         x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
         h = None  # the zero state; see rla_step
         outs = []
-        for i, block, next_block, ends_stage in self._blocks():
+        for i, layer_name in enumerate(self.res_layers):
             out_conv, shared = self._stage_convs(i)
-            x, h = block(x, h, out_conv, shared, next_block)
-            if ends_stage and i in self.out_indices:
+            for block in getattr(self, layer_name):
+                x, h = block(x, h, out_conv, shared)
+            if i in self.out_indices:
                 outs.append(x)
         return self._append_hidden(outs, h)
-
-    def switch_to_deploy(self) -> 'RLAResNet':
-        """Apply the inference-only rewrites (see
-        :meth:`RLABackbone.switch_to_deploy`); blocks that complete the
-        previous block's step also keep the stacked conv weight."""
-        super().switch_to_deploy()
-        for i, block, next_block, _ in self._blocks():
-            out_conv, _ = block._rla_modules(*self._stage_convs(i))
-            if block._defers_step_to(next_block, out_conv):
-                next_block.keep_stacked_weights(out_conv)
-        return self
 
     def _stage_modules(self, i: int):
         """Modules of stage ``i`` (1-based), its shared RLA convs included."""

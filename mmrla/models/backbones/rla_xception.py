@@ -157,7 +157,6 @@ class XceptionBlock(BaseModule):
                 if with_rla_update else None
         else:
             self.rla_cell = self.rla_norm = None
-        self.fast = True  # the backbone's set_fast_paths sets it
 
     @property
     def last_norm(self) -> nn.Module:
@@ -174,9 +173,10 @@ class XceptionBlock(BaseModule):
             return sep(x)
         channels = [self.in_channels, self.rla_channel]
         parts = depthwise_over_concat(sep.depthwise_conv, [x, h], channels,
-                                      self.fast,
+                                      self.rla_cell.fast,
                                       kept_split_weights(self, 'dw_split'))
-        return conv_over_concat(sep.pointwise_conv, parts, channels, self.fast,
+        return conv_over_concat(sep.pointwise_conv, parts, channels,
+                                self.rla_cell.fast,
                                 kept_split_weights(self, 'pw_split'))
 
     def switch_to_deploy(self) -> None:

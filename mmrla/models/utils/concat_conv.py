@@ -9,11 +9,6 @@ channel alone. It never writes the (C + k)-channel copy of the largest
 feature map of a block, and skips a part that is all zeros (the initial
 state, given as ``None``). The split form is taken only where it is exact;
 ``fast=False`` selects the plain form, which the tests compare against.
-
-The converse also holds: 1x1 convs that read the same tensor are one conv
-over their weights stacked along the output channels
-(:func:`convs_over_same_input`), which reads (and, on CPU, reorders) the
-input once.
 """
 from typing import List, Optional, Sequence
 
@@ -33,21 +28,35 @@ def _splittable_conv(conv: nn.Module) -> bool:
         conv.padding_mode == 'zeros'
 
 
-def is_plain_1x1_conv(conv: nn.Module) -> bool:
-    """Whether ``conv`` is a bias-free ``Conv2d`` 1x1 with stride 1, no
-    padding, dilation or groups: the convs :func:`convs_over_same_input`
-    stacks."""
-    return _splittable_conv(conv) and conv.kernel_size == (1, 1) and \
-        conv.stride == (1, 1) and conv.padding == (0, 0) and \
-        conv.dilation == (1, 1) and conv.groups == 1
-
-
 def _plain_conv_module(module: nn.Module) -> bool:
     """Whether a ConvModule runs conv, norm and activation in that order
     with nothing that reads the conv's weight on its own (explicit padding
     layers, spectral norm)."""
     return module.order == ('conv', 'norm', 'act') and \
         not module.with_explicit_padding and not module.with_spectral_norm
+
+
+def _largest_part(parts: Sequence[Optional[torch.Tensor]]) -> torch.Tensor:
+    """The part of the largest spatial size (parts are full maps, 1x1
+    constant maps or None)."""
+    full = None
+    for part in parts:
+        if part is not None and (full is None
+                                 or part.shape[-1] > full.shape[-1]):
+            full = part
+    return full
+
+
+def _dense_parts(parts: Sequence[Optional[torch.Tensor]],
+                 channels: Sequence[int]) -> List[torch.Tensor]:
+    """The parts as full maps for ``torch.cat``: a None part becomes zeros
+    and a 1x1 constant map is expanded, both to the largest part's size."""
+    full = _largest_part(parts)
+    n, size = full.shape[0], full.shape[2:]
+    return [
+        full.new_zeros((n, c, *size)) if p is None else p.expand(n, c, *size)
+        for p, c in zip(parts, channels)
+    ]
 
 
 def conv_over_concat(
@@ -86,16 +95,7 @@ def conv_over_concat(
     conv = layer.conv if module is not None else layer
     if not (fast and _splittable_conv(conv) and conv.groups == 1 and
             (module is None or _plain_conv_module(module))):
-        # Zeros and broadcast constant maps take the full input's shape.
-        shape = max((p.shape for p in parts if p is not None),
-                    key=lambda s: s.numel())
-        ref = next(p for p in parts if p is not None)
-        dense = [
-            ref.new_zeros((shape[0], c, *shape[2:]))
-            if p is None else p.expand(shape[0], c, *shape[2:])
-            for p, c in zip(parts, channels)
-        ]
-        return layer(torch.cat(dense, dim=1))
+        return layer(torch.cat(_dense_parts(parts, channels), dim=1))
     if weights is None:
         weights = conv.weight.split(list(channels), dim=1)
     out = None
@@ -117,41 +117,6 @@ def conv_over_concat(
         if module.with_activation:
             out = module.activate(out)
     return out
-
-
-def convs_over_same_input(
-        x: torch.Tensor,
-        weights: Sequence[torch.Tensor],
-        stacked: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
-    """``[F.conv2d(x, w) for w in weights]`` for bias-free 1x1 convs (stride
-    1, no padding), computed as one conv over the stacked weights.
-
-    Each output channel of a conv depends on its own filter only, so the
-    result is the separate convs' up to the order of float additions
-    inside the conv kernel. The outputs are channel slices of one tensor
-    (views; not contiguous when the batch has more than one sample).
-
-    Args:
-        x (Tensor): The input, (N, C, H, W).
-        weights (Sequence[Tensor]): Weights of the convs, (C_i, C, 1, 1).
-        stacked (Tensor, optional): ``torch.cat(weights)``, if kept (a
-            deployed model keeps it instead of stacking per call).
-
-    Returns:
-        list[Tensor]: The conv outputs, (N, C_i, H, W).
-
-    Example:
-        >>> import torch
-        >>> import torch.nn.functional as F
-        >>> x = torch.rand(2, 8, 5, 5)
-        >>> w1, w2 = torch.rand(4, 8, 1, 1), torch.rand(3, 8, 1, 1)
-        >>> a, b = convs_over_same_input(x, [w1, w2])
-        >>> bool(torch.allclose(b, F.conv2d(x, w2), atol=1e-5))
-        True
-    """
-    if stacked is None:
-        stacked = torch.cat(list(weights))
-    return list(F.conv2d(x, stacked).split([w.shape[0] for w in weights], 1))
 
 
 def _batch_norm_parts(norm: nn.BatchNorm2d,
@@ -239,13 +204,8 @@ def depthwise_over_concat(
         True
     """
     if not (fast and _splittable_conv_module(module)):
-        ref = next(p for p in parts if p is not None)
-        dense = [
-            ref.new_zeros(
-                (ref.shape[0], c, *ref.shape[2:])) if p is None else p
-            for p, c in zip(parts, channels)
-        ]
-        return list(module(torch.cat(dense, dim=1)).split(list(channels), 1))
+        dense = torch.cat(_dense_parts(parts, channels), dim=1)
+        return list(module(dense).split(list(channels), 1))
     conv = module.conv
     if weights is None:
         weights = conv.weight.split(list(channels))
@@ -255,7 +215,7 @@ def depthwise_over_concat(
                                             conv.padding, conv.dilation, c)
             for p, w, c in zip(parts, weights, channels)
         ]
-    ref = next(p for p in parts if p is not None)
+    ref = _largest_part(parts)
     outs = [
         F.conv2d(
             ref.new_zeros((2, c, 1, 1)) if p is None else p, w, None,

@@ -67,11 +67,6 @@ class RLACell:
             ``switch_to_deploy``): the faster CPU tanh.
         steps_without_input (bool): Whether the cell can step with no update
             (``update=None``), which ``update_position='after'`` needs.
-        starts_from_update (bool): Whether this class's ``__call__``
-            takes ``h=None`` for the zero state (a step from it depends on
-            ``0 + update`` only, so it takes the update alone instead of
-            adding a map of zeros). A subclass that overrides ``__call__``
-            gets the map of zeros unless it declares this too.
 
     Example:
         >>> import torch
@@ -83,7 +78,6 @@ class RLACell:
     """
 
     steps_without_input = True
-    starts_from_update = True
 
     def __init__(self,
                  channels: int,
@@ -121,12 +115,9 @@ class RLACell:
         # faster channels_last on CPU; the layout carries through the sums.
         return hidden_state_layout(h) if self.fast and self.depthwise else h
 
-    def _cell_input(self, h: Optional[torch.Tensor],
+    def _cell_input(self, h: torch.Tensor,
                     update: Optional[torch.Tensor]) -> torch.Tensor:
-        """``h + update``; ``h=None`` (the zero state) gives the update
-        alone, ``update=None`` gives ``h``."""
-        if h is None:
-            return self._layout(update)
+        """``h + update``; ``update=None`` gives ``h``."""
         return h if update is None else h + update
 
     def hidden(self, state: Optional[State]) -> Optional[torch.Tensor]:
@@ -137,9 +128,8 @@ class RLACell:
     def _tanh(self, x: torch.Tensor) -> torch.Tensor:
         return fast_tanh_(x) if self.deploy else torch.tanh(x)
 
-    def __call__(self, h: Optional[torch.Tensor],
-                 update: Optional[torch.Tensor], own: nn.Module,
-                 shared: nn.Module) -> torch.Tensor:
+    def __call__(self, h: torch.Tensor, update: Optional[torch.Tensor],
+                 own: nn.Module, shared: nn.Module) -> torch.Tensor:
         """One step: ``shared(tanh(own(h + update)))``."""
         return shared(self._tanh(own(self._cell_input(h, update))))
 
@@ -163,11 +153,8 @@ class PostActRLACell(RLACell):
         True
     """
 
-    starts_from_update = True
-
-    def __call__(self, h: Optional[torch.Tensor],
-                 update: Optional[torch.Tensor], own: nn.Module,
-                 shared: nn.Module) -> torch.Tensor:
+    def __call__(self, h: torch.Tensor, update: Optional[torch.Tensor],
+                 own: nn.Module, shared: nn.Module) -> torch.Tensor:
         """One step: ``tanh(own(shared(h + update)))``."""
         return self._tanh(own(shared(self._cell_input(h, update))))
 
@@ -326,12 +313,6 @@ class ConvGRUCell(_GatedCell):
         return u * h + (1 - u) * y
 
 
-def _starts_from_update(cell) -> bool:
-    """``starts_from_update`` of the class that defines ``cell.__call__``."""
-    owner = next(k for k in type(cell).__mro__ if '__call__' in vars(k))
-    return vars(owner).get('starts_from_update', False)
-
-
 def _pool_state(state: State, stride: int) -> State:
     if isinstance(state, tuple):
         return tuple(pool_hidden_state(s, stride) for s in state)
@@ -362,10 +343,6 @@ def rla_step(cell,
     Returns:
         Tensor | tuple: The new state, (N, k, H', W') each.
     """
-    if state is None and position == 'before' and cell.fast and \
-            _starts_from_update(cell):
-        # The zero state plus the update is the update: no map of zeros.
-        return cell(None, update, own, shared)
     state = cell.initial_state(update) if state is None else \
         _pool_state(state, stride)
     if position == 'before':

@@ -7,7 +7,6 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAResNet
-from mmrla.models.backbones import rla_resnet
 from tests.fixtures.equivalence import assert_same_training_pass
 from tests.fixtures.models import (assert_all_params_have_grads,
                                    assert_with_cp_matches, num_params)
@@ -323,9 +322,9 @@ def test_fast_paths_equal_the_plain_form(depth, concat_hidden, extra):
             with torch.no_grad():
                 for hidden in (h, None):
                     split = block._conv1(x, hidden)
-                    block.fast = False
+                    fast.set_fast_paths(False)
                     plain = block._conv1(x, hidden)
-                    block.fast = True
+                    fast.set_fast_paths(True)
                     torch.testing.assert_close(
                         split, plain, atol=1e-5, rtol=1e-5)
 
@@ -333,67 +332,11 @@ def test_fast_paths_equal_the_plain_form(depth, concat_hidden, extra):
     # so that the comparison tests the algebra rather than rounding.
     slow = RLAResNet(**kwargs).set_fast_paths(False)
     slow.load_state_dict(fast.state_dict())
-    assert not any(b.fast for b in slow.modules() if hasattr(b, 'fast'))
-    # ECA blocks take the fused gate-residual-ReLU step (ECALayer).
-    assert all(b._eca_ends_the_block() == ('eca_kernel_sizes' in extra)
-               for layer in fast.res_layers for b in getattr(fast, layer))
+    assert fast.fast_paths and not slow.fast_paths
+    # One flag, shared by the cell type of every block.
+    assert all(b.rla_cell is slow.rla_cell for layer in slow.res_layers
+               for b in getattr(slow, layer))
     assert_same_training_pass(fast, slow, torch.rand(2, 3, 41, 45))
-
-
-@pytest.mark.parametrize(
-    'kwargs,deferred',
-    [
-        (dict(depth=50), 15),
-        (dict(depth=50, concat_hidden=False, out_indices=(0, 1, 2, 3)), 15),
-        (dict(depth=50, rla_source='residual'), 0),
-        (dict(depth=50, rla_source='shortcut'), 0),
-        (dict(depth=18), 0),  # basic blocks: conv1 is a 3x3 conv
-    ])
-def test_update_conv_runs_with_the_next_blocks_conv1(kwargs, deferred,
-                                                     monkeypatch):
-    """Every block whose update reads its output leaves its step to the
-    next bottleneck, whose conv1 reads the same tensor; the last block of
-    the network (and every block with the fast paths off) steps alone."""
-    calls = []
-    stack = rla_resnet.convs_over_same_input
-
-    def spy(x, weights, stacked=None):
-        calls.append(stacked is not None)
-        return stack(x, weights, stacked)
-
-    monkeypatch.setattr(rla_resnet, 'convs_over_same_input', spy)
-    model = RLAResNet(**kwargs).eval()
-    x = torch.rand(1, 3, 64, 64)
-    with torch.no_grad():
-        model(x)
-        assert calls == [False] * deferred
-        calls.clear()
-        model.set_fast_paths(False)(x)
-        assert calls == []
-        # A deployed model keeps the stacked weights.
-        model.set_fast_paths(True).switch_to_deploy()(x)
-        assert calls == [True] * deferred
-
-
-def test_deferred_step_equals_the_blocks_own_step_in_float32():
-    torch.manual_seed(0)
-    model = RLAResNet(50, zero_init_residual=False)
-    model.init_weights()
-    model.train()  # batch statistics: the norms see the deferred update
-    # Within a stage and across a stage boundary (a strided next block).
-    for first, second, stages in [(model.layer1[0], model.layer1[1], (0, 0)),
-                                  (model.layer1[2], model.layer2[0], (0, 1))]:
-        x = torch.randn(2, first.in_channels, 15, 14)
-        h = torch.randn(2, 32, 15, 14)
-        convs = [model._stage_convs(i) for i in stages]
-        y, step = first(x, h, *convs[0], next_block=second)
-        assert isinstance(step, rla_resnet._DeferredStep)
-        out, new_h = second(y, step, *convs[1])
-        y_ref, h_ref = first(x, h, *convs[0])
-        out_ref, new_h_ref = second(y_ref, h_ref, *convs[1])
-        torch.testing.assert_close(y, y_ref)
-        torch.testing.assert_close(out, out_ref, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(new_h, new_h_ref, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize('depth', [50, 18])

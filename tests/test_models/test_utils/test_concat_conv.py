@@ -3,8 +3,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 
-from mmrla.models.utils import (concat_conv, conv_over_concat,
-                                depthwise_over_concat)
+from mmrla.models.utils import conv_over_concat, depthwise_over_concat
 from mmrla.models.utils.concat_conv import (_batch_norm_parts,
                                             _splittable_conv_module,
                                             keep_split_weights,
@@ -179,33 +178,3 @@ def test_kept_split_weights_are_buffers_outside_the_state_dict():
     conv.double()  # buffers follow dtype and device changes
     assert all(w.dtype == torch.float64
                for w in kept_split_weights(conv, 'split'))
-
-
-@pytest.mark.parametrize('batch', [1, 3])
-def test_convs_over_same_input_equal_the_separate_convs(batch):
-    torch.manual_seed(0)
-    x = torch.randn(batch, 16, 9, 7, requires_grad=True)
-    weights = [torch.randn(c, 16, 1, 1, requires_grad=True) for c in (8, 3)]
-    outs = concat_conv.convs_over_same_input(x, weights)
-    refs = [nn.functional.conv2d(x, w) for w in weights]
-    for out, ref in zip(outs, refs):
-        torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    # Gradients reach the input and both weights as through the two convs.
-    grads = torch.autograd.grad(
-        sum((o * o).sum() for o in outs), [x, *weights])
-    refs_grads = torch.autograd.grad(
-        sum((r * r).sum() for r in refs), [x, *weights])
-    for g, r in zip(grads, refs_grads):
-        torch.testing.assert_close(g, r, atol=1e-4, rtol=1e-5)
-    # A kept stacked weight is used as it is.
-    stacked = torch.cat(weights).detach() * 2
-    doubled = concat_conv.convs_over_same_input(x, weights, stacked)
-    torch.testing.assert_close(doubled[1], 2 * refs[1], atol=1e-5, rtol=1e-5)
-
-
-def test_only_bias_free_stride_one_1x1_convs_are_stacked():
-    assert concat_conv.is_plain_1x1_conv(nn.Conv2d(8, 4, 1, bias=False))
-    for conv in (nn.Conv2d(8, 4, 1), nn.Conv2d(8, 4, 1, 2, bias=False),
-                 nn.Conv2d(8, 4, 3, padding=1, bias=False),
-                 nn.Conv2d(8, 4, 1, groups=2, bias=False)):
-        assert not concat_conv.is_plain_1x1_conv(conv), conv

@@ -25,34 +25,6 @@ def test_rla_step_is_the_papers_recurrence():
     torch.testing.assert_close(first, shared(torch.tanh(own(update))))
 
 
-@pytest.mark.parametrize('cell_type', ['RLACell', 'PostActRLACell'])
-@pytest.mark.parametrize('depthwise', [False, True])
-def test_first_step_skips_the_map_of_zeros_exactly(cell_type, depthwise):
-    """The fast first step takes the update alone; the plain one adds it to
-    zeros. Same outputs, gradients and norm statistics, in training mode."""
-    results = []
-    for fast in (True, False):
-        torch.manual_seed(0)
-        cell = build_rla_cell(
-            dict(type=cell_type),
-            4,
-            None,
-            dict(type='BN'),
-            depthwise=depthwise)
-        cell.fast = fast
-        own, shared = cell.build_own().double(), cell.build_shared().double()
-        update = torch.randn(
-            2, 4, 5, 6, dtype=torch.float64, requires_grad=True)
-        out = rla_step(cell, None, update, 1, own, shared)
-        out.pow(2).sum().backward()
-        results.append([
-            out, update.grad, shared.weight.grad, own.weight.grad,
-            own.running_mean, own.running_var
-        ])
-    for a, b in zip(*results):
-        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
-
-
 def test_cell_builds_its_modules_from_the_backbone_configs():
     cell = build_rla_cell(None, 8, dict(type='ConvWS'),
                           dict(type='GN', num_groups=2))
