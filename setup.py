@@ -6,7 +6,9 @@ from setuptools import find_packages, setup
 
 # What mmrla.apis.model_index_root() and mmengine's inferencers look for in
 # an installed package: the model index and the configs it names.
-MIM_FILES = ('model-index.yml', 'metafile.yml', 'configs')
+# The metafiles sit beside their family's configs
+# (configs/*/metafile.yml, listed by model-index.yml).
+MIM_FILES = ('model-index.yml', 'configs')
 
 
 def get_version() -> str:
@@ -59,7 +61,8 @@ setup(
     install_requires=parse_requirements('requirements/runtime.txt'),
     package_data={
         'mmrla':
-        [f'.mim/{name}' for name in MIM_FILES[:2]] + ['.mim/configs/**/*.py']
+        ['.mim/model-index.yml', '.mim/configs/**/*.py',
+         '.mim/configs/**/*.yml']
     },
     license='Apache License 2.0',
     zip_safe=False,
