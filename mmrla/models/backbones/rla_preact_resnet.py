@@ -213,8 +213,8 @@ class RLAPreActResNet(_RLABlockBackbone):
 
     The paper's CIFAR models (appendix B.1, Tables 2, 7, 8, 11-13, 15); see
     the module docstring for the architecture and docs/cifar.md for how
-    the parameter counts fix k and the reading. Parameters (10^6, CIFAR-10 / CIFAR-100
-    head, ``tools/analysis_tools/get_flops.py``):
+    the parameter counts fix k and the reading. Parameters (10^6, CIFAR-10
+    / CIFAR-100 head, ``tools/analysis_tools/get_flops.py``):
 
     ==============  ==========  ==========  =====================
     model           ours        paper       paper's RLA increment
