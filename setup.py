@@ -60,9 +60,10 @@ setup(
     python_requires='>=3.8',
     install_requires=parse_requirements('requirements/runtime.txt'),
     package_data={
-        'mmrla':
-        ['.mim/model-index.yml', '.mim/configs/**/*.py',
-         '.mim/configs/**/*.yml']
+        'mmrla': [
+            '.mim/model-index.yml', '.mim/configs/**/*.py',
+            '.mim/configs/**/*.yml'
+        ]
     },
     license='Apache License 2.0',
     zip_safe=False,

@@ -30,8 +30,8 @@ def _markdown_files() -> List[str]:
     relative to the repository."""
     files = ['README.md', 'CHANGELOG.md']
     files += sorted(glob.glob('docs/*.md', root_dir=REPO))
-    files += sorted(glob.glob('configs/**/README.md', root_dir=REPO,
-                              recursive=True))
+    files += sorted(
+        glob.glob('configs/**/README.md', root_dir=REPO, recursive=True))
     return files
 
 
@@ -120,8 +120,7 @@ def _bash_parses(script: str) -> subprocess.CompletedProcess:
 
 FILES = _markdown_files()
 BLOCKS = [(path, line, code) for path in FILES
-          for lang, line, code in fenced_blocks(_read(path))
-          if lang in SHELLS]
+          for lang, line, code in fenced_blocks(_read(path)) if lang in SHELLS]
 QUOTED = [(path, line, code) for path in FILES
           for line, code in quoted_commands(_read(path))]
 LINKS = [(path, line, target) for path in FILES
@@ -134,8 +133,9 @@ def _id(item) -> str:
 
 
 def test_the_docs_have_commands_to_check():
-    assert {'README.md', 'docs/README.md', 'docs/training.md',
-            'docs/detection.md'} <= set(FILES)
+    assert {
+        'README.md', 'docs/README.md', 'docs/training.md', 'docs/detection.md'
+    } <= set(FILES)
     assert len(BLOCKS) >= 40 and len(QUOTED) >= 40 and len(LINKS) >= 100
 
 
@@ -275,8 +275,9 @@ def test_class_docstrings_are_short():
                 continue
             lines = (ast.get_docstring(node) or '').splitlines()
             # The description: what comes before Args and the examples.
-            end = next((i for i, text in enumerate(lines) if text.strip() in
-                        ('Args:', 'Example:', 'Examples:')), len(lines))
+            end = next((i for i, text in enumerate(lines)
+                        if text.strip() in ('Args:', 'Example:', 'Examples:')),
+                       len(lines))
             if end > 40:
                 long.append(f'{path}: {node.name} ({end} lines)')
     assert not long, long
