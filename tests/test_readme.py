@@ -302,3 +302,38 @@ def test_anchors_follow_github():
     assert links('[x](a.md#b) ![y](img.png)\n```\n[z](c.md)\n```') == [
         (1, 'a.md#b'), (1, 'img.png')
     ]
+
+
+def _table_rows(text: str, config_column: int) -> Dict[str, List[str]]:
+    """The rows of the markdown tables in ``text`` by the config file that
+    their ``config_column`` links to."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) <= config_column:
+            continue
+        config = re.search(r'\(([^)]*\.py)\)', cells[config_column])
+        if config:
+            rows[osp.basename(config.group(1))] = cells
+    return rows
+
+
+def test_zoo_counts_agree_with_the_paper_tables():
+    """The README's model zoo repeats the counts that paper_tables.md gives
+    beside the paper's (`ours`), so the two cannot drift apart."""
+    zoo = _readme().split('## Model zoo')[1].split('\n## ')[0]
+    zoo_rows = _table_rows(zoo, 4)
+    table3 = _read('docs/paper_tables.md').split('## ImageNet, Table 3')[1]
+    table3 = table3.split('\n## ')[0]
+    paper_rows = _table_rows(table3, 1)
+    assert len(paper_rows) == 8 and len(zoo_rows) == 20
+    for config, cells in paper_rows.items():
+        params, flops = (c.split(' / ')[1] for c in cells[2:4])
+        assert zoo_rows[config][1:3] == [params, flops], config
+        top1 = cells[4].split(' ')[0]
+        assert zoo_rows[config][3] == f'top-1 err. {top1}', config
+    coco = _read('docs/paper_tables.md').split('## COCO, Tables 4 and 5')[1]
+    det_rows = _table_rows(coco.split('\n## ')[0], 0)
+    assert len(det_rows) == 12
+    for config, cells in det_rows.items():
+        assert zoo_rows[config][1:3] == [cells[2], cells[4]], config
