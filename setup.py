@@ -6,7 +6,9 @@ from setuptools import find_packages, setup
 
 # What mmrla.apis.model_index_root() and mmengine's inferencers look for in
 # an installed package: the model index and the configs it names.
-MIM_FILES = ('model-index.yml', 'metafile.yml', 'configs')
+# The metafiles sit beside their family's configs
+# (configs/*/metafile.yml, listed by model-index.yml).
+MIM_FILES = ('model-index.yml', 'configs')
 
 
 def get_version() -> str:
@@ -58,8 +60,10 @@ setup(
     python_requires='>=3.8',
     install_requires=parse_requirements('requirements/runtime.txt'),
     package_data={
-        'mmrla':
-        [f'.mim/{name}' for name in MIM_FILES[:2]] + ['.mim/configs/**/*.py']
+        'mmrla': [
+            '.mim/model-index.yml', '.mim/configs/**/*.py',
+            '.mim/configs/**/*.yml'
+        ]
     },
     license='Apache License 2.0',
     zip_safe=False,

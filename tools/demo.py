@@ -57,7 +57,7 @@ def parse_args(argv=None):
         help='mmengine randomness seed of training (weight init, data '
         'order, augmentation); on CPU training also runs deterministic '
         'algorithms, so a run repeats bit for bit on the same machine with '
-        'the same number of threads (see README)')
+        'the same number of threads (see docs/detection.md)')
     parser.add_argument(
         '--epochs', type=int, help='override the config\'s max_epochs')
     parser.add_argument(

@@ -1,8 +1,9 @@
 """mmrla's models by name: its model index in mmpretrain's model hub.
 
-``model-index.yml`` and ``metafile.yml`` (the repository root of a source
-checkout or an editable install, ``mmrla/.mim/`` of an installed wheel) list
-the RLA classifiers and the COCO detectors. :func:`register_models` (run by
+``model-index.yml`` (the repository root of a source checkout or an editable
+install, ``mmrla/.mim/`` of an installed wheel) imports the metafiles of the
+config families (``configs/*/metafile.yml``), which list the RLA classifiers
+and the COCO detectors. :func:`register_models` (run by
 ``import mmrla``) adds the classifiers to mmpretrain's ``ModelHub``, so that
 ``mmpretrain.list_models('*rla*')`` lists them and
 ``mmpretrain.get_model(name, pretrained=PATH)`` builds them. mmdet's
@@ -63,7 +64,7 @@ def load_models(task: Optional[str] = None) -> list:
 
 
 def model_config_path(name: str) -> str:
-    """The config file of a model of mmrla's metafile, by name.
+    """The config file of a model of mmrla's metafiles, by name.
 
     Detectors are named this way, e.g. for mmdet's inferencer::
 
@@ -71,7 +72,7 @@ def model_config_path(name: str) -> str:
             'faster-rcnn_rla-resnet50_fpn_1x_coco'), weights='det.pth')
 
     Args:
-        name (str): A ``Name`` of ``metafile.yml`` (any case).
+        name (str): A ``Name`` of a metafile (any case).
 
     Raises:
         ValueError: For an unknown name, listing the known ones.

@@ -1,8 +1,8 @@
 """The authors' released RLANet checkpoints, and how mmrla treats them.
 
 mmrla loads converted files only: an unconverted released file stops every
-loader with an error that names the converter command (see the README's
-"Model zoo" for why). The loaders are covered as follows:
+loader with an error that names the converter command (see docs/weights.md
+for why). The loaders are covered as follows:
 
 - models with an RLA backbone refuse the authors' layout in any state dict
   they load (:func:`refuse_unconverted_checkpoints`, registered by the
@@ -35,8 +35,8 @@ class ReleasedCheckpoint(NamedTuple):
             mmdetection 2.x).
         config (str): The mmrla config it loads into once converted.
         converted (str): Where the configs (ImageNet files: the detection
-            configs' ``init_cfg``) and the README's commands expect the
-            converted file.
+            configs' ``init_cfg``) and the commands of docs/weights.md
+            expect the converted file.
     """
     filename: str
     config: str
@@ -136,7 +136,7 @@ def unconverted_message(filename: Optional[str], key: str) -> str:
             'loads only converted (so that nothing is silently left random). '
             'Convert '
             f'it once: {conversion_command(filename)} and load the '
-            'converted file (README: "Model zoo").')
+            'converted file (docs/weights.md).')
 
 
 def check_unconverted(state_dict: Mapping[str, torch.Tensor],

@@ -22,9 +22,14 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _metafile_models(task):
-    """(name, config) of the metafile's models of ``task``, read directly."""
-    with open(osp.join(REPO, 'metafile.yml')) as f:
-        models = yaml.safe_load(f)['Models']
+    """(name, config) of the metafiles' models of ``task``, read directly
+    through the files that model-index.yml imports."""
+    with open(osp.join(REPO, 'model-index.yml')) as f:
+        metafiles = yaml.safe_load(f)['Import']
+    models = []
+    for metafile in metafiles:
+        with open(osp.join(REPO, metafile)) as f:
+            models += yaml.safe_load(f)['Models']
     return [(m['Name'], m['Config']) for m in models
             if task in [r['Task'] for r in m['Results']]]
 
@@ -36,6 +41,23 @@ DETECTORS = _metafile_models('Object Detection')
 def test_metafile_lists_classifiers_and_detectors():
     assert len(CLASSIFIERS) == 8 and len(DETECTORS) == 12
     assert model_index_root() == REPO
+
+
+def test_each_family_has_its_metafile_and_readme():
+    with open(osp.join(REPO, 'model-index.yml')) as f:
+        metafiles = yaml.safe_load(f)['Import']
+    assert len(metafiles) == 3
+    for metafile in metafiles:
+        family = osp.dirname(metafile)
+        assert family.startswith('configs/')
+        assert osp.isfile(osp.join(REPO, family, 'README.md'))
+        with open(osp.join(REPO, metafile)) as f:
+            meta = yaml.safe_load(f)
+        collection, = meta['Collections']
+        assert collection['README'] == f'{family}/README.md'
+        for model in meta['Models']:
+            assert model['In Collection'] == collection['Name']
+            assert osp.isfile(osp.join(REPO, model['Config']))
 
 
 def test_list_models_lists_every_classifier_and_no_detector():
@@ -103,7 +125,7 @@ def test_an_installed_wheel_carries_the_model_index(tmp_path):
     """``pip install .`` (not editable) copies the configs and the model
     index into mmrla/.mim; models by name work from there."""
     src = tmp_path / 'src'
-    for name in ('setup.py', 'README.md', 'model-index.yml', 'metafile.yml'):
+    for name in ('setup.py', 'README.md', 'model-index.yml'):
         os.makedirs(src, exist_ok=True)
         shutil.copy(osp.join(REPO, name), src / name)
     for name in ('mmrla', 'configs', 'requirements'):

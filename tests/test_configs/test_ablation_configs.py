@@ -1,5 +1,5 @@
 """Every ablation config builds through mmpretrain's API with the parameter
-count of the authors' model (issue 10's table) and the paper's Table 11/15
+count of the authors' model (docs/paper_tables.md) and the paper's Table 11/15
 figure in units of 2**20."""
 import os.path as osp
 

@@ -154,12 +154,17 @@ def test_missing_evaluator_annotations_are_explained(tmp_path, monkeypatch,
     assert '--cfg-options val_evaluator.ann_file=' in err
 
 
-def test_readme_lists_every_detection_config():
+def test_docs_list_every_detection_config():
+    with open(osp.join(REPO, 'docs', 'detection.md')) as f:
+        page = f.read()
+    section = page.split("## Results (the paper's)")[1].split('\n## ')[0]
     with open(osp.join(REPO, 'README.md')) as f:
         readme = f.read()
-    section = readme.split('## Detection (mmdet)')[1].split('\n## ')[0]
+    zoo = readme.split('## Model zoo')[1].split('\n## ')[0]
     for family, backbone in ALL:
-        assert f'configs/{family}_{backbone}_fpn_1x_coco.py' in section
+        config = f'configs/{family}_{backbone}_fpn_1x_coco.py'
+        assert f'`{config}`' in section
+        assert f'({config})' in zoo
     assert 'the paper\'s' in section  # the AP numbers are marked as such
 
 
@@ -167,7 +172,7 @@ def test_metafile_lists_every_released_detector():
     import yaml
 
     from mmrla.converters import RELEASED_CHECKPOINTS
-    with open(osp.join(REPO, 'metafile.yml')) as f:
+    with open(osp.join(REPO, 'configs', 'rla_detection', 'metafile.yml')) as f:
         models = yaml.safe_load(f)['Models']
     detectors = {
         m['Config']: m

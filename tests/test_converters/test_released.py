@@ -137,10 +137,10 @@ def test_train_refuses_an_unconverted_load_from(detector_file, capsys):
     assert conversion_command(detector_file) in err
 
 
-def test_readme_model_zoo_gives_the_commands_of_every_released_file():
-    with open(osp.join(REPO, 'README.md')) as f:
-        readme = f.read()
-    section = readme.split("## Model zoo: the authors' released weights")[1]
+def test_weights_page_gives_the_commands_of_every_released_file():
+    with open(osp.join(REPO, 'docs', 'weights.md')) as f:
+        page = f.read()
+    section = page.split('## Released weights')[1]
     rows = [
         line for line in section.split('\n## ')[0].splitlines()
         if line.startswith('| `')
@@ -148,7 +148,7 @@ def test_readme_model_zoo_gives_the_commands_of_every_released_file():
     assert len(rows) == len(RELEASED_CHECKPOINTS)
     for row, released in zip(rows, RELEASED_CHECKPOINTS.values()):
         assert row.startswith(f'| `{released.filename}` |')
-        assert f'({released.config})' in row
+        assert f'(../{released.config})' in row
         assert f'`{conversion_command(released.filename)}`' in row
         assert (f'`python tools/test.py {released.config} '
                 f'{released.converted}`') in row

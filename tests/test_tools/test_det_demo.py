@@ -101,7 +101,7 @@ def test_demo_draws_detections_of_an_image_and_a_folder(
     name = tiny_coco.images[0]['file_name']
     image = osp.join(tiny_coco.img_dir, name)
     out = tmp_path / 'one'
-    # The model's name in metafile.yml stands for its config.
+    # The model's name in the metafile stands for its config.
     assert _demo(image, 'faster-rcnn_rla-resnet50_fpn_1x_coco',
                  confident_checkpoint, '--out-dir', out,
                  *_small_test_options()) == 0

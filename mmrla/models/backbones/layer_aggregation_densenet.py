@@ -24,30 +24,11 @@ convolutions applied to x_0 unchanged"). The shared conv of a block with n
 layers has ``n - 1`` slots of k input channels (a layer sees at most
 ``n - 1`` earlier outputs); slot j is lag j or source layer ``x_j``.
 
-How the text's open points are decided (the parameter test is
-``tests/test_models/test_backbones/test_layer_aggregation_densenet.py``):
-
-- **The BN-ReLU before the 1x1 conv stays per layer**, on the concatenation
-  in source order, exactly as in DenseNet. Only conv weights are shared: the
-  batch statistics of a lag slot would mix different source layers (lag 1
-  is ``x_{t-1}`` for every t), and sharing the norms too would move the count
-  away from the paper's (see below).
-- **Counts** (10 classes, ``parameter_count`` of the classifier). DenseNet-BC
-  100 has 769,162 parameters, which Huang et al. print as "0.8M" and Table 1
-  as 0.80M: the paper's unit is 10^6 with one significant decimal (2^20
-  would give 0.73M). Per block, the per-layer 1x1 convs on
-  ``x_1..x_{t-1}`` hold ``4k * k * (0 + 1 + ... + 15) = 576 * 120`` weights,
-  the shared conv ``576 * 15``: 60,480 fewer per block, 181,440 in all
-  (Table 1: "reduces the number of parameters by 25% (0.20M)"; ours 23.6%).
-  Both shared variants have 587,722 parameters, 0.6M at the paper's
-  precision (2.0% under the printed 0.60M, as DenseNet-BC 100 is 3.9% under
-  0.80M: Table 1's figures carry one significant decimal). Shared norms
-  would remove another ``2 * 12 * (120 - 15) * 3 = 7,560`` (0.580M); a 16th
-  slot (a placeholder for the block's last output) would add 1,728 weights
-  that nothing uses.
-- **Initialization**: Huang et al.'s, He normal with fan-out for every conv
-  (so the shared conv, with 15 times the input channels of a slot, starts
-  with the same weight scale as a per-layer 1x1 conv), BN weight 1, bias 0.
+The text leaves open whether the norms are shared too; they stay per layer
+(a lag slot sees a different source at every layer), only conv weights are
+shared, and the convs get Huang et al.'s initialization. docs/cifar.md
+gives the parameter arithmetic against the paper's Table 1 (checked by
+``tests/test_models/test_backbones/test_layer_aggregation_densenet.py``).
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -362,7 +343,7 @@ class LayerAggregationDenseNet(StageFreezing, BaseBackbone):
     per-layer 1x1 convs (``'dense'``, Eq. 3) or one shared 1x1 conv per block
     indexed by lag (``'shared_lag'``, Eq. 9) or by source layer
     (``'shared_ordinal'``, Eq. 10); the convs on the block input stay per
-    layer (see the module docstring for the reconstruction and the parameter
+    layer (docs/cifar.md gives the reconstruction and the parameter
     arithmetic: 769,162 / 587,722 / 587,722 with a 10-class head, the paper's
     0.80M / 0.60M / 0.60M).
 

@@ -1,8 +1,8 @@
 """Recurrent Layer Attention network (LSTM layer attention).
 
-The second network of the seeds (``recurrent-layer-attention-paper.txt``,
-ICLR 2020 submission), unrelated to RLA-Net's recurrent aggregation: one
-``torch.nn.LSTMCell`` runs alongside a ResNet. After each residual block
+Recurrent Layer Attention Network (ICLR 2020 submission), unrelated to
+RLA-Net's recurrent aggregation: one ``torch.nn.LSTMCell`` runs alongside a
+ResNet. After each residual block
 
 - Eq. 2: the block's features are summarized into a context ``S_l`` of size
   N (global average or max pooling, optionally an MLP, then resized to N);
@@ -13,47 +13,12 @@ ICLR 2020 submission), unrelated to RLA-Net's recurrent aggregation: one
 - Eq. 5/6: ``alpha_l`` scales the block's residual branch (after the SE
   layer for IA+RLA) before the identity is added.
 
-How the parameter counts decide the choices the text leaves open
-(the reproducing test is
-``tests/test_models/test_backbones/test_layer_attention_resnet.py``):
-
-- **Per-block heads** (Eq. 7 sums the head term over the L layers). The
-  paper's RLA increments of Table 2 grow with depth, by about 24 parameters
-  per block (ResNet-20: +0.30% of 0.275M = ~825, ResNet-110: +0.11% of
-  1.735M = ~1908, i.e. (1908 - 825) / (54 - 9) = 24 per block); a shared
-  head would make them constant. With M = 4 and r = 1 a head has
-  ``4*4 + 4 + 4*1 + 1 = 25`` parameters, the LSTM cell
-  ``4*4*(32 + 4) + 2*4*4 = 608`` (N = 32): RLA-20/32/44/56/110 add 833,
-  983, 1133, 1283, 1958 = 0.303%, 0.209%, 0.170%, 0.150%, 0.113% of the
-  paper's bases, against the reported 0.30%, 0.20%, 0.17%, 0.14%, 0.11%
-  (every figure within one unit of its last digit; no constant + per-block
-  model matches all five exactly, so the paper's percentages are not exact).
-  For the r study of Table 3, r = 8 and 16 need M >= 16 (M / r hidden
-  units); the study's configs use M = 16.
-- **Parameter-free context resizing** (``context_resize='pool'``): on
-  ImageNet the LSTM alone reproduces the reported totals with nothing left
-  for learned resizers. N is the channel count that needs the fewest
-  factor-of-2 resampling steps over all blocks (appendix B), ties to the
-  larger: 32 for the CIFAR ResNets (16/32/64 channels), 256 for ResNet-18,
-  1024 for ResNet-50/101.
-- **ImageNet M and r.** Appendix C gives M = 512, r = 8 for RLA-18/50 and
-  r = 16 for RLA-101, but Table 2's counts contradict it for R18 and R50.
-  With M = 512, r = 16, N = 1024: LSTM ``4*512*1536 + 4096 = 3,149,824``,
-  heads ``(512*32 + 32 + 32 + 1) = 16,449`` each, so RLA-50 = 25,557,032 +
-  3,149,824 + 16 * 16,449 = 28,970,040 (paper 28.97M, +13.35%) and
-  RLA-101 = 44,549,160 + 3,149,824 + 33 * 16,449 = 48,241,801 (paper
-  48.24M, +8.29%); r = 8 would give RLA-50 29.23M. RLA-18's +1.83%
-  (214k) is less than an M = 512 cell's ``4*512*512`` recurrent weights
-  alone (1.05M); M = 128, r = 8, N = 256 gives 197,632 + 8 * 2,081 =
-  214,280 = +1.833% (paper 11.90M, +1.83%).
-- **RLA-vector**: M = 32 (appendix C) and r = 16 (SE's ratio) add 13,254
-  (Table 1: 0.876M - 0.862M = 0.014M); r = 8 would add 17,052.
-- **Where the scaling applies**: the residual branch before the sum (the
-  default ``attention_position='residual'``), as Table 4 draws the fc
-  inside each residual block, Eq. 6 applies it on top of SE's scaling (which
-  acts on the residual branch), and section 5 takes Grad-CAM at "every last
-  layer of each residual block", right before the scaling. Scaling the block
-  output instead (``'output'``) has the same parameters.
+The parameter counts of the paper decide what the text leaves open: one
+head per block, parameter-free context resizing, and M, r and N per depth;
+the attention scales the residual branch before the sum.
+docs/layer_attention.md gives the arithmetic and the paper's contradictions
+(``tests/test_models/test_backbones/test_layer_attention_resnet.py``
+checks the counts).
 """
 import math
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -76,7 +41,7 @@ ATTENTION_POSITIONS = ('residual', 'output')
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 # (hidden size M, reduction ratio r) that reproduce the paper's parameter
 # counts, per depth, for the scalar and the vector (RLA-vector) head; see
-# the module docstring for the computations.
+# docs/layer_attention.md for the computations.
 PAPER_HYPER_PARAMS = {
     'scalar': {
         **{

@@ -20,35 +20,10 @@ next to the pre-activated input, ``conv1(cat(relu(bn1(x)), h))``, and each
 block's shared 1x1 conv feeds the stage's recurrent unit. The classifier
 sees ``cat(relu(bn(x)), relu(bn(h)))``, ``C_last + k`` channels.
 
-**How the parameter counts fix the choices** (``10^6`` units; the paper's
-CIFAR counts are decimal: ResNet-110 is 1,730,522 = 1.73M, not 1.65 Mi).
-Per stage ``i`` (C_i = 16, 32, 64 channels; ResNet-164's middle widths m_i
-are the same numbers and its outputs 4 m_i), k channels of ``h`` add:
-the k input channels of each block's first conv (3x3 in ResNet-110:
-``18 * 9 k C_i``; 1x1 in ResNet-164: ``18 k m_i``), each block's norm of
-``h`` (``2k``), the stage's shared 1x1 (``C_out k``) and 3x3 (``9 k^2``)
-convs, the read-out norm (``2k``) and the classifier's k more inputs
-(``k * classes``). So RLA-ResNet-110 adds ``18376 k + 27 k^2`` (CIFAR-10)
-and RLA-ResNet-164 ``2584 k + 27 k^2``:
-
-- ResNet-110, k = 4 (the text's "smaller k" did not survive in our copy):
-  +73,936 = +0.07M (CIFAR-100: +74,296), the paper's +0.07M; k = 3 (12 / 4,
-  scaled like the channels) would add 0.06M, k = 5 0.09M.
-- ResNet-164, k = 12: +34,896 = +0.035M; Table 13's k = 8, 12, 16, 24 give
-  1.73M, 1.74M, 1.75M, 1.78M over the standard 1,703,258 (1.70M) and
-  Table 11's unshared (1.90M), ConvLSTM (1.77M), post-activated (1.74M)
-  and channel + 12 (1.93M) models all land on the paper's figures (its
-  no-exchange model, 1.72M, is ours at 1.71M: the baseline plus 0.011M). The
-  paper's Table 2 says 1.72M and +0.02M: the RLA total 1.74M (Tables 11,
-  13, 15) agrees with ours, the baseline does not. No reading keeps both
-  (with conv biases, as in He et al.'s Torch code, the baseline would be
-  1.72M but every RLA model 0.01M above the paper's), so the paper's
-  +0.02M is its 1.74M - 1.72M and 1.72M is the figure that is off.
-- Where ``h`` joins the block: after the first BN-ReLU (the default here,
-  as ImageNet's blocks see an activated ``x`` next to the raw ``h``) or
-  before it (BN-ReLU over ``cat(x, h)``, ``2k`` more per block: +1,296 for
-  ResNet-164, +432 for ResNet-110). Every count above rounds the same
-  either way, so the counts cannot tell; this class implements the first.
+The parameter counts of the paper fix the open choices (k = 4 for
+ResNet-110, k = 12 for ResNet-164, where ``h`` joins the block);
+docs/cifar.md gives the arithmetic and where the paper's Table 2 does not
+match.
 
 ``rla_source`` defaults to ``'residual'``, the paper's Figure 3 (the update
 reads the learned residual): with no CIFAR code to follow, the integration
@@ -237,9 +212,9 @@ class RLAPreActResNet(_RLABlockBackbone):
     """Pre-activation CIFAR ResNet-110/164, with (default) or without RLA.
 
     The paper's CIFAR models (appendix B.1, Tables 2, 7, 8, 11-13, 15); see
-    the module docstring for the architecture and for how the parameter
-    counts fix k and the reading. Parameters (10^6, CIFAR-10 / CIFAR-100
-    head, ``tools/analysis_tools/get_flops.py``):
+    the module docstring for the architecture and docs/cifar.md for how
+    the parameter counts fix k and the reading. Parameters (10^6, CIFAR-10
+    / CIFAR-100 head, ``tools/analysis_tools/get_flops.py``):
 
     ==============  ==========  ==========  =====================
     model           ours        paper       paper's RLA increment

@@ -1,11 +1,11 @@
 """The thin CIFAR Xception of RLA-Net and RLA-Xception (Zhao et al., 2021,
 appendix B.1, Table 2 and Table 9).
 
-The authors released no CIFAR code and Table 9 (the architecture) did not
-survive in our copy of the paper, so :class:`RLAXception` is a
-reconstruction from the text of appendix B.1, Chollet's Xception (2017) and
-the parameter counts of Table 2. Its class docstring is our Table 9 and
-lists every choice.
+The authors released no CIFAR code, and the paper's Table 9 (the
+architecture) is not available in its text, so :class:`RLAXception` is a
+reconstruction from appendix B.1, Chollet's Xception (2017) and the
+parameter counts of Table 2. docs/cifar.md gives the reconstructed table,
+every choice and the parameter arithmetic.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -242,117 +242,19 @@ class RLAXception(RLABackbone):
     RLA-Xception (`Recurrence along Depth
     <https://arxiv.org/abs/2110.11852>`_, NeurIPS 2021, appendix B.1).
 
-    Our reconstruction of the paper's Table 9 (input 32x32; ``sep c``: a
-    separable conv with c outputs and a norm after it; ``act``: ReLU; k: the
-    channels of the hidden state, 16):
-
-    +-------+---------------------------------+-------------------------------+
-    | Output| Xception (thin)                 | RLA-Xception                  |
-    | size  |                                 |                               |
-    +=======+=================================+===============================+
-    | 32x32 | conv, 3x3, 16, relu                                             |
-    |       | conv, 3x3, 32, relu  (``conv1``, ``conv2``: the stem)           |
-    +-------+---------------------------------+-------------------------------+
-    | 32x32 | entry module 1 (``layer1``):    | the same, h (k) joins the     |
-    |       | [sep 64, act, sep 64]           | first sep conv: 32 + k -> 64; |
-    |       | + 1x1 conv 64 shortcut          | stage 1 RLA convs             |
-    +-------+---------------------------------+-------------------------------+
-    | 16x16 | entry module 2 (``layer2``):    | 64 + k -> 128; stage 2 RLA    |
-    |       | [act, sep 128, act, sep 128,    | convs                         |
-    |       | avg pool 3x3 s2]                |                               |
-    |       | + 1x1 conv 128, s2 shortcut     |                               |
-    +-------+---------------------------------+-------------------------------+
-    | 8x8   | entry module 3 (``layer3.0``):  | 128 + k -> 256                |
-    |       | [act, sep 256, act, sep 256,    |                               |
-    |       | avg pool 3x3 s2]                |                               |
-    |       | + 1x1 conv 256, s2 shortcut     |                               |
-    |       +---------------------------------+-------------------------------+
-    |       | middle flow (``layer3.1..8``):  | 256 + k -> 256 in each        |
-    |       | [act, sep 256] x 3, identity;   |                               |
-    |       | x 8                             |                               |
-    |       +---------------------------------+-------------------------------+
-    |       | exit module (``layer3.9``):     | 256 + k -> 256; stage 3 RLA   |
-    |       | [act, sep 256, act, sep 512]    | convs                         |
-    |       | + 1x1 conv 512 shortcut         |                               |
-    |       +---------------------------------+-------------------------------+
-    |       | sep 512, relu; sep 512, relu    | the same, then cat with       |
-    |       | (``conv3``, ``conv4``)          | relu(bn(h)): 512 + k channels |
-    +-------+---------------------------------+-------------------------------+
-    | 1x1   | global average pool, 10-d or 100-d fc, softmax (the head)       |
-    +-------+---------------------------------+-------------------------------+
-
-    The choices, from the paper's text (appendix B.1) and Xception (Chollet,
-    2017: entry flow conv 32 s2, conv 64, three modules of 128, 256, 728;
-    middle flow 8 x 3 separable convs of 728; exit module 728, 1024, then
-    separable convs 1536 and 2048):
-
-    - *Depth unchanged*: 36 conv layers (2 stem convs, 2 + 2 + 2 entry, 24
-      middle, 2 exit, 2 tail separable convs), plus the 1x1 shortcuts.
-    - *Thinner*: the stem is the surviving rows of Table 9 (16 and 32, half
-      of Xception's); the entry modules double on from there (64, 128,
-      256), the 728-wide layers become 256 and the exit flow's 1024, 1536
-      and 2048 become 512: widths that double per stage (64, 128, 256), as
-      in CIFAR ResNets, and 512 at the end. The paper's C-100 minus C-10
-      difference, 0.05M = 90 x (C + 1), puts the classifier's input C near
-      555 (0.04M..0.06M: 444..666); 512 fits, and these widths give 2.70M
-      and 2.75M at two decimals (see below). A single width factor cannot:
-      a classifier input near 512 leaves the net near 1.4M.
-    - *3x3 first conv* (the paper says "7x7", a slip: Xception starts with
-      two 3x3 convs), stride 1, and "same" padding on both stem convs
-      (Xception's are unpadded), so 32x32 stays 32x32.
-    - *Three downsampling layers removed*: of Xception's five (the first
-      conv's stride 2 and the pooling of entry modules 1-3 and of the exit
-      module), we remove the first conv's stride and the pooling of entry
-      module 1 and of the exit module. Entry modules 2 and 3 downsample,
-      32 -> 16 -> 8, the resolutions of CIFAR ResNets, and the whole middle
-      flow runs at the lowest one, 8x8, like ResNet's last CIFAR stage
-      (ImageNet Xception runs it at 1/16, its second lowest). The
-      parameter counts do not depend on which poolings go; this is the
-      choice that keeps the first module at full resolution and the deep
-      middle flow cheap. Modules without pooling keep their 1x1 shortcut
-      conv (stride 1), since their width changes.
-    - *Average instead of max pooling*: 3x3, stride 2, padding 1, the
-      padding not counted in the averages (Keras's ``'same'`` pooling).
-    - *Stages by resolution*: 32x32 (module 1), 16x16 (module 2) and 8x8
-      (module 3, the middle flow and the exit module): three RLA stages
-      with 1, 1 and 10 RLA steps, one per residual module.
-    - *RLA* (RLA-ResNet's design on Xception's modules): ``h`` starts at
-      zero at 32x32 and is average-pooled 2x2 where a module downsamples;
-      each module sees ``cat(act(x), h)`` in its first separable conv (as
-      RLA-MobileNetV2, where ``h`` joins the depthwise conv, so the
-      depthwise conv has C + k channels); the module output feeds a 1x1
-      conv (C -> k) shared by the modules of its stage with that output
-      width (one per stage, except that the exit module, 512 wide, has its
-      own); ``h <- rec(tanh(bn(h + update)))`` with a per-module norm and a
-      shared recurrent 3x3 conv per stage, depthwise as in RLA-MobileNetV2
-      (Xception is built of depthwise separable convs); classification reads
-      out ``relu(bn(h))`` concatenated to the last feature map before the
-      global pooling, 512 + k channels.
-    - *k = 16*: RLA adds ``3846 k + 27 k + n k`` parameters (n classes;
-      below), 0.062M / 0.064M for k = 16, against the paper's +0.07M /
-      +0.06M; k = 12 (ResNet-164's) adds 0.047M, 0.02M short, and a dense
-      recurrent conv with k = 16 adds 0.0700M on CIFAR-100, 0.010M above
-      the paper.
-
-    Parameter arithmetic (``sep(a, b) = 9a + ab + 2b``: depthwise, pointwise
-    and norm; no conv has a bias):
-
-    - stem: 3*9*16 + 2*16 + 16*9*32 + 2*32 = 5,136;
-    - entry modules: sep(32, 64) + sep(64, 64) + 32*64 + 2*64 = 9,440;
-      sep(64, 128) + sep(128, 128) + 64*128 + 2*128 = 35,264;
-      sep(128, 256) + sep(256, 256) + 128*256 + 2*256 = 136,064;
-    - middle flow: 24 sep(256, 256) = 24 * 68,352 = 1,640,448;
-    - exit module: sep(256, 256) + sep(256, 512) + 256*512 + 2*512 =
-      334,848; tail: 2 sep(512, 512) = 535,552;
-    - backbone 2,696,752; with the n-class fc, 512 n + n: 2,701,882 for
-      CIFAR-10 (paper 2.70M) and 2,748,052 for CIFAR-100 (2.75M): the
-      paper counts in units of 10^6 (in 2^20 these are 2.58M and 2.62M).
-    - RLA: the first separable conv of the 12 modules grows by 9k
-      (depthwise) and k * c_1 (pointwise; sum of c_1 = 64 + 128 + 10 * 256
-      = 2,752); 12 per-module norms (2k); the 1x1 convs k (64 + 128 + 256 +
-      512); 3 depthwise recurrent convs (9k); the read-out norm (2k); the fc
-      n k. Total ``(2,752 + 12 * 11 + 960 + 2) k + 27 k + n k``: 62,128 for
-      CIFAR-10 and 63,568 for CIFAR-100 with k = 16.
+    The network (input 32x32): a stem of two 3x3 convs (16, 32 channels);
+    entry modules of 64, 128 and 256 channels (``layer1``, ``layer2``,
+    ``layer3.0``; the last two downsample by 3x3 average pooling); a middle
+    flow of 8 modules of three separable convs at 256 channels
+    (``layer3.1..8``); an exit module to 512 (``layer3.9``) and two separable
+    convs of 512 (``conv3``, ``conv4``). With RLA, ``h`` (k channels) joins
+    the first separable conv of each module, each module's output feeds a 1x1
+    conv shared within its stage, ``h`` is updated by a per-module norm, tanh
+    and a shared depthwise 3x3 conv per stage, and the classifier reads
+    ``cat(x, relu(bn(h)))``, 512 + k channels. Why these widths and where
+    the downsampling goes: they keep Xception's depth (36 conv layers) and
+    give the paper's 2.70M / 2.75M parameters (docs/cifar.md, with the
+    arithmetic).
 
     ``out_indices`` 0-2 select the stage outputs (64, 128 and 512 channels
     at 1, 1/2 and 1/4 of the input) and 3 the classification feature.

@@ -6,7 +6,7 @@ def fast_tanh_(x: torch.Tensor) -> torch.Tensor:
     """``x.tanh_()``, faster for CPU inference.
 
     PyTorch's CPU tanh kernel runs several times slower than its sigmoid
-    kernel (torch 2.5, AVX-512; see README, Performance), and every RLA
+    kernel (torch 2.5, AVX-512; see docs/performance.md), and every RLA
     block applies tanh to its hidden state. Without autograd, for float32 on
     CPU, this computes ``2 * sigmoid(2x) - 1`` in place instead: the same
     function, within 2e-7 absolutely (native tanh: 6e-8). Below 8192
