@@ -13,25 +13,149 @@ per-block instead of shared convs (``share_rla_convs``), no hidden state in
 the main network (``exchange``) and the classifier's read-out of ``h``
 (``readout``). See ``configs/ablations/``.
 """
+import warnings
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
-from mmengine.model import BaseModule
+from mmcv.cnn import (ConvModule, build_activation_layer, build_conv_layer,
+                      build_norm_layer, build_plugin_layer)
+from mmengine.model import BaseModule, Sequential
 from mmengine.model.weight_init import constant_init
+from mmengine.registry import DefaultScope
 from mmpretrain.models.utils import SELayer
 
 from mmrla.registry import MODELS
 from ..utils import (UPDATE_POSITIONS, ECALayer, RLACell, build_rla_cell,
                      check_out_indices, conv_over_concat, rla_step)
 from ..utils.concat_conv import keep_split_weights, kept_split_weights
+from ..utils.hidden_state import dense_pool_state
 from ..utils.rla_cell import State
 from .base import RLABackbone, checkpointed
 
 # What feeds a block's update conv: the block output (released code), the
 # residual branch (paper's Figure 3) or the shortcut (Figure 4, v5/v6).
 RLA_SOURCES = ('output', 'residual', 'shortcut')
+# mmdet's ResNet styles: the stride in the 3x3 conv or in the first 1x1.
+STYLES = ('pytorch', 'caffe')
+# Where mmdet's Bottleneck inserts plugin layers.
+PLUGIN_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')
+
+# The defaults of the arguments that RLAResNet leaves None, by the library
+# that builds the model: those of mmpretrain's ResNet (classification, with h
+# appended to the last feature) or of mmdet's (detection: stage features for
+# a neck). mmdet's configs and tools build models in the scopes below.
+CLASSIFICATION_DEFAULTS = dict(
+    out_indices=(3, ), concat_hidden=True, norm_eval=False)
+DETECTION_DEFAULTS = dict(
+    out_indices=(0, 1, 2, 3), concat_hidden=False, norm_eval=True)
+DETECTION_SCOPES = ('mmdet', )
+
+
+def task_defaults() -> dict:
+    """:data:`DETECTION_DEFAULTS` while mmengine's default scope is one of
+    :data:`DETECTION_SCOPES`, else :data:`CLASSIFICATION_DEFAULTS`."""
+    scope = DefaultScope.get_current_instance()
+    if scope is not None and scope.scope_name in DETECTION_SCOPES:
+        return DETECTION_DEFAULTS
+    return CLASSIFICATION_DEFAULTS
+
+
+def resnet_init_cfg(pretrained: Optional[str], init_cfg):
+    """``init_cfg`` from the deprecated ``pretrained`` as mmdet's ResNet
+    does, or the default: Kaiming convs and unit norms."""
+    if pretrained is not None:
+        if not isinstance(pretrained, str):
+            raise TypeError(
+                f'pretrained must be a checkpoint path or None, got '
+                f'{pretrained!r}; better, use init_cfg=dict(type='
+                "'Pretrained', checkpoint=...).")
+        if init_cfg is not None:
+            raise ValueError(
+                'pretrained and init_cfg cannot both be set; use init_cfg '
+                "alone: init_cfg=dict(type='Pretrained', checkpoint=...).")
+        warnings.warn('pretrained is deprecated, use init_cfg=dict('
+                      "type='Pretrained', checkpoint=...) instead.")
+        return dict(type='Pretrained', checkpoint=pretrained)
+    if init_cfg is None:
+        return [
+            dict(type='Kaiming', layer=['Conv2d']),
+            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+        ]
+    return init_cfg
+
+
+def check_style(style: str) -> None:
+    if style not in STYLES:
+        raise ValueError(
+            f"style must be 'pytorch' (stride in the 3x3 conv) or 'caffe' "
+            f'(stride in the first 1x1 conv), got {style!r}.')
+
+
+def build_block_plugins(block: nn.Module, plugins: Optional[List[dict]],
+                        channels: dict) -> dict:
+    """Build mmcv plugin layers into ``block``, as mmdet's ``Bottleneck``.
+
+    Args:
+        block (nn.Module): The block that owns the layers (as attributes
+            named by :func:`mmcv.cnn.build_plugin_layer`, e.g.
+            ``context_block``).
+        plugins (list[dict], optional): ``dict(cfg=..., position=...)``
+            each; ``cfg`` may hold a ``postfix`` that tells two layers of
+            one type apart.
+        channels (dict): Input channels at each position.
+
+    Returns:
+        dict: The layer names at each position of :data:`PLUGIN_POSITIONS`.
+    """
+    names = {position: [] for position in PLUGIN_POSITIONS}
+    for plugin in plugins or []:
+        position = plugin.get('position')
+        if position not in PLUGIN_POSITIONS or 'cfg' not in plugin:
+            raise ValueError(f'Each plugin needs a cfg and a position in '
+                             f'{PLUGIN_POSITIONS}, got {plugin!r}.')
+        cfg = dict(plugin['cfg'])
+        check_plugin_type(cfg.get('type'))
+        name, layer = build_plugin_layer(
+            cfg,
+            in_channels=channels[position],
+            postfix=cfg.pop('postfix', ''))
+        if hasattr(block, name):
+            raise ValueError(
+                f'Two plugins are both named {name!r} in one block; give '
+                "them different cfg['postfix'] values (e.g. 1 and 2).")
+        block.add_module(name, layer)
+        names[position].append(name)
+    return names
+
+
+def check_plugin_type(plugin_type) -> None:
+    """Refuse a plugin type that no registry in scope knows."""
+    if isinstance(plugin_type, type):
+        return
+    with MODELS.switch_scope_and_registry(None) as registry:
+        if plugin_type is None or registry.get(plugin_type) is None:
+            raise ValueError(
+                f'Unknown plugin type {plugin_type!r}; mmcv has e.g. '
+                "'ContextBlock', 'GeneralizedAttention' and 'NonLocal2d' "
+                "(and mmdet 'DropBlock', in mmdet's scope).")
+
+
+def stage_plugins(plugins: Optional[List[dict]], stage: int,
+                  num_stages: int) -> List[dict]:
+    """The plugins of stage ``stage`` (0-based): those whose ``stages``
+    flags (one per stage) include it, or that have no ``stages``."""
+    selected = []
+    for plugin in plugins or []:
+        plugin = dict(plugin)
+        stages = plugin.pop('stages', None)
+        if stages is not None and len(stages) != num_stages:
+            raise ValueError(
+                f'A plugin\'s stages needs one flag per stage ({num_stages}), '
+                f'got {tuple(stages)} in {plugin!r}.')
+        if stages is None or stages[stage]:
+            selected.append(plugin)
+    return selected
 
 
 def build_block_cell(cell_cfg: Optional[dict], rla_channel: int,
@@ -106,6 +230,11 @@ class _RLABlock(BaseModule):
             unshared ablation (b).
         exchange (bool): Whether ``h`` enters the block's first conv. False
             is the paper's ablation (c), RLA without information exchange.
+        rla_dilation (tuple[int, int]): The dilation of ``h``'s grid before
+            and after the block: ``(1, 2)`` in the first block of a stage
+            dilated by 2 instead of strided, which averages ``h`` 2x2 at
+            every position where a strided block pools it (and dilates an
+            own recurrent conv by 2). Defaults to ``(1, 1)``.
         with_cp (bool): Use gradient checkpointing for the block.
         conv_cfg (dict, optional): Config of the convolutions.
         norm_cfg (dict): Config of the norm layers.
@@ -132,12 +261,17 @@ class _RLABlock(BaseModule):
                  update_position: str = 'before',
                  share_rla_convs: bool = True,
                  exchange: bool = True,
+                 rla_dilation: Tuple[int, int] = (1, 1),
                  with_cp: bool = False,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  act_cfg: dict = dict(type='ReLU', inplace=True),
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        before, after = rla_dilation
+        # Entering a dilated stage, h is averaged densely (factor, spacing)
+        # where a strided stage would pool it.
+        self.hidden_pool = (after // before, before)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.rla_channel = rla_channel
@@ -163,7 +297,7 @@ class _RLABlock(BaseModule):
         self.rla_out_conv = build_conv_layer(
             conv_cfg, out_channels, rla_channel, 1,
             bias=False) if own_convs else None
-        self.rla_recurrent_conv = self.rla_cell.build_shared() \
+        self.rla_recurrent_conv = self.rla_cell.build_shared(after) \
             if own_convs else None
 
     def _residual_branch(self, x: torch.Tensor,
@@ -208,6 +342,7 @@ class _RLABlock(BaseModule):
     def _step(self, h: Optional[State], update: torch.Tensor,
               shared: Optional[nn.Module]) -> State:
         """This block's RLA step from the state before it."""
+        h = dense_pool_state(h, *self.hidden_pool)
         return rla_step(self.rla_cell, h, update, self.stride, self.rla_norm,
                         shared, self.update_position)
 
@@ -264,8 +399,11 @@ class RLABasicBlock(_RLABlock):
     """RLA basic block: two 3x3 convs, the first over ``cat(x, h)``.
 
     This is the form of the paper's CIFAR RLA-ResNet-110; see
-    :class:`_RLABlock` for the arguments. ``groups`` and ``base_width`` are
-    accepted for interface parity and must keep their defaults.
+    :class:`_RLABlock` for the shared arguments. As in mmdet's
+    ``BasicBlock``, ``dilation`` applies to the first conv, ``style`` has
+    no effect (the first conv carries the stride either way), and ``dcn``
+    and ``plugins`` are not supported; ``groups`` and ``base_width`` must
+    keep their defaults.
 
     Example:
         >>> import torch
@@ -286,14 +424,25 @@ class RLABasicBlock(_RLABlock):
                  stride: int = 1,
                  groups: int = 1,
                  base_width: int = 64,
+                 dilation: int = 1,
+                 style: str = 'pytorch',
+                 dcn: Optional[dict] = None,
+                 plugins: Optional[List[dict]] = None,
                  **kwargs) -> None:
         if groups != 1 or base_width != 64:
             raise ValueError(
                 'RLABasicBlock supports only groups=1 and base_width=64 '
                 f'(got groups={groups}, base_width={base_width}); use depth '
                 '50, 101 or 152 for ResNeXt-style blocks.')
+        if dcn is not None or plugins:
+            raise ValueError(
+                'dcn and plugins need bottleneck blocks (as in mmdet\'s '
+                'ResNet); use depth 50, 101 or 152, or leave them None.')
+        check_style(style)
         super().__init__(in_channels, out_channels, rla_channel, stride,
                          **kwargs)
+        self.dilation = dilation
+        self.style = style
         self.norm1_name, norm1 = build_norm_layer(
             self.norm_cfg, out_channels, postfix=1)
         self.norm2_name, norm2 = build_norm_layer(
@@ -304,7 +453,8 @@ class RLABasicBlock(_RLABlock):
             out_channels,
             3,
             stride=stride,
-            padding=1,
+            padding=dilation,
+            dilation=dilation,
             bias=False)
         self.add_module(self.norm1_name, norm1)
         self.conv2 = build_conv_layer(
@@ -328,15 +478,31 @@ class RLABasicBlock(_RLABlock):
 
 
 class RLABottleneck(_RLABlock):
-    """RLA bottleneck: 1x1 over ``cat(x, h)``, 3x3 (strided), 1x1.
+    """RLA bottleneck: 1x1 over ``cat(x, h)``, 3x3, 1x1.
 
-    See :class:`_RLABlock` for the shared arguments.
+    See :class:`_RLABlock` for the shared arguments. ``style``, ``dilation``,
+    ``dcn`` and ``plugins`` mean what they mean in mmdet's ``Bottleneck``;
+    they change the block's own convs and insertions only, never the RLA
+    path (``h`` in ``conv1``, the update conv, the cell).
 
     Args:
         groups (int): Groups of the 3x3 conv (ResNeXt cardinality).
         base_width (int): Width per group; the middle width is
             ``int(planes * base_width / 64) * groups`` with
             ``planes = out_channels // 4``, as in torchvision.
+        dilation (int): Dilation (and padding) of the 3x3 conv.
+        style (str): ``'pytorch'``: the stride sits in the 3x3 conv;
+            ``'caffe'``: in the first 1x1 conv.
+        dcn (dict, optional): Conv config of the 3x3 conv, e.g.
+            ``dict(type='DCNv2', deform_groups=1)`` (mmcv's deformable
+            convs); ``fallback_on_stride=True`` keeps a plain 3x3 conv in a
+            strided block. Needs ``conv_cfg=None``.
+        plugins (list[dict], optional): mmcv plugin layers, each
+            ``dict(cfg=..., position=...)`` with position
+            ``'after_conv1'``, ``'after_conv2'`` or ``'after_conv3'`` (after
+            that conv's norm and activation; ``after_conv3`` before SE/ECA
+            and the residual sum), e.g. ``ContextBlock``,
+            ``GeneralizedAttention`` or ``NonLocal2d``.
 
     Example:
         >>> import torch
@@ -359,12 +525,22 @@ class RLABottleneck(_RLABlock):
                  stride: int = 1,
                  groups: int = 1,
                  base_width: int = 64,
+                 dilation: int = 1,
+                 style: str = 'pytorch',
+                 dcn: Optional[dict] = None,
+                 plugins: Optional[List[dict]] = None,
                  **kwargs) -> None:
+        check_style(style)
         super().__init__(in_channels, out_channels, rla_channel, stride,
                          **kwargs)
         planes = out_channels // self.expansion
         mid_channels = int(planes * (base_width / 64.)) * groups
         self.mid_channels = mid_channels
+        self.dilation = dilation
+        self.style = style
+        # mmdet's styles: where a strided block strides.
+        conv1_stride, conv2_stride = (1, stride) if style == 'pytorch' \
+            else (stride, 1)
         self.norm1_name, norm1 = build_norm_layer(
             self.norm_cfg, mid_channels, postfix=1)
         self.norm2_name, norm2 = build_norm_layer(
@@ -376,21 +552,66 @@ class RLABottleneck(_RLABlock):
             in_channels + self.hidden_channels,
             mid_channels,
             1,
+            stride=conv1_stride,
             bias=False)
         self.add_module(self.norm1_name, norm1)
         self.conv2 = build_conv_layer(
-            self.conv_cfg,
+            self._conv2_cfg(dcn, conv2_stride),
             mid_channels,
             mid_channels,
             3,
-            stride=stride,
-            padding=1,
+            stride=conv2_stride,
+            padding=dilation,
+            dilation=dilation,
             groups=groups,
             bias=False)
         self.add_module(self.norm2_name, norm2)
         self.conv3 = build_conv_layer(
             self.conv_cfg, mid_channels, out_channels, 1, bias=False)
         self.add_module(self.norm3_name, norm3)
+        names = build_block_plugins(
+            self, plugins,
+            dict(
+                after_conv1=mid_channels,
+                after_conv2=mid_channels,
+                after_conv3=out_channels))
+        self.after_conv1_plugin_names = names['after_conv1']
+        self.after_conv2_plugin_names = names['after_conv2']
+        self.after_conv3_plugin_names = names['after_conv3']
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        # A deformable conv starts as a plain conv, with zero offsets (as
+        # mmcv builds it); the backbone's Kaiming init reaches its offset
+        # conv first. DCNv2 resets its own (its init_weights).
+        if hasattr(self.conv2, 'init_offset'):
+            self.conv2.init_offset()
+
+    def forward_plugin(self, x: torch.Tensor,
+                       plugin_names: List[str]) -> torch.Tensor:
+        """``x`` through the named plugin layers, in order."""
+        for name in plugin_names:
+            x = getattr(self, name)(x)
+        return x
+
+    def _conv2_cfg(self, dcn: Optional[dict], stride: int) -> Optional[dict]:
+        """The conv config of the 3x3 conv: ``dcn`` (a deformable conv) or
+        the block's ``conv_cfg``."""
+        if dcn is None:
+            return self.conv_cfg
+        if not isinstance(dcn, dict) or 'type' not in dcn:
+            raise ValueError(
+                f"dcn must be a conv config dict such as dict(type='DCNv2', "
+                f'deform_groups=1), or None; got {dcn!r}.')
+        if self.conv_cfg is not None:
+            raise ValueError(
+                f'dcn replaces the 3x3 conv of conv_cfg={self.conv_cfg!r}; '
+                'use one of them (conv_cfg=None with dcn, as in mmdet).')
+        dcn = dict(dcn)
+        if dcn.pop('fallback_on_stride', False) and stride > 1:
+            return self.conv_cfg
+        import mmcv.ops  # noqa: F401 (registers DCN, DCNv2)
+        return dcn
 
     @property
     def last_norm(self) -> nn.Module:
@@ -398,10 +619,16 @@ class RLABottleneck(_RLABlock):
 
     def _branch_before_last_norm(self, x: torch.Tensor,
                                  h: Optional[torch.Tensor]) -> torch.Tensor:
-        out = self._conv1(x, h)
-        out = self.relu(getattr(self, self.norm1_name)(out))
+        out = self.relu(getattr(self, self.norm1_name)(self._conv1(x, h)))
+        out = self.forward_plugin(out, self.after_conv1_plugin_names)
         out = self.relu(getattr(self, self.norm2_name)(self.conv2(out)))
+        out = self.forward_plugin(out, self.after_conv2_plugin_names)
         return self.conv3(out)
+
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
+        out = self.last_norm(self._branch_before_last_norm(x, h))
+        return self.forward_plugin(out, self.after_conv3_plugin_names)
 
 
 class _RLABlockBackbone(RLABackbone):
@@ -419,18 +646,24 @@ class _RLABlockBackbone(RLABackbone):
             channels[-1] += self.rla_channel
         return tuple(channels)
 
-    def _build_shared_rla_convs(self, conv_cfg: Optional[dict]) -> None:
+    def _build_shared_rla_convs(
+            self,
+            conv_cfg: Optional[dict],
+            dilations: Optional[Sequence[int]] = None) -> None:
         """Build the modules the blocks of each stage share:
         ``rla_out_convs`` (a 1x1 conv C -> k per stage) and
-        ``rla_recurrent_convs`` (the cell's shared module per stage); both
-        None when the blocks own them (``share_rla_convs=False``)."""
+        ``rla_recurrent_convs`` (the cell's shared module per stage, dilated
+        by ``dilations``, one per stage); both None when the blocks own them
+        (``share_rla_convs=False``)."""
         self.rla_out_convs = self.rla_recurrent_convs = None
         if self.share_rla_convs:
             self.rla_out_convs = nn.ModuleList(
                 build_conv_layer(conv_cfg, c, self.rla_channel, 1, bias=False)
                 for c in self.stage_channels)
+            dilations = dilations or (1, ) * len(self.stage_channels)
             self.rla_recurrent_convs = nn.ModuleList(
-                self.rla_cell.build_shared() for _ in self.stage_channels)
+                self.rla_cell.build_shared(d)
+                for d in dilations[:len(self.stage_channels)])
 
     def _stage_convs(
             self, i: int) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
@@ -457,6 +690,9 @@ class RLAResNet(_RLABlockBackbone):
 
     Registered in mmengine's root ``MODELS`` registry, so both mmpretrain and
     mmdet configs can build it after ``custom_imports=['mmrla.models']``.
+    It takes every argument of mmdet's and mmpretrain's ``ResNet`` with the
+    same meaning, so ``type='ResNet'`` -> ``type='RLAResNet'`` is the whole
+    change in their configs (docs/detection.md).
 
     Two output modes:
 
@@ -464,27 +700,52 @@ class RLAResNet(_RLABlockBackbone):
       is ``cat(x, act(norm(h)))`` with ``C + rla_channel`` channels, ready
       for global pooling and a linear classifier on 2048 + k inputs (R50);
     - detection (``concat_hidden=False``): plain stage features (256, 512,
-      1024, 2048 channels for R50); ``h`` is dropped and its final update,
-      which nothing would consume, is not computed, so every parameter gets a
-      gradient and DDP needs no ``find_unused_parameters``.
+      1024, 2048 channels for R50); ``h`` is dropped, as the paper does at
+      the FPN, and its final update, which nothing would consume, is not
+      computed, so every parameter gets a gradient and DDP needs no
+      ``find_unused_parameters``.
 
-    :attr:`out_channels` lists the channels of each returned feature.
+    ``out_indices``, ``concat_hidden`` and ``norm_eval`` left None follow
+    the library that builds the model, so that each keeps its own ResNet's
+    defaults: in mmdet's registry scope (``default_scope='mmdet'``, set by
+    every mmdet config and tool) they are mmdet's, ``(0, 1, 2, 3)``,
+    detection mode and ``True`` (:data:`DETECTION_DEFAULTS`); anywhere else
+    they are ``(3, )``, classification mode and ``False``
+    (:data:`CLASSIFICATION_DEFAULTS`). :attr:`out_channels` lists the
+    channels of each returned feature.
 
     Args:
         depth (int): 18, 34 (basic blocks), 50, 101 or 152 (bottlenecks).
         rla_channel (int): Channels ``k`` of the RLA hidden state.
             Defaults to 32, as in the paper.
         in_channels (int): Input image channels. Defaults to 3.
-        stem_channels (int): Stem output channels. Defaults to 64.
+        stem_channels (int, optional): Stem output channels; None for
+            ``base_channels`` (64 by default), as in mmdet.
         base_channels (int): Output channels of the first stage divided by
             the block expansion. Defaults to 64.
         num_stages (int): Number of stages, 1 to 4. Defaults to 4.
         strides (Sequence[int]): Stride of the first block of each stage.
-        out_indices (Sequence[int]): Stages whose features are returned
-            (any sequence of ints). Negative indices count from the end.
-            Stages after the last one are not built. Defaults to (3, ).
-        concat_hidden (bool): Classification mode, see above: ``h`` is
-            appended to the last returned feature. Defaults to True.
+        dilations (Sequence[int]): Dilation of each stage's 3x3 convs. A
+            stage with stride 1 and a larger dilation than the stage before
+            it (e.g. ``strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2)``)
+            keeps the resolution; ``h`` keeps it too, is averaged densely
+            instead of pooled, and the stage's recurrent conv is dilated
+            alike, so that the stage computes the strided network at every
+            position (docs/detection.md, "Dilated stages").
+        out_indices (Sequence[int], optional): Stages whose features are
+            returned (any sequence of ints; negatives count from the end).
+            Stages after the last one are not built. None: see above.
+        style (str): ``'pytorch'`` (stride in the 3x3 conv, default) or
+            ``'caffe'`` (stride in the first 1x1 conv) for bottlenecks.
+        deep_stem (bool): Three 3x3 convs instead of the 7x7 stem conv
+            (ResNetV1c/V1d). Defaults to False.
+        avg_down (bool): Average-pool, then a non-strided 1x1 conv in the
+            downsampling shortcuts (ResNetV1d). Defaults to False.
+        contract_dilation (bool): Halve the dilation of a dilated stage's
+            first block, as mmseg does. Defaults to False.
+        concat_hidden (bool, optional): Classification mode (``h`` appended
+            to the last returned feature) or detection mode. None: see
+            above.
         eca_kernel_sizes (Sequence[int], optional): ECA kernel size of each
             stage, placed after the branch's last norm, e.g. (5, 5, 5, 7) as
             in RLA-ECANet. None for no ECA.
@@ -518,14 +779,27 @@ class RLAResNet(_RLABlockBackbone):
             ablations). Unused when ``concat_hidden=False``.
         frozen_stages (int): Stages to freeze (eval mode, no gradients);
             0 freezes the stem only, -1 nothing. Defaults to -1.
-        norm_eval (bool): Keep norm layers in eval mode while training.
+        norm_eval (bool, optional): Keep norm layers in eval mode while
+            training. None: see above.
         conv_cfg (dict, optional): Config of the convolutions.
         norm_cfg (dict): Config of the norms (BN, SyncBN, GN, ...).
         act_cfg (dict): Config of the activations. Defaults to ReLU.
+        dcn (dict, optional): Deformable conv config of the bottlenecks' 3x3
+            convs in the stages of ``stage_with_dcn``, e.g.
+            ``dict(type='DCNv2', deform_groups=1, fallback_on_stride=False)``
+            (see :class:`RLABottleneck`).
+        stage_with_dcn (Sequence[bool]): Whether each stage uses ``dcn``.
+        plugins (list[dict], optional): mmcv plugin layers in the
+            bottlenecks, as in mmdet: ``dict(cfg=..., position=...,
+            stages=...)`` each, ``stages`` (optional) one flag per stage
+            (see :class:`RLABottleneck`).
         with_cp (bool): Gradient checkpointing of every block.
         zero_init_residual (bool): Zero-init the last norm of each residual
             branch (skipped when loading pretrained weights).
-        init_cfg (dict or list[dict], optional): Initialization config.
+        pretrained (str, optional): Deprecated, as in mmdet; a checkpoint
+            path becomes ``init_cfg=dict(type='Pretrained', ...)``.
+        init_cfg (dict or list[dict], optional): Initialization config;
+            None for Kaiming-initialized convs and unit norms.
 
     Example:
         >>> import torch
@@ -546,40 +820,52 @@ class RLAResNet(_RLABlockBackbone):
         152: (RLABottleneck, (3, 8, 36, 3)),
     }
 
-    def __init__(
-        self,
-        depth: int,
-        rla_channel: int = 32,
-        in_channels: int = 3,
-        stem_channels: int = 64,
-        base_channels: int = 64,
-        num_stages: int = 4,
-        strides: Sequence[int] = (1, 2, 2, 2),
-        out_indices: Sequence[int] = (3, ),
-        concat_hidden: bool = True,
-        eca_kernel_sizes: Optional[Sequence[int]] = None,
-        se_ratio: Optional[int] = None,
-        groups: int = 1,
-        base_width: int = 64,
-        rla_source: str = 'output',
-        update_position: str = 'before',
-        cell_cfg: Optional[dict] = None,
-        share_rla_convs: bool = True,
-        exchange: bool = True,
-        readout: str = 'norm_act',
-        frozen_stages: int = -1,
-        norm_eval: bool = False,
-        conv_cfg: Optional[dict] = None,
-        norm_cfg: dict = dict(type='BN', requires_grad=True),
-        act_cfg: dict = dict(type='ReLU', inplace=True),
-        with_cp: bool = False,
-        zero_init_residual: bool = True,
-        init_cfg=[
-            dict(type='Kaiming', layer=['Conv2d']),
-            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-        ]
-    ) -> None:
-        super().__init__(init_cfg=init_cfg)
+    def __init__(self,
+                 depth: int,
+                 rla_channel: int = 32,
+                 in_channels: int = 3,
+                 stem_channels: Optional[int] = None,
+                 base_channels: int = 64,
+                 num_stages: int = 4,
+                 strides: Sequence[int] = (1, 2, 2, 2),
+                 dilations: Sequence[int] = (1, 1, 1, 1),
+                 out_indices: Optional[Sequence[int]] = None,
+                 style: str = 'pytorch',
+                 deep_stem: bool = False,
+                 avg_down: bool = False,
+                 contract_dilation: bool = False,
+                 concat_hidden: Optional[bool] = None,
+                 eca_kernel_sizes: Optional[Sequence[int]] = None,
+                 se_ratio: Optional[int] = None,
+                 groups: int = 1,
+                 base_width: int = 64,
+                 rla_source: str = 'output',
+                 update_position: str = 'before',
+                 cell_cfg: Optional[dict] = None,
+                 share_rla_convs: bool = True,
+                 exchange: bool = True,
+                 readout: str = 'norm_act',
+                 frozen_stages: int = -1,
+                 norm_eval: Optional[bool] = None,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 act_cfg: dict = dict(type='ReLU', inplace=True),
+                 dcn: Optional[dict] = None,
+                 stage_with_dcn: Sequence[bool] = (False, False, False, False),
+                 plugins: Optional[List[dict]] = None,
+                 with_cp: bool = False,
+                 zero_init_residual: bool = True,
+                 pretrained: Optional[str] = None,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=resnet_init_cfg(pretrained, init_cfg))
+        defaults = task_defaults()
+        out_indices = defaults['out_indices'] \
+            if out_indices is None else out_indices
+        concat_hidden = defaults['concat_hidden'] \
+            if concat_hidden is None else concat_hidden
+        norm_eval = defaults['norm_eval'] if norm_eval is None else norm_eval
+        stem_channels = base_channels if stem_channels is None \
+            else stem_channels
         if depth not in self.arch_settings:
             raise ValueError(
                 f'Invalid depth {depth!r} for RLAResNet; choose one of '
@@ -589,16 +875,29 @@ class RLAResNet(_RLABlockBackbone):
                 f'num_stages must be in 1..4, got {num_stages!r}.')
         self._check_common_args(rla_channel, frozen_stages, num_stages,
                                 '-1 freezes nothing, 0 the stem only')
-        if len(strides) != num_stages:
+        for name, values in (('strides', strides), ('dilations', dilations)):
+            if len(values) != num_stages:
+                raise ValueError(
+                    f'{name} needs one entry per stage ({num_stages}), got '
+                    f'{tuple(values)}.')
+        check_style(style)
+        for before, after in zip(dilations, dilations[1:]):
+            if after % before:
+                raise ValueError(
+                    f'Each dilation must be a multiple of the one before (h '
+                    f'follows the grid they dilate), got {tuple(dilations)}; '
+                    'e.g. (1, 1, 1, 2) or (1, 1, 2, 4).')
+        if dcn is not None and len(stage_with_dcn) != num_stages:
             raise ValueError(
-                f'strides needs one entry per stage ({num_stages}), got '
-                f'{tuple(strides)}.')
+                f'stage_with_dcn needs one flag per stage ({num_stages}), '
+                f'got {tuple(stage_with_dcn)}.')
         if eca_kernel_sizes is not None and \
                 len(eca_kernel_sizes) != num_stages:
             raise ValueError(
                 f'eca_kernel_sizes needs one kernel size per stage '
                 f'({num_stages}), got {tuple(eca_kernel_sizes)}; RLA-ECANet '
                 'uses (5, 5, 5, 7), or pass None for no ECA.')
+        all_stages = num_stages
         out_indices = check_out_indices(
             out_indices, num_stages,
             f'use 0..{num_stages - 1} for {num_stages} stages (or negatives '
@@ -618,8 +917,15 @@ class RLAResNet(_RLABlockBackbone):
         self.depth = depth
         self.rla_channel = rla_channel
         self.in_channels = in_channels
+        self.stem_channels = stem_channels
+        self.base_channels = base_channels
         self.num_stages = num_stages
+        self.strides = tuple(strides)
+        self.dilations = tuple(dilations)
         self.out_indices = out_indices
+        self.style = style
+        self.deep_stem = deep_stem
+        self.avg_down = avg_down
         self.concat_hidden = concat_hidden
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -633,19 +939,7 @@ class RLAResNet(_RLABlockBackbone):
                                          exchange, concat_hidden)
         self.share_rla_convs = share_rla_convs
 
-        self.conv1 = build_conv_layer(
-            conv_cfg,
-            in_channels,
-            stem_channels,
-            kernel_size=7,
-            stride=2,
-            padding=3,
-            bias=False)
-        self.norm1_name, norm1 = build_norm_layer(
-            norm_cfg, stem_channels, postfix=1)
-        self.add_module(self.norm1_name, norm1)
-        self.relu = build_activation_layer(act_cfg)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self._make_stem_layer(in_channels, stem_channels, act_cfg)
 
         self.res_layers = []
         self.stage_channels = []
@@ -658,12 +952,19 @@ class RLAResNet(_RLABlockBackbone):
                 in_channels=block_in,
                 out_channels=stage_out,
                 stride=strides[i],
+                dilation=dilations[i],
+                rla_dilation=(dilations[max(i - 1, 0)], dilations[i]),
+                avg_down=avg_down,
+                contract_dilation=contract_dilation,
                 # Nothing consumes the last update of a detection backbone.
                 update_last=concat_hidden or i != last_stage,
                 rla_channel=rla_channel,
                 rla_cell=self.rla_cell,
+                style=style,
                 groups=groups,
                 base_width=base_width,
+                dcn=dcn if dcn is not None and stage_with_dcn[i] else None,
+                plugins=stage_plugins(plugins, i, all_stages) or None,
                 se_ratio=se_ratio,
                 eca_kernel_size=None
                 if eca_kernel_sizes is None else eca_kernel_sizes[i],
@@ -680,15 +981,63 @@ class RLAResNet(_RLABlockBackbone):
             self.add_module(layer_name, res_layer)
             self.res_layers.append(layer_name)
             self.stage_channels.append(stage_out)
-        self._build_shared_rla_convs(conv_cfg)
+        self._build_shared_rla_convs(conv_cfg, dilations)
         self._build_readout(readout if concat_hidden else None, rla_channel,
                             norm_cfg, act_cfg)
         self._freeze_stages()
 
-    def make_res_layer(self, block: type, num_blocks: int, in_channels: int,
-                       out_channels: int, stride: int, update_last: bool,
-                       conv_cfg: Optional[dict], norm_cfg: dict,
-                       **kwargs) -> nn.Sequential:
+    def _make_stem_layer(self, in_channels: int, stem_channels: int,
+                         act_cfg: dict) -> None:
+        """The 7x7 conv, norm and activation (``conv1``, ``norm1``,
+        ``relu``) or, with ``deep_stem``, three 3x3 conv modules
+        (``stem``, mmpretrain's layout); then the max pool."""
+        if self.deep_stem:
+            self.stem = nn.Sequential(*[
+                ConvModule(
+                    c_in,
+                    c_out,
+                    kernel_size=3,
+                    stride=stride,
+                    padding=1,
+                    conv_cfg=self.conv_cfg,
+                    norm_cfg=self.norm_cfg,
+                    act_cfg=act_cfg,
+                    inplace=True)
+                for c_in, c_out, stride in ((in_channels, stem_channels // 2,
+                                             2), (stem_channels // 2,
+                                                  stem_channels // 2, 1),
+                                            (stem_channels // 2, stem_channels,
+                                             1))
+            ])
+        else:
+            self.conv1 = build_conv_layer(
+                self.conv_cfg,
+                in_channels,
+                stem_channels,
+                kernel_size=7,
+                stride=2,
+                padding=3,
+                bias=False)
+            self.norm1_name, norm1 = build_norm_layer(
+                self.norm_cfg, stem_channels, postfix=1)
+            self.add_module(self.norm1_name, norm1)
+            self.relu = build_activation_layer(act_cfg)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    def make_res_layer(self,
+                       block: type,
+                       num_blocks: int,
+                       in_channels: int,
+                       out_channels: int,
+                       stride: int,
+                       update_last: bool,
+                       conv_cfg: Optional[dict],
+                       norm_cfg: dict,
+                       dilation: int = 1,
+                       rla_dilation: Tuple[int, int] = (1, 1),
+                       avg_down: bool = False,
+                       contract_dilation: bool = False,
+                       **kwargs) -> Sequential:
         """Build one stage (override it to change the blocks of a variant).
 
         Args:
@@ -700,24 +1049,43 @@ class RLAResNet(_RLABlockBackbone):
             update_last (bool): Whether the last block updates ``h``.
             conv_cfg (dict, optional): Config of the convolutions.
             norm_cfg (dict): Config of the norms.
+            dilation (int): Dilation of the blocks' 3x3 convs.
+            rla_dilation (tuple[int, int]): The dilations of the stage
+                before and of this one (see :class:`_RLABlock`).
+            avg_down (bool): Average-pool before a non-strided 1x1 conv in
+                the downsampling shortcut (mmdet's ``ResLayer``).
+            contract_dilation (bool): Halve the first block's dilation.
             **kwargs: The remaining block arguments.
 
         Returns:
-            nn.Sequential: The blocks, a plain container (blocks take
-            ``(x, h)``, so the backbone iterates them).
+            Sequential: The blocks (they take ``(x, h)``, so the backbone
+            iterates them).
         """
         blocks = []
         for j in range(num_blocks):
             block_stride = stride if j == 0 else 1
+            block_dilation = dilation // 2 if j == 0 and contract_dilation \
+                and dilation > 1 else dilation
             downsample = None
             if block_stride != 1 or in_channels != out_channels:
+                conv_stride = block_stride
+                downsample = []
+                if avg_down and block_stride != 1:
+                    conv_stride = 1
+                    downsample.append(
+                        nn.AvgPool2d(
+                            kernel_size=block_stride,
+                            stride=block_stride,
+                            ceil_mode=True,
+                            count_include_pad=False))
                 downsample = nn.Sequential(
+                    *downsample,
                     build_conv_layer(
                         conv_cfg,
                         in_channels,
                         out_channels,
                         1,
-                        stride=block_stride,
+                        stride=conv_stride,
                         bias=False),
                     build_norm_layer(norm_cfg, out_channels)[1])
             blocks.append(
@@ -725,13 +1093,18 @@ class RLAResNet(_RLABlockBackbone):
                     in_channels,
                     out_channels,
                     stride=block_stride,
+                    dilation=block_dilation,
+                    rla_dilation=rla_dilation if j == 0 else
+                    (dilation, dilation),
                     downsample=downsample,
                     with_rla_update=update_last or j < num_blocks - 1,
                     conv_cfg=conv_cfg,
                     norm_cfg=norm_cfg,
                     **kwargs))
             in_channels = out_channels
-        return nn.Sequential(*blocks)
+        # mmengine's Sequential: its init_weights reaches the blocks'
+        # layers that initialize themselves (e.g. DCN offsets), as in mmdet.
+        return Sequential(*blocks)
 
     @property
     def norm1(self) -> nn.Module:
@@ -745,7 +1118,10 @@ class RLAResNet(_RLABlockBackbone):
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
-        x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
+        if self.deep_stem:
+            x = self.maxpool(self.stem(x))
+        else:
+            x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
         h = None  # the zero state; see rla_step
         outs = []
         for i, layer_name in enumerate(self.res_layers):
@@ -767,7 +1143,7 @@ class RLAResNet(_RLABlockBackbone):
     def _frozen_modules(self) -> List[nn.Module]:
         if self.frozen_stages < 0:
             return []
-        modules = [self.conv1, self.norm1]
+        modules = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
         for i in range(1, min(self.frozen_stages, self.num_stages) + 1):
             modules += self._stage_modules(i)
         return modules

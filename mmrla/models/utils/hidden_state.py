@@ -55,3 +55,59 @@ def hidden_state_layout(h: torch.Tensor) -> torch.Tensor:
     if h.device.type == 'cpu' and h.dim() == 4:
         return h.contiguous(memory_format=torch.channels_last)
     return h
+
+
+def dense_pool_hidden_state(h: torch.Tensor, factor: int,
+                            spacing: int) -> torch.Tensor:
+    """The pooling of :func:`pool_hidden_state` at every position: the
+    state of a dilated stage, which keeps its resolution where the strided
+    network would pool.
+
+    Each position averages the ``factor x factor`` window that starts at it,
+    on the grid of step ``spacing`` (the dilation before the stage); windows
+    that pass the border average the pixels inside, as ``ceil_mode`` does.
+    Read at every ``factor * spacing``-th position, this is the strided
+    pooling of the same state (docs/detection.md, "Dilated stages").
+
+    Args:
+        h (Tensor): Hidden state of shape (N, k, H, W).
+        factor (int): The stride it replaces (2 for a stage of stride 1
+            and twice the dilation of the stage before).
+        spacing (int): The dilation of the stage before.
+
+    Returns:
+        Tensor: Shape (N, k, H, W).
+
+    Example:
+        >>> import torch
+        >>> h = torch.rand(1, 8, 6, 6)
+        >>> dense = dense_pool_hidden_state(h, 2, 1)
+        >>> torch.allclose(dense[..., ::2, ::2], pool_hidden_state(h, 2))
+        True
+    """
+    if factor == 1:
+        return h
+    reach = (factor - 1) * spacing
+    channels = h.shape[1]
+    ones = h.new_ones(1, 1, *h.shape[2:])
+    kernel = h.new_ones(channels + 1, 1, factor, factor)
+    summed = F.conv2d(
+        F.pad(
+            torch.cat([h, ones.expand(h.shape[0], 1, -1, -1)], 1),
+            (0, reach, 0, reach)),
+        kernel,
+        dilation=spacing,
+        groups=channels + 1)
+    # The last channel counts the pixels inside each window.
+    return summed[:, :channels] / summed[:, channels:]
+
+
+def dense_pool_state(state, factor: int, spacing: int):
+    """:func:`dense_pool_hidden_state` of a cell's state: a tensor, a tuple
+    of them (ConvLSTM's ``(h, c)``) or None (the zero state, unchanged)."""
+    if state is None or factor == 1:
+        return state
+    if isinstance(state, tuple):
+        return tuple(
+            dense_pool_hidden_state(s, factor, spacing) for s in state)
+    return dense_pool_hidden_state(state, factor, spacing)

@@ -95,14 +95,16 @@ class RLACell:
         """The module each block owns: its norm (``<block>.rla_norm``)."""
         return build_norm_layer(self.norm_cfg, self.channels)[1]
 
-    def build_shared(self) -> nn.Module:
-        """The module a stage's blocks share: the recurrent 3x3 conv."""
+    def build_shared(self, dilation: int = 1) -> nn.Module:
+        """The module a stage's blocks share: the recurrent 3x3 conv
+        (dilated in a dilated stage)."""
         return build_conv_layer(
             self.conv_cfg,
             self.channels,
             self.channels,
             3,
-            padding=1,
+            padding=dilation,
+            dilation=dilation,
             groups=self.channels if self.depthwise else 1,
             bias=False)
 
@@ -218,14 +220,15 @@ class ConvLSTMCell(_GatedCell):
         ([torch.Size([2, 8, 3, 3]), torch.Size([2, 8, 3, 3])], True)
     """
 
-    def build_shared(self) -> nn.Module:
+    def build_shared(self, dilation: int = 1) -> nn.Module:
         """The gate conv over ``cat(z, h)`` (2k -> 4k, 3x3, no bias)."""
         return build_conv_layer(
             self.conv_cfg,
             2 * self.channels,
             4 * self.channels,
             3,
-            padding=1,
+            padding=dilation,
+            dilation=dilation,
             bias=False)
 
     def initial_state(self, update: torch.Tensor) -> State:
@@ -284,7 +287,7 @@ class ConvGRUCell(_GatedCell):
         super().__init__(channels, **kwargs)
         self.gate_norm_cfg = gate_norm_cfg
 
-    def build_shared(self) -> nn.Module:
+    def build_shared(self, dilation: int = 1) -> nn.Module:
         """``gate_conv``, ``reset_gate_norm``, ``update_gate_norm``,
         ``output_conv`` and ``output_norm``."""
         k = self.channels
@@ -295,11 +298,23 @@ class ConvGRUCell(_GatedCell):
         return nn.ModuleDict(
             dict(
                 gate_conv=build_conv_layer(
-                    self.conv_cfg, 2 * k, 2 * k, 3, padding=1, bias=True),
+                    self.conv_cfg,
+                    2 * k,
+                    2 * k,
+                    3,
+                    padding=dilation,
+                    dilation=dilation,
+                    bias=True),
                 reset_gate_norm=norm(),
                 update_gate_norm=norm(),
                 output_conv=build_conv_layer(
-                    self.conv_cfg, 2 * k, k, 3, padding=1, bias=True),
+                    self.conv_cfg,
+                    2 * k,
+                    k,
+                    3,
+                    padding=dilation,
+                    dilation=dilation,
+                    bias=True),
                 output_norm=norm()))
 
     def __call__(self, h: torch.Tensor, update: torch.Tensor, own: nn.Module,
