@@ -480,3 +480,25 @@ def test_defaults_follow_the_building_library():
         concat_hidden=True,
         norm_eval=False)
     assert model.out_channels == (32 + K, ) and not model.norm_eval
+
+
+def test_mmdet_options_trace_as_one_graph():
+    # ResNet-D stem and shortcuts, caffe style, a dilated stage and a plugin:
+    # torch.compile traces the whole backbone, no graph break.
+    model = RLAResNet(
+        50,
+        base_channels=8,
+        num_stages=3,
+        strides=(1, 2, 1),
+        dilations=(1, 1, 2),
+        out_indices=(0, 1, 2),
+        concat_hidden=False,
+        style='caffe',
+        deep_stem=True,
+        avg_down=True,
+        plugins=[
+            dict(_plugin(CONTEXT, 'after_conv3'), stages=(False, True, True))
+        ])
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(model.train())(torch.rand(2, 3, 32, 32))
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0)
