@@ -617,17 +617,15 @@ class RLABottleneck(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm3_name)
 
-    def _branch_before_last_norm(self, x: torch.Tensor,
-                                 h: Optional[torch.Tensor]) -> torch.Tensor:
+    def _residual_branch(self, x: torch.Tensor,
+                         h: Optional[torch.Tensor]) -> torch.Tensor:
+        """1x1 over ``cat(x, h)``, 3x3, 1x1, each with its norm, and the
+        plugins after each (mmdet's ``after_conv1/2/3``)."""
         out = self.relu(getattr(self, self.norm1_name)(self._conv1(x, h)))
         out = self.forward_plugin(out, self.after_conv1_plugin_names)
         out = self.relu(getattr(self, self.norm2_name)(self.conv2(out)))
         out = self.forward_plugin(out, self.after_conv2_plugin_names)
-        return self.conv3(out)
-
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
-        out = self.last_norm(self._branch_before_last_norm(x, h))
+        out = self.last_norm(self.conv3(out))
         return self.forward_plugin(out, self.after_conv3_plugin_names)
 
 
