@@ -1,5 +1,6 @@
-"""tools/analysis_tools/cifar_params.py: our parameters and FLOPs beside the
-paper's Tables 1, 2, 11 and 13, with the RLA deltas."""
+"""tools/analysis_tools/paper_tables.py: our parameters and FLOPs beside
+both papers' tables, with the increments over the baselines; the CIFAR and
+layer-attention table commands it replaces."""
 import glob
 import os.path as osp
 
@@ -7,8 +8,12 @@ import pytest
 
 from mmrla.utils import load_config
 from tests.fixtures.console import REPO
-from tools.analysis_tools.cifar_params import HEADER, PAPER, main
+from tools.analysis_tools.cifar_params import main
 from tools.analysis_tools.get_flops import count
+from tools.analysis_tools.paper_tables import FAMILIES, HEADER
+from tools.analysis_tools.paper_tables import main as tables_main
+
+PAPER = FAMILIES['cifar'].rows
 
 # The config names the CIFAR helpers agreed on (configs/cifar/).
 AGREED = {
@@ -21,8 +26,8 @@ AGREED = {
     for variant in ('v2', 'v3', 'v4', 'v5', 'v6', 'unshared', 'no-exchange',
                     'convlstm', 'convgru', 'postact', 'k8', 'k16', 'k24')
 } | {
-    'r164-channel12_b128_cifar10', 'densenet-bc100_b128_cifar10',
-    'densenet-bc100-shared-lag_b128_cifar10',
+    'r164-channel12_b128_cifar10', 'r164-dpn_b128_cifar10',
+    'densenet-bc100_b128_cifar10', 'densenet-bc100-shared-lag_b128_cifar10',
     'densenet-bc100-shared-ordinal_b128_cifar10'
 }
 
@@ -42,15 +47,16 @@ def test_every_cifar_config_has_a_paper_row():
 
 def test_paper_figures():
     # Table 2: the RLA rows are the baseline's counts plus RLA's additions.
-    assert PAPER['r110rla_b128_cifar10'][1:] == (1.80, 9.04, 5.88,
-                                                 'r110_b128_cifar10')
-    assert PAPER['xceptionrla_b128_cifar100'][1:4] == (2.81, 14.10, 24.00)
-    assert PAPER['r164_b128_cifar100'][1:4] == (1.74, 8.67, 25.22)
+    assert PAPER['r110rla_b128_cifar10'][1:5] == (1.80, 9.04, '5.88',
+                                                  'r110_b128_cifar10')
+    assert PAPER['xceptionrla_b128_cifar100'][1:4] == (2.81, 14.10, '24.00')
+    assert PAPER['r164_b128_cifar100'][1:4] == (1.74, 8.67, '25.22')
     # Table 11, 13 and 1.
-    assert PAPER['r164rla-unshared_b128_cifar10'][1:4] == (1.90, 8.74, 5.17)
-    assert PAPER['r164rla-k24_b128_cifar10'][1:4] == (1.78, None, 5.14)
-    assert PAPER['densenet-bc100-shared-lag_b128_cifar10'][1:] == (
-        0.60, None, 6.22, 'densenet-bc100_b128_cifar10')
+    assert PAPER['r164rla-unshared_b128_cifar10'][1:4] == (1.90, 8.74, '5.17')
+    assert PAPER['r164rla-k24_b128_cifar10'][1:4] == (1.78, None, '5.14')
+    assert PAPER['r164-dpn_b128_cifar10'][1:4] == (2.13, None, '5.99')
+    assert PAPER['densenet-bc100-shared-lag_b128_cifar10'][1:5] == (
+        0.60, None, '6.22', 'densenet-bc100_b128_cifar10')
     assert PAPER['r164rla-convgru_b128_cifar10'][1:4] == (None, None, None)
 
 
@@ -82,14 +88,15 @@ def test_table_with_deltas_against_the_baseline(two_configs, tmp_path, capsys):
     # Baseline first (the paper's order); no delta for it.
     assert lines[2] == (f'| r110_b128_cifar10 | 2 | {base["params"]:,} '
                         f'({base["params"] / 1e6:.3f}M) | 1.73M | '
-                        f'{base["flops"] / 1e6:.2f}M | 8.67M | - | - | 6.35 |')
+                        f'{base["flops"] / 1e6:.2f}M | 8.67M | - | - | 6.35 '
+                        '| no: params, FLOPs |')
     d_params = (rla['params'] - base['params']) / 1e6
     d_flops = (rla['flops'] - base['flops']) / 1e6
     assert lines[3] == (
         f'| r110rla_b128_cifar10 | 2 | {rla["params"]:,} '
         f'({rla["params"] / 1e6:.3f}M) | 1.80M | '
         f'{rla["flops"] / 1e6:.2f}M | 9.04M | +{d_params:.3f}M / +0.07M | '
-        f'+{d_flops:.3f}M / +0.37M | 5.88 |')
+        f'+{d_flops:.2f}M / +0.37M | 5.88 | no: params, FLOPs |')
     # The baseline is found next to the config when not given.
     assert main([two_configs['r110rla']]) == 0
     assert capsys.readouterr().out.splitlines()[2] == lines[3]
