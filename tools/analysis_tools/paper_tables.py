@@ -561,10 +561,10 @@ def main(argv=None) -> int:
         if len(tables) > 1:
             print(f'\n## {name}\n')
         print('\n'.join(lines))
-        flops = 'FLOPs are multiply-accumulates of one image, as ' \
-            'tools/analysis_tools/get_flops.py counts them. ' \
+        flops = ' FLOPs are multiply-accumulates of one image, as ' \
+            'tools/analysis_tools/get_flops.py counts them.' \
             if FAMILIES[name].count_flops else ''
-        print(f'\nOurs: exact counts, {UNITS[name]}; {flops}The paper\'s '
+        print(f'\nOurs: exact counts, {UNITS[name]}.{flops} The paper\'s '
               'figures are as printed.')
         if name in FAMILY_NOTES:
             print(FAMILY_NOTES[name])
