@@ -29,7 +29,7 @@ import json
 import os.path as osp
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The demo drives the repository's tools in its own process, so that the
@@ -59,6 +59,14 @@ def parse_args(argv=None):
     parser.add_argument('--num-test', type=int, default=500)
     parser.add_argument('--epochs', type=int, default=5)
     parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='more settings for both tools, e.g. model.head.cal_acc=True '
+        '(logs the training accuracy for tools/visualization/'
+        'error_curves.py)')
     return parser.parse_args(argv)
 
 
@@ -82,14 +90,17 @@ def read_test_accuracy(work_dir: str) -> float:
         return json.load(f)['accuracy/top1']
 
 
-def train_and_test(config: str,
-                   data: str,
-                   work_dir: str,
-                   num_train: int,
-                   num_test: int,
-                   epochs: int,
-                   batch_size: int,
-                   num_val: Optional[int] = None) -> Optional[dict]:
+def train_and_test(
+    config: str,
+    data: str,
+    work_dir: str,
+    num_train: int,
+    num_test: int,
+    epochs: int,
+    batch_size: int,
+    num_val: Optional[int] = None,
+    cfg_options: Sequence[str] = ()
+) -> Optional[dict]:
     """Write the shapes set, train ``config`` on it and test the checkpoint.
 
     Returns:
@@ -123,6 +134,7 @@ def train_and_test(config: str,
         ]
         if held_out and split != 'test':
             options.append(f'{split}_dataloader.dataset.num_val={num_val}')
+    options += list(cfg_options)
     start = time.time()
     if train([config, '--work-dir', work_dir, *options]):
         return None
@@ -148,7 +160,7 @@ def main(argv=None) -> int:
         osp.splitext(osp.basename(args.config))[0] + '_shapes32')
     result = train_and_test(args.config, args.data, work_dir, args.num_train,
                             args.num_test, args.epochs, args.batch_size,
-                            args.num_val)
+                            args.num_val, args.cfg_options)
     if result is None:
         return 1
     val = ', '.join(f'{v:.1f}' for v in result['val'])

@@ -8,8 +8,10 @@ Examples:
     bash tools/dist_train.sh configs/faster_rcnn_r50rla_fpn_1x_coco.py 8
 """
 import argparse
+import os
 import os.path as osp
 import sys
+from typing import Optional
 
 from mmrla.engine import setup_cpu_distributed
 from mmrla.utils import (UserError, build_runner, check_data_paths,
@@ -73,6 +75,34 @@ def merge_args(cfg, args):
     return cfg
 
 
+def world_size(launcher: str) -> int:
+    """Processes of this run, from what the launcher exports."""
+    if launcher == 'none':
+        return 1
+    for key in ('WORLD_SIZE', 'SLURM_NTASKS', 'OMPI_COMM_WORLD_SIZE'):
+        if os.environ.get(key, '').isdigit():
+            return int(os.environ[key])
+    return 1
+
+
+def batch_size_note(cfg, launcher: str) -> Optional[str]:
+    """One line when the total batch is not the recipe's and the learning
+    rate will not be scaled to it, naming the flag that scales it."""
+    scale = cfg.get('auto_scale_lr') or {}
+    base = scale.get('base_batch_size')
+    per_gpu = (cfg.get('train_dataloader') or {}).get('batch_size')
+    if not base or not per_gpu or scale.get('enable', False):
+        return None
+    processes = world_size(launcher)
+    total = per_gpu * processes
+    if total == base:
+        return None
+    return (f'note: total batch {total} ({processes} x {per_gpu}) differs '
+            f'from the recipe\'s {base} (auto_scale_lr.base_batch_size) and '
+            'the learning rate is not scaled; add --auto-scale-lr to scale '
+            f'it by {total}/{base}.')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -85,6 +115,9 @@ def main(argv=None) -> int:
         check_data_paths(cfg, ('train', ) if args.no_validate else
                          ('train', 'val'))
         setup_cpu_distributed(cfg, args.launcher)
+        note = batch_size_note(cfg, args.launcher)
+        if note and int(os.environ.get('RANK', 0)) == 0:
+            print(note, flush=True)
         runner = build_runner(cfg, args.config)
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)

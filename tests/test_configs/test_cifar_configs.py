@@ -63,6 +63,7 @@ ABLATIONS = {
 ABLATIONS['ablations/r164-channel12_b128_cifar10.py'] = (dict(
     with_rla=False, extra_channels=12), 1.93)
 CONFIGS = {**MODELS, **ABLATIONS}
+DPN = 'ablations/r164-dpn_b128_cifar10.py'
 
 
 @functools.lru_cache(maxsize=None)
@@ -78,7 +79,8 @@ def test_the_agreed_names_exist():
         for pattern in ('r1[16][04]*.py', 'ablations/r164*.py')
         for p in glob.glob(osp.join(REPO, 'configs', 'cifar', pattern))
     }
-    assert found == set(CONFIGS)
+    # The dual path network is another backbone (test_dpn_config).
+    assert found == set(CONFIGS) | {DPN}
 
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
@@ -110,3 +112,19 @@ def test_config_builds_classifies_and_counts(name):
     if paper is not None:
         count = num_params(model) / 1e6
         assert abs(count / paper - 1) <= 0.02, (count, paper)
+
+
+def test_dpn_config():
+    """Table 11's "DenseNet (DPN)" row: ResNet-164 with a dense path of
+    k = 12, 2.13M parameters; the head reads both paths."""
+    from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+    cfg = _cfg(DPN)
+    assert cfg.model.backbone.type == 'DualPathPreActResNet'
+    assert cfg.model.backbone.growth == 12
+    assert cfg.train_cfg.max_epochs == 300
+    import mmrla.models  # noqa: F401
+    model = MMPRETRAIN_MODELS.build(cfg.model).eval()
+    assert model.head.fc.in_features == model.backbone.out_channels == 496
+    assert round(num_params(model) / 1e6, 2) == 2.13
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 32, 32), mode='tensor').shape == (2, 10)

@@ -8,7 +8,11 @@ import re
 import pytest
 from mmengine.config import Config
 
-from tools.analysis_tools.layer_attention_params import PAPER, count_params
+from mmrla.utils import load_config
+from tools.analysis_tools.get_flops import count_params
+from tools.analysis_tools.paper_tables import FAMILIES
+
+PAPER = FAMILIES['layer-attention'].rows
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
@@ -36,12 +40,12 @@ def test_the_issue_names_exist():
     expected |= {
         f'la-resnet56-{v}_b128_{ds}'
         for v in ('vector', 'ia', 'gmp', 'gap-mlp', 'gmp-mlp', 'm2', 'm4',
-                  'm8', 'm16', 'r2', 'r4', 'r8', 'r16')
+                  'm8', 'm16', 'r2', 'r4', 'r8', 'r16', 'vector-m4')
         for ds in ('cifar10', 'cifar100')
     }
     expected |= {
         f'{kind}{d}_4xb64_in1k'
-        for kind in ('resnet', 'la-resnet')
+        for kind in ('resnet', 'se-resnet', 'la-resnet')
         for d in (18, 50, 101)
     }
     expected |= {
@@ -66,12 +70,13 @@ def _backbone_options(name):
     options.update({
         None: {},
         '-vector': dict(vector=True, hidden_size=32, ratio=16),
+        '-vector-m4': dict(vector=True, hidden_size=4, ratio=1),
         '-ia': dict(se_ratio=16),
         '-gmp': dict(context='gmp'),
         '-gap-mlp': dict(context='gap_mlp'),
         '-gmp-mlp': dict(context='gmp_mlp'),
     }.get(variant, {}))
-    if variant and variant[1] == 'm':
+    if variant and variant[1] == 'm' and 'vector' not in variant:
         options.update(hidden_size=int(variant[2:]), ratio=1)
     if variant and variant[1] == 'r':
         options.update(hidden_size=16, ratio=int(variant[2:]))
@@ -125,9 +130,11 @@ def test_imagenet_config(name):
     assert cfg.custom_imports.imports == ['mmrla.models', 'mmrla.engine']
     depth = int(re.search(r'resnet(\d+)', name).group(1))
     backbone = cfg.model.backbone
-    assert backbone.depth == depth
-    assert backbone.type == ('LayerAttentionResNet'
-                             if name.startswith('la-') else 'ResNet')
+    if not name.startswith('resnet'):  # mmpretrain's ResNet for those
+        for key, value in _backbone_options(name).items():
+            assert backbone.get(key) == value, key
+    assert backbone.type == ('ResNet' if name.startswith('resnet') else
+                             'LayerAttentionResNet')
     assert cfg.model.head.in_channels == (512 if depth == 18 else 2048)
     assert cfg.train_dataloader.batch_size * 4 == 256
     assert cfg.optim_wrapper.optimizer.nesterov is True
@@ -166,8 +173,10 @@ def test_coco2014_config(name):
 @pytest.mark.parametrize(
     'name', [c for c in CONFIGS if not re.search(r'resnet(50|101)_4xb', c)])
 def test_config_builds(name):
-    count = count_params(_cfg(name))
-    paper = PAPER[name][0]
+    count = count_params(
+        load_config(
+            osp.join(REPO, 'configs', 'layer_attention', name + '.py')))
+    paper = PAPER[name].params
     if paper is not None and 'cifar10' in name and 'cifar100' not in name:
         # The paper's CIFAR counts scatter around those of any one
         # architecture (see the backbone tests): SE-20 is printed 0.278M

@@ -138,3 +138,33 @@ def test_deploy_times_rla_models_deployed_and_baselines_as_built(tmp_path):
         # A deployed model does not train: no training step, no memory.
         assert not any(k.startswith('train_') for k in row)
         assert 'memory' not in row
+
+
+def test_table14_and_resnet101_groups_beside_the_papers_figures(
+        tmp_path, capsys):
+    out = tmp_path / 't14.json'
+    assert benchmark.main([
+        '--groups', 'resnet', 'resnet101', '--models', 'ECA-ResNet-50',
+        'SE-ResNet-101', 'RLA-ResNet-101', '--img-size', '32', '--batch-sizes',
+        '1', '2', '--train-batch', '2', '--warmup', '1', '--repeats', '1',
+        '--train-repeats', '1', '--skip-memory', '--allocator', 'default',
+        '--out',
+        str(out)
+    ]) == 0
+    with open(out) as f:
+        rows = json.load(f)['results']
+    assert [(r['group'], r['model'], r['baseline']) for r in rows] == [
+        ('resnet', 'ResNet-50', 'ResNet-50'),
+        ('resnet', 'ECA-ResNet-50', 'ResNet-50'),
+        ('resnet101', 'ResNet-101', 'ResNet-101'),
+        ('resnet101', 'SE-ResNet-101', 'ResNet-101'),
+        ('resnet101', 'RLA-ResNet-101', 'ResNet-101'),
+    ]
+    # ECA-ResNet-50 is ResNet-50 plus one 5- or 7-tap kernel per block.
+    assert rows[1]['params'] - rows[0]['params'] == 86
+    assert rows[4]['params'] == 45_003_176
+    assert all('train_b2' in r and 'infer_b2' in r for r in rows)
+    table = capsys.readouterr().out
+    assert ' | train 1.21x (1161 s), eval 1.01x (1.17 ms) |' in table
+    assert '| RLA-ResNet-101 | 45.00M |' in table
+    assert table.count(' | train 1.') == 3

@@ -1,4 +1,5 @@
-"""tools/analysis_tools/get_flops.py against the paper's Table 3."""
+"""tools/analysis_tools/get_flops.py against the paper's Table 3 (the
+ECA rows count ECA's pooling, as the authors' thop does)."""
 import os.path as osp
 import re
 
@@ -8,14 +9,14 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # config: (params, FLOPs) as printed in Table 3, in units of 2**20 / 2**30.
 TABLE3 = {
-    'r50rla_4xb64_in1k.py': ('24.67M', 4.17 * 2**30),
-    'r50rlaeca_4xb64_in1k.py': ('24.67M', 4.18 * 2**30),
-    'r101rla_4xb64_in1k.py': ('42.92M', 7.79 * 2**30),
-    'r101rlaeca_4xb64_in1k.py': ('42.92M', 7.80 * 2**30),
-    'r152rla_4xb64_in1k.py': ('57.96M', 11.47 * 2**30),
-    'r152rlaeca_4xb64_in1k.py': ('57.96M', 11.48 * 2**30),
-    'mobilenetv2rla_2xb48_in1k.py': ('3.46M', 351.8 * 2**20),
-    'mobilenetv2rlaeca_2xb48_in1k.py': ('3.46M', 352.4 * 2**20),
+    'r50rla_4xb64_in1k.py': ('24.67M', 4.17, 'G'),
+    'r50rlaeca_4xb64_in1k.py': ('24.67M', 4.18, 'G'),
+    'r101rla_4xb64_in1k.py': ('42.92M', 7.79, 'G'),
+    'r101rlaeca_4xb64_in1k.py': ('42.92M', 7.80, 'G'),
+    'r152rla_4xb64_in1k.py': ('57.96M', 11.47, 'G'),
+    'r152rlaeca_4xb64_in1k.py': ('57.96M', 11.48, 'G'),
+    'mobilenetv2rla_2xb48_in1k.py': ('3.46M', 351.8, 'M'),
+    'mobilenetv2rlaeca_2xb48_in1k.py': ('3.46M', 352.4, 'M'),
 }
 
 
@@ -30,14 +31,20 @@ def test_params_and_flops_match_table3(name, capsys):
     code, out = _run(capsys, osp.join(REPO, 'configs', name))
     assert code == 0
     text = out.out
-    params, flops = TABLE3[name]
+    params, flops, unit = TABLE3[name]
     match = re.search(r'Params: ([\d,]+) = .* = (\S+) \(paper units', text)
     assert match.group(2) == params
     match = re.search(
             r'FLOPs: ([\d,]+) MACs = (\S+) \(decimal\) = (\S+) '
             r'\(paper units', text)
     macs = int(match.group(1).replace(',', ''))
-    assert abs(macs - flops) / flops < 0.05
+    # As the paper prints them: G with 2 decimals, M with 1.
+    ours = round(macs / 2**30, 2) if unit == 'G' else round(macs / 2**20, 1)
+    if name == 'mobilenetv2rlaeca_2xb48_in1k.py':
+        # The one row 0.1M (0.03%) off; see docs/paper_tables.md.
+        assert ours == 352.3
+    else:
+        assert ours == flops
     # What is counted is stated.
     assert 'multiply-accumulates' in text and 'count at every call' in text
     assert 'Input shape: (1, 3, 224, 224)' in text
@@ -75,8 +82,9 @@ def test_detection_config_and_errors(capsys):
     assert code == 2 and '--shape takes H W' in out.err
 
 
-def test_rla_resnet50_over_resnet50_as_the_readme_states(capsys):
-    # README, Performance: +8.75% FLOPs and +1.2% parameters by our count;
+def test_rla_resnet50_over_resnet50_as_the_paper_counts(capsys):
+    # docs/paper_tables.md: counted in the plain form (every RLA step),
+    # RLA-ResNet-50 costs +8.91% FLOPs and +1.2% parameters over ResNet-50;
     # the paper's Table 3: 4.17G / 3.83G, +8.9%.
     figures = {}
     for config in ('mmpretrain::resnet/resnet50_8xb32_in1k.py',
@@ -89,6 +97,18 @@ def test_rla_resnet50_over_resnet50_as_the_readme_states(capsys):
         ]
     (base_params, base_flops), (params, flops) = figures[True], figures[False]
     assert (base_params, base_flops) == (25_557_032, 4_111_512_576)
-    assert (params, flops) == (25_870_696, 4_471_446_048)
-    assert round(100 * (flops / base_flops - 1), 2) == 8.75
+    assert (params, flops) == (25_870_696, 4_477_868_576)
+    assert round(100 * (flops / base_flops - 1), 2) == 8.91
     assert round(100 * (params / base_params - 1), 1) == 1.2
+
+
+def test_counts_do_not_depend_on_the_fast_paths():
+    # The plain form is counted whatever the model was built with: the
+    # first RLA step over the zero state included (MobileNetV2: 351.8M).
+    from mmengine.config import Config
+
+    from tools.analysis_tools.get_flops import count
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'mobilenetv2rla_2xb48_in1k.py'))
+    flops = count(cfg)['flops']
+    assert round(flops / 2**20, 1) == 351.8

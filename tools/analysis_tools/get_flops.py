@@ -10,17 +10,24 @@ Examples:
 FLOPs are multiply-accumulates (MACs) counted by mmengine's jit-tracing
 ``FlopAnalyzer`` (as mmpretrain's and mmdet's get_flops do) for one image:
 convolutions and linear layers (one per multiply-add), batch norms (one per
-element) and adaptive average pools; element-wise additions and products,
-activations, tanh, max pooling, ECA's channel means and the RLA hidden
-state's 2x2 average pooling count zero.
+element) and global average pools, whether a pooling layer or a mean over
+the feature map such as ECA's channel descriptor (one per input element,
+as the authors' thop counts their ECA's ``nn.AdaptiveAvgPool2d``);
+element-wise additions and products, activations, tanh, max pooling and
+the RLA hidden state's 2x2 average pooling count zero.
 A module called several times (RLA's shared convs) counts at every call;
-its parameters count once. With these rules the figures equal the paper's
-Table 3, which the authors printed with thop in units of 2**20 / 2**30.
+its parameters count once. The model is counted in its plain form
+(``set_fast_paths(False)``), the computation the paper describes: every
+RLA step, the first over the all-zero state included. The authors printed
+their figures with thop in units of 2**20 / 2**30; which of Table 3's
+figures ours equal, and why the others differ, is in docs/paper_tables.md
+(``python tools/analysis_tools/paper_tables.py --family imagenet``).
 """
 import argparse
 import sys
 from typing import Dict, Sequence
 
+import numpy as np
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import DictAction
@@ -30,9 +37,11 @@ from mmrla.utils import UserError, build_model_without_weights, load_config
 COUNTED = (
     'FLOPs are multiply-accumulates (MACs) for one image, counted by '
     "mmengine's FlopAnalyzer: conv and linear layers, batch norm (1 per "
-    'element), adaptive average pooling; element-wise adds and products, '
-    'activations, tanh, max/avg pooling and ECA\'s channel means count 0; '
-    'shared RLA convs count at every call, their parameters once.')
+    'element), global average pooling and means over feature maps (1 per '
+    'input element, ECA\'s included); element-wise adds and products, '
+    'activations, tanh and max/2x2 avg pooling count 0; '
+    'shared RLA convs count at every call, their parameters once; the '
+    'model runs in its plain form (every RLA step).')
 
 
 def parse_args(argv=None):
@@ -85,6 +94,12 @@ def _input_shape(shape: Sequence[int], detection: bool):
     raise UserError(f'--shape takes H W or one size, got {list(shape)}.')
 
 
+def _mean_flops(inputs, outputs) -> int:
+    """A mean is an average pool: one per input element."""
+    from mmengine.analysis.jit_handles import get_shape
+    return int(np.prod(get_shape(inputs[0])))
+
+
 def count(cfg, shape=None) -> Dict[str, object]:
     """Build ``cfg.model`` and count its parameters and FLOPs.
 
@@ -95,6 +110,10 @@ def count(cfg, shape=None) -> Dict[str, object]:
     height, width = _input_shape(shape, detection)
     # Counting must not need the pretrained weights a config may name.
     model = build_model_without_weights(cfg).eval()
+    # The paper's computation: no exact speed path may skip a step.
+    for module in model.modules():
+        if hasattr(module, 'set_fast_paths'):
+            module.set_fast_paths(False)
     inputs = torch.rand(1, 3, height, width)
     if detection:
         from functools import partial
@@ -110,6 +129,7 @@ def count(cfg, shape=None) -> Dict[str, object]:
             model.forward, data_samples=[DetDataSample(metainfo=meta)])
     with torch.no_grad():
         analyzer = FlopAnalyzer(model, (inputs, ))
+        analyzer.set_op_handle('aten::mean', _mean_flops)
         # Ops that count zero by the rules above are not worth a warning.
         analyzer.unsupported_ops_warnings(False)
         analyzer.uncalled_modules_warnings(False)
@@ -118,6 +138,11 @@ def count(cfg, shape=None) -> Dict[str, object]:
         params=int(parameter_count(model)['']),
         flops=int(flops),
         shape=(height, width))
+
+
+def count_params(cfg) -> int:
+    """Parameters of ``cfg.model``, built without its pretrained weights."""
+    return int(parameter_count(build_model_without_weights(cfg))[''])
 
 
 def main(argv=None) -> int:

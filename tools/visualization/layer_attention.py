@@ -17,6 +17,10 @@ and writes to ``--out-dir``:
   (Figure 4, left, and Figure 6). It needs the ``grad-cam`` package
   (``pip install grad-cam``), which mmpretrain's CAM tool uses too.
 
+A plain ResNet (``configs/layer_attention/resnet*``, no attention) gets the
+Grad-CAM panels alone, each taken where the attention model scales: the
+residual branch's last norm (Figure 6's ResNet-18 row).
+
 For RLA-vector models the per-block value is the mean of the channel
 vector.
 
@@ -29,6 +33,9 @@ Examples:
         configs/layer_attention/la-resnet50_4xb64_in1k.py la50.pth \\
         --images demo/images --gradcam demo/images/ostrich.jpg \\
         --target-category 9
+    python tools/visualization/layer_attention.py \\
+        configs/layer_attention/resnet18_4xb64_in1k.py r18.pth \\
+        --gradcam demo/images/ostrich.jpg --target-category 9
 """
 import argparse
 import json
@@ -120,15 +127,35 @@ def load_model(config: str,
 
     import mmrla.models  # noqa: F401  (registers LayerAttentionResNet)
     model = MODELS.build(cfg.model)
-    if getattr(model.backbone, 'lstm', None) is None:
+    if not hasattr(model.backbone, 'res_layers'):
         raise ToolError(
-            f'The backbone of {config} ({type(model.backbone).__name__}) has '
-            'no layer attention; use a configs/layer_attention/la-* config.')
+            f'The backbone of {config} ({type(model.backbone).__name__}) is '
+            'not a ResNet; use a configs/layer_attention/ config.')
     # After mmrla, which keeps torch's TorchScript notice of mmengine.runner
     # out of the output (mmrla/_startup.py).
     from mmengine.runner import load_checkpoint
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     return cfg, model.to(device).eval()
+
+
+def has_attention(model: nn.Module) -> bool:
+    """Whether the classifier's backbone has layer attention (a plain
+    ResNet, e.g. Figure 6's comparison panel, has none)."""
+    return getattr(model.backbone, 'lstm', None) is not None
+
+
+def residual_blocks(backbone: nn.Module) -> List[nn.Module]:
+    """Every residual block of a ResNet-like backbone, in order."""
+    return [b for name in backbone.res_layers for b in getattr(backbone, name)]
+
+
+def gradcam_layer(block: nn.Module) -> nn.Module:
+    """Where Grad-CAM reads a block: right before the layer-attention
+    scaling, or, in a plain block, at the same place, the residual branch's
+    last norm (before the sum)."""
+    if getattr(block, 'layer_attention', None) is not None:
+        return block.scale_input
+    return getattr(block, 'norm3', None) or block.norm2
 
 
 def block_names(backbone: nn.Module) -> List[str]:
@@ -361,7 +388,8 @@ def gradcam_panels(cfg, model, image: str, target: Optional[int], names,
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     inputs, _ = next(iter_batches(cfg, model, [image], 1, 1))
-    attention, _ = collect_attention(model, [(inputs, [image])])
+    attention = collect_attention(model, [(inputs, [image])])[0] \
+        if has_attention(model) else None
     wrapper = _Logits(model)
     with torch.no_grad():
         logits = wrapper(inputs)
@@ -371,7 +399,7 @@ def gradcam_panels(cfg, model, image: str, target: Optional[int], names,
         raise ToolError(f'--target-category {target} is out of range: the '
                         f'model has {logits.shape[1]} classes.')
     rgb = _denormalize(model, inputs)
-    blocks = model.backbone.blocks
+    blocks = residual_blocks(model.backbone)
     cols = min(len(blocks) + 1, 9)
     rows = -(-(len(blocks) + 1) // cols)
     fig, axes = plt.subplots(
@@ -381,9 +409,10 @@ def gradcam_panels(cfg, model, image: str, target: Optional[int], names,
     axes.flat[0].imshow(rgb)
     axes.flat[0].set_title(
         f'{osp.basename(image)}\nclass {target}', fontsize=8)
-    best = int(np.argmax(attention[0]))
+    best = None if attention is None else int(np.argmax(attention[0]))
     for i, (block, name) in enumerate(zip(blocks, names)):
-        with GradCAM(model=wrapper, target_layers=[block.scale_input]) as cam:
+        with GradCAM(
+                model=wrapper, target_layers=[gradcam_layer(block)]) as cam:
             heat = cam(
                 input_tensor=inputs,
                 targets=[ClassifierOutputTarget(target)])[0]
@@ -391,25 +420,55 @@ def gradcam_panels(cfg, model, image: str, target: Optional[int], names,
         ax.imshow(
             show_cam_on_image(rgb.astype(np.float32), heat, use_rgb=True))
         ax.set_title(
-            f'{name}: {attention[0, i]:.3f}',
+            name if attention is None else f'{name}: {attention[0, i]:.3f}',
             fontsize=8,
             color='red' if i == best else 'black')
     fig.suptitle(
-        'Grad-CAM before the layer-attention scaling '
+        'Grad-CAM of the residual branch before the sum (title: block)' if
+        attention is None else 'Grad-CAM before the layer-attention scaling '
         '(title: block: attention; red: highest)',
         fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    return dict(target=target, attention=attention[0].tolist())
+    return dict(
+        target=target,
+        attention=None if attention is None else attention[0].tolist())
+
+
+def run_plain(args, cfg, model, names) -> dict:
+    """A ResNet without layer attention: only the Grad-CAM panels (Figure
+    6's plain ResNet row)."""
+    if not args.gradcam:
+        raise ToolError(
+            f'The backbone of {args.config} '
+            f'({type(model.backbone).__name__}) has no layer attention, so '
+            'only its Grad-CAM panels can be drawn: add --gradcam IMAGE, or '
+            'use a configs/layer_attention/la-* config.')
+    stem = osp.splitext(osp.basename(args.gradcam))[0]
+    result = dict(
+        config=args.config,
+        checkpoint=args.checkpoint,
+        blocks=names,
+        gradcam=dict(
+            image=args.gradcam,
+            **gradcam_panels(cfg, model, args.gradcam, args.target_category,
+                             names,
+                             osp.join(args.out_dir, f'gradcam_{stem}.png'))))
+    with open(osp.join(args.out_dir, 'layer_attention.json'), 'w') as f:
+        json.dump(result, f, indent=1)
+    return result
 
 
 def run(args) -> dict:
     """Write the figures and the JSON; returns the JSON's content."""
     cfg, model = load_model(args.config, args.checkpoint, args.device,
                             args.cfg_options)
-    os.makedirs(args.out_dir, exist_ok=True)
     names = block_names(model.backbone)
+    if not has_attention(model):
+        os.makedirs(args.out_dir, exist_ok=True)
+        return run_plain(args, cfg, model, names)
+    os.makedirs(args.out_dir, exist_ok=True)
     attention, image_names = collect_attention(
         model,
         iter_batches(cfg, model, args.images, args.num_images,
@@ -456,6 +515,10 @@ def main(argv=None) -> int:
     except ToolError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    if 'mean' not in result:
+        print(f'No layer attention; wrote {args.out_dir}/gradcam_*.png and '
+              'layer_attention.json')
+        return 0
     print(f'{result["num_images"]} images, {len(result["blocks"])} blocks; '
           f'mean attention per block: '
           f'{", ".join(f"{v:.3f}" for v in result["mean"])}')

@@ -1,3 +1,6 @@
+from .dual_path_preact_resnet import (DualPathPreActBottleneck,
+                                      DualPathPreActResNet)
+from .eca_resnet import ECABottleneck, ECAResNet
 from .layer_aggregation_densenet import LayerAggregationDenseNet
 from .layer_attention_resnet import (LABasicBlock, LABottleneck,
                                      LayerAttentionHead, LayerAttentionResNet)
@@ -12,5 +15,6 @@ __all__ = [
     'LABottleneck', 'RLAResNet', 'RLABottleneck', 'RLABasicBlock',
     'RLAMobileNetV2', 'RLAInvertedResidual', 'ResNetExtraChannels',
     'RLAPreActResNet', 'RLAXception', 'XceptionBlock',
-    'LayerAggregationDenseNet'
+    'LayerAggregationDenseNet', 'ECAResNet', 'ECABottleneck',
+    'DualPathPreActResNet', 'DualPathPreActBottleneck'
 ]
