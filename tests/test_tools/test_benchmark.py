@@ -168,3 +168,38 @@ def test_table14_and_resnet101_groups_beside_the_papers_figures(
     assert ' | train 1.21x (1161 s), eval 1.01x (1.17 ms) |' in table
     assert '| RLA-ResNet-101 | 45.00M |' in table
     assert table.count(' | train 1.') == 3
+
+
+def test_benchmark_times_a_model_from_a_file_outside_the_repository(
+        tmp_path, capsys):
+    """--external imports a model file with its relative imports (as the
+    authors' ``models/resnet_rla.py`` has) and times it beside the group."""
+    folder = tmp_path / 'their_repo' / 'models'
+    folder.mkdir(parents=True)
+    (folder / '__init__.py').write_text('raise ImportError("not run")\n')
+    (folder / 'layers.py').write_text('import torch.nn as nn\n'
+                                      'WIDTH = 8\n')
+    (folder / 'net.py').write_text(
+        'import torch.nn as nn\n'
+        'from .layers import WIDTH\n\n\n'
+        'def tiny_net():\n'
+        '    return nn.Sequential(nn.Conv2d(3, WIDTH, 3), nn.ReLU(),\n'
+        '                         nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n'
+        '                         nn.Linear(WIDTH, 1000))\n')
+    out = tmp_path / 'bench.json'
+    assert benchmark.main([
+        '--groups', 'resnet', '--models', 'Tiny (theirs)', '--img-size', '32',
+        '--batch-sizes', '1', '2', '--train-batch', '2', '--warmup', '1',
+        '--repeats', '2', '--train-repeats', '1', '--allocator', 'default',
+        '--skip-memory', '--external',
+        f'Tiny (theirs)={folder / "net.py"}:tiny_net', '--out',
+        str(out)
+    ]) == 0
+    rows = json.load(open(out))['results']
+    assert [r['model'] for r in rows] == ['ResNet-50', 'Tiny (theirs)']
+    assert rows[1]['params'] == 3 * 8 * 9 + 8 + 8 * 1000 + 1000
+    assert rows[1]['infer_b2']['n'] == 2 and rows[1]['train_b2']['n'] == 1
+    with pytest.raises(SystemExit, match='NAME=FILE:FUNCTION'):
+        benchmark.main(['--external', 'no-function-here'])
+    with pytest.raises(SystemExit, match='no file'):
+        benchmark.main(['--external', f'X={tmp_path}/missing.py:f'])

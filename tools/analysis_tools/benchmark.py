@@ -183,14 +183,67 @@ def parse_args(argv=None):
         'before it; default: leave glibc as it is')
     parser.add_argument(
         '--skip-memory', action='store_true', help='skip peak memory runs')
+    parser.add_argument(
+        '--external',
+        action='append',
+        default=[],
+        metavar='NAME=FILE:FUNCTION',
+        help='also time a classifier defined outside mmrla, e.g. the '
+        "authors' model file of a clone of their repository: "
+        "'RLA-ResNet-50 (authors)=RLANet/models/resnet_rla.py:rla_resnet50'"
+        ' (FUNCTION() builds it; its forward maps images to logits; '
+        'relative imports of FILE resolve in its folder). It joins the '
+        'first of --groups')
     parser.add_argument('--out', default='work_dirs/benchmark/benchmark.json')
     parser.add_argument('--memory-child', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
+class _External(torch.nn.Module):
+    """A classifier from outside mmrla, called like an mmpretrain one."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor, mode: str = 'tensor'):
+        return self.model(inputs)
+
+
+def build_external(spec: str) -> torch.nn.Module:
+    """``FILE:FUNCTION()``; FILE is imported as a module of a package made
+    of its folder, so that its relative imports resolve (the folder's own
+    ``__init__.py`` is not run)."""
+    import importlib
+    import types
+    path, _, function = spec.rpartition(':')
+    folder, module = osp.split(osp.abspath(path))
+    package = f'_benchmark_external_{abs(hash(folder))}'
+    if package not in sys.modules:
+        pkg = types.ModuleType(package)
+        pkg.__path__ = [folder]
+        sys.modules[package] = pkg
+    mod = importlib.import_module(f'{package}.{osp.splitext(module)[0]}')
+    return _External(getattr(mod, function)())
+
+
+def parse_external(spec: str) -> tuple:
+    """``NAME=FILE:FUNCTION`` -> a group member ``(NAME, 'external:...',
+    'cls')``; exits with one line if it is malformed or FILE is missing."""
+    name, sep, target = spec.partition('=')
+    path, colon, function = target.rpartition(':')
+    if not (sep and colon and name and function and path):
+        sys.exit(f'error: --external {spec!r} is not NAME=FILE:FUNCTION.')
+    if not osp.isfile(path):
+        sys.exit(f'error: --external {spec!r}: no file {path!r}.')
+    return name, f'external:{target}', 'cls'
+
+
 def build_model(config: str) -> torch.nn.Module:
     """Build a classifier or detector from a config, with random init (and
     without mmengine's per-parameter initialization log)."""
+    if config.startswith('external:'):
+        return build_external(config[len('external:'):])
     # A package config ('mmdet::faster_rcnn/...') or one of this repository.
     path = config if '::' in config else osp.join(ROOT, config)
     return build_model_without_weights(load_config(path), init_weights=True)
@@ -255,7 +308,7 @@ class Runner:
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if mode == 'deploy' or (args.deploy and hasattr(
-                self.model.backbone, 'switch_to_deploy')):
+                getattr(self.model, 'backbone', None), 'switch_to_deploy')):
             self.model.backbone.switch_to_deploy()
             self.mode = 'deploy'
         self.forward = self.model
@@ -481,6 +534,8 @@ def measure_memory(name: str, args) -> dict:
         cmd.append('--channels-last')
     if args.amp:
         cmd += ['--amp', args.amp]
+    for spec in args.external:
+        cmd += ['--external', spec]
     out = subprocess.run(
         cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith('MEMORY '))
@@ -587,6 +642,11 @@ def main(argv=None) -> int:
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('error: --device cuda needs a CUDA GPU.', file=sys.stderr)
         return 2
+    externals = [parse_external(spec) for spec in args.external]
+    first = args.groups[0]
+    GROUPS[first] = [
+        m for m in GROUPS[first] if not m[1].startswith('external:')
+    ] + externals
     if args.memory_child:
         memory_child(args)
         return 0
