@@ -12,10 +12,11 @@ import os.path as osp
 import sys
 
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import (UserError, build_runner, check_data_paths,
+from mmrla.utils import (accept_generated_cifar, UserError, build_runner, check_data_paths,
                          check_model_config, check_pretrained_weights,
-                         load_config, parse_runner_args,
-                         set_launcher_and_work_dir)
+                         load_config, match_dataset_classes,
+                         parse_runner_args, set_launcher_and_work_dir)
+from mmrla.utils.start_weights import check_start_weights
 
 
 def parse_args(argv=None):
@@ -78,12 +79,16 @@ def main(argv=None) -> int:
     try:
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
         # Before the runner logs the environment and the whole config.
-        check_model_config(cfg, args.config)
+        model = check_model_config(cfg, args.config)
         # mmengine initializes weights (Pretrained included) even when it
         # resumes, so the file is needed either way.
         check_pretrained_weights(cfg)
-        check_data_paths(cfg, ('train', ) if args.no_validate else
-                         ('train', 'val'))
+        check_start_weights(cfg, model)
+        del model
+        splits = ('train', ) if args.no_validate else ('train', 'val')
+        check_data_paths(cfg, splits)
+        accept_generated_cifar(cfg, splits)
+        match_dataset_classes(cfg, args.config, splits)
         setup_cpu_distributed(cfg, args.launcher)
         runner = build_runner(cfg, args.config)
     except UserError as e:

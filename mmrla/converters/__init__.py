@@ -1,4 +1,6 @@
 from .ablations import ABLATION_ARCHS, detect_ablation_layout, find_ablation
+from .foreign import (ForeignCheckpointError, check_foreign_state_dict,
+                      describe_state_dict, refuse_mostly_missing)
 from .released import (RELEASED_CHECKPOINTS, ReleasedCheckpoint,
                        UnconvertedCheckpointError, check_checkpoint_file,
                        check_pretrained_file, check_unconverted,
@@ -10,9 +12,11 @@ from .rlanet import (RLANetConversion, RLANetLayout, convert_rlanet,
                      strip_module_prefix)
 
 __all__ = [
-    'ABLATION_ARCHS', 'RELEASED_CHECKPOINTS', 'RLANetConversion',
+    'ABLATION_ARCHS', 'ForeignCheckpointError', 'RELEASED_CHECKPOINTS', 'RLANetConversion',
     'RLANetLayout', 'ReleasedCheckpoint', 'UnconvertedCheckpointError',
-    'check_checkpoint_file', 'check_pretrained_file', 'check_unconverted',
+    'check_checkpoint_file', 'check_foreign_state_dict',
+    'check_pretrained_file', 'check_unconverted', 'describe_state_dict',
+    'refuse_mostly_missing',
     'conversion_command', 'convert_rlanet', 'convert_rlanet_meta',
     'convert_rlanet_state_dict', 'detect_ablation_layout',
     'detect_rlanet_layout', 'find_ablation', 'find_released',

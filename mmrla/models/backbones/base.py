@@ -9,7 +9,7 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmrla.converters import (check_pretrained_file,
+from mmrla.converters import (check_pretrained_file, refuse_mostly_missing,
                               refuse_unconverted_checkpoints)
 from ..utils import check_images, check_positive_int
 
@@ -79,6 +79,9 @@ class RLABackbone(StageFreezing, BaseModule):
         # An authors' checkpoint loaded without conversion stops with the
         # command that converts it, instead of leaving weights random.
         refuse_unconverted_checkpoints(self)
+        # So does a file of another model (e.g. a torchvision ResNet), which
+        # mmengine's non-strict loaders would load with a warning only.
+        refuse_mostly_missing(self)
 
     def _check_common_args(self,
                            rla_channel: int,
