@@ -19,10 +19,10 @@ import argparse
 import sys
 
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import (accept_generated_cifar, UserError, build_runner, check_checkpoint,
-                         check_checkpoint_exists, check_converted,
-                         check_data_paths, check_model_config, load_config,
-                         match_dataset_classes, parse_runner_args,
+from mmrla.utils import (UserError, accept_generated_cifar, build_runner,
+                         check_checkpoint, check_checkpoint_exists,
+                         check_converted, check_data_paths, check_model_config,
+                         load_config, match_dataset_classes, parse_runner_args,
                          set_launcher_and_work_dir)
 
 

@@ -6,8 +6,8 @@
 #   data/own_coco/annotations/instances_val.json
 #   data/own_coco/train/   data/own_coco/val/         the images they name
 #
-# Train: python tools/train.py configs/own_data/faster_rcnn_r50rla_fpn_1x_own_coco.py
-# Test:  python tools/test.py configs/own_data/faster_rcnn_r50rla_fpn_1x_own_coco.py \
+# Train: python tools/train.py CONFIG
+# Test:  python tools/test.py CONFIG \
 #            work_dirs/faster_rcnn_r50rla_fpn_1x_own_coco/epoch_12.pth
 _base_ = '../faster_rcnn_r50rla_fpn_1x_coco.py'
 

@@ -10,7 +10,7 @@
 # Images are resized to 32x32 (CIFAR's size) before the recipe's padding,
 # crop and flip. The classes are the subfolder names, sorted;
 # tools/train.py and tools/test.py set num_classes to their number.
-# Train: python tools/train.py configs/own_data/r110rla_b128_own_cifar_folder.py
+# Train: python tools/train.py CONFIG
 _base_ = '../cifar/r110rla_b128_cifar10.py'
 
 data_root = 'data/own_cifar'
@@ -28,7 +28,6 @@ test_pipeline = [
     dict(type='Resize', scale=(32, 32)),
     *_base_.test_pipeline,
 ]
-
 
 train_dataloader = dict(
     dataset=dict(

@@ -8,7 +8,7 @@
 # The classes are the subfolder names, sorted; tools/train.py and
 # tools/test.py set the head's num_classes to their number (and keep top-5
 # accuracy only with 5 classes or more).
-# Train: python tools/train.py configs/own_data/r50rla_own_folder.py
+# Train: python tools/train.py CONFIG
 _base_ = '../r50rla_4xb64_in1k.py'
 
 data_root = 'data/own_folder'

@@ -166,8 +166,7 @@ def generated_folder(folder: str) -> Optional[bool]:
         sums = json.load(f)
     return all(
         osp.isfile(osp.join(folder, name))
-        and _md5(osp.join(folder, name)) == md5
-        for name, md5 in sums.items())
+        and _md5(osp.join(folder, name)) == md5 for name, md5 in sums.items())
 
 
 def accept_generated_cifar(cfg, splits: Sequence[str]) -> None:
@@ -192,8 +191,8 @@ def accept_generated_cifar(cfg, splits: Sequence[str]) -> None:
     generated = official = 0
     for split in splits:
         loader = cfg.get(f'{split}_dataloader')
-        for dataset in _dataset_cfgs(loader.get('dataset') if loader else
-                                     None):
+        for dataset in _dataset_cfgs(
+                loader.get('dataset') if loader else None):
             cls = _dataset_class(dataset)
             fmt = next((k for k, v in FORMATS.items()
                         if v['folder'] == getattr(cls, 'base_folder', None)),

@@ -46,8 +46,9 @@ def _accepted(cls) -> Optional[List[str]]:
         except (TypeError, ValueError):
             return None
         names += [
-            p.name for p in params if p.name != 'self' and p.kind not in (
-                p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            p.name for p in params
+            if p.name != 'self' and p.kind not in (p.VAR_POSITIONAL,
+                                                   p.VAR_KEYWORD)
         ]
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             return names
@@ -76,8 +77,8 @@ def _parts(cfg: Config) -> Iterator[Tuple[str, dict, str, Optional[str]]]:
         metrics = evaluator if isinstance(evaluator, list) else [evaluator]
         for i, metric in enumerate(metrics):
             if isinstance(metric, dict) and 'metrics' not in metric:
-                where = f'{split}_evaluator' + (
-                    f'.{i}' if isinstance(evaluator, list) else '')
+                where = f'{split}_evaluator' + (f'.{i}' if isinstance(
+                    evaluator, list) else '')
                 yield where, metric, 'metric', None
     wrapper = cfg.get('optim_wrapper')
     if isinstance(wrapper, dict) and 'constructor' not in wrapper:
@@ -154,7 +155,8 @@ def check_config_arguments(cfg: Config,
         Traceback (most recent call last):
         ...
         mmrla.utils.cli.UserError: train_cfg.max_epoch in my_config.py: \
-EpochBasedTrainLoop has no argument "max_epoch". Did you mean "max_epochs"?
+EpochBasedTrainLoop has no argument "max_epoch". Did you mean "max_epochs", \
+"by_epoch"?
     """
     scope = cfg.get('default_scope') or 'mmengine'
     for where, node, registry_name, default in _parts(cfg):

@@ -177,11 +177,12 @@ def match_dataset_classes(cfg: Config, config_path: str,
 
     - a config that leaves the classes to the data (``metainfo =
       dict(classes=None)`` for detection; no classes for a folder) gets
-      those of the first dataset checked, and every ``num_classes`` of its
-      model (and of ``data_preprocessor``) is set to their number; top-k
-      accuracies above it are dropped from the evaluators;
-    - a config that names classes must find each of them in the data, and
-      its ``num_classes`` must be their number.
+      those of the first dataset checked;
+    - a config that names classes must find each of them in the data.
+
+    Every ``num_classes`` of the model (and of ``data_preprocessor``) is
+    then set to the number of classes, which mmdet's and mmpretrain's heads
+    need, and top-k accuracies above it are dropped from the evaluators.
 
     Args:
         cfg (Config): A runner config; changed in place.
@@ -197,7 +198,7 @@ def match_dataset_classes(cfg: Config, config_path: str,
         UserError: One line naming the disagreement and the fix.
     """
     scope = cfg.get('default_scope') or 'mmpretrain'
-    classes, source, filled = None, None, False
+    classes = None
     for split in splits:
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
@@ -210,18 +211,18 @@ def match_dataset_classes(cfg: Config, config_path: str,
             given = _config_classes(dataset, scope)
             if given is None:
                 if classes is None:
-                    classes, source, filled = list(names), where, True
+                    classes = list(names)
                 if scope == 'mmdet':
                     dataset['metainfo'] = dict(
                         dataset.get('metainfo') or {}, classes=tuple(classes))
                 given = classes
             elif classes is None:
-                classes, source = list(given), f'{split}_dataloader'
-            _refuse_unknown_classes(list(given), names, where, split,
-                                    config_path, scope)
+                classes = list(given)
+            _refuse_unknown_classes(
+                list(given), names, where, split, config_path, scope)
     if classes is None:
         return False
-    return _match_num_classes(cfg, config_path, classes, source, filled)
+    return _match_num_classes(cfg, classes)
 
 
 def _refuse_unknown_classes(given: list, names: list, where: str, split: str,
@@ -249,33 +250,24 @@ def _refuse_unknown_classes(given: list, names: list, where: str, split: str,
         f'{recipe}, which reads them from the data ({DOCS}).')
 
 
-def _match_num_classes(cfg: Config, config_path: str, classes: list,
-                       source: str, filled: bool) -> bool:
+def _match_num_classes(cfg: Config, classes: list) -> bool:
     entries = list(_num_classes_entries(cfg.get('model'), 'model'))
     preprocessor = cfg.get('data_preprocessor')
     if isinstance(preprocessor, dict) and 'num_classes' in preprocessor:
         entries.append(('data_preprocessor', preprocessor))
     changed = False
     for path, node in entries:
-        if node['num_classes'] == len(classes):
-            continue
-        if not filled:
-            raise UserError(
-                f'{path}.num_classes is {node["num_classes"]} in '
-                f'{config_path}, but the data has {len(classes)} classes '
-                f'({_quoted(classes)}, from {source}). Set it to match, '
-                f'e.g. --cfg-options {path}.num_classes={len(classes)}.')
-        node['num_classes'] = len(classes)
-        changed = changed or path != 'data_preprocessor'
+        if node['num_classes'] != len(classes):
+            node['num_classes'] = len(classes)
+            changed = changed or path != 'data_preprocessor'
     # mmpretrain's Accuracy cannot take the top 5 of fewer classes.
     for split in ('val', 'test'):
         evaluator = cfg.get(f'{split}_evaluator')
-        for metric in evaluator if isinstance(evaluator, list) else [
-                evaluator
-        ]:
+        for metric in evaluator if isinstance(evaluator,
+                                              list) else [evaluator]:
             if isinstance(metric, dict) and metric.get('type') == 'Accuracy':
                 topk = metric.get('topk', (1, ))
                 topk = (topk, ) if isinstance(topk, int) else tuple(topk)
-                metric['topk'] = tuple(k for k in topk
-                                       if k <= len(classes)) or (1, )
+                metric['topk'] = tuple(
+                    k for k in topk if k <= len(classes)) or (1, )
     return changed

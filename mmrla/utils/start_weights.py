@@ -18,9 +18,9 @@ from .checkpoint import checkpoint_mismatch
 from .cli import UserError
 
 
-def _start_files(cfg: Config,
-                 model: nn.Module) -> Iterator[Tuple[str, str, nn.Module, str,
-                                                     str]]:
+def _start_files(
+        cfg: Config,
+        model: nn.Module) -> Iterator[Tuple[str, str, nn.Module, str, str]]:
     """``(what, file, module, prefix, fix)`` of each local file to check."""
     load_from = cfg.get('load_from')
     if isinstance(load_from, str) and osp.isfile(load_from):

@@ -141,8 +141,10 @@ def _python_of(started):
     """The interpreter a launch started: first word, or srun's program."""
     words = started[0].split()
     if words[0] == 'srun':
-        return next(w for w in words if not w.startswith('-') and
-                    w not in ('srun', 'gpu') and '=' not in w)
+        return next(
+            w for w in words
+            if not w.startswith('-') and w not in ('srun',
+                                                   'gpu') and '=' not in w)
     return words[0]
 
 

@@ -32,8 +32,8 @@ def copy_recipe(name: str, folder, **variables) -> str:
     base = re.search(r"^_base_ = '(.+)'$", text, re.M)[1]
     text = text.replace(f"'{base}'", repr(osp.normpath(osp.join(OWN, base))))
     for key, value in variables.items():
-        text, count = re.subn(rf'^{key} = .*$', f'{key} = {value!r}', text,
-                              1, re.M)
+        text, count = re.subn(rf'^{key} = .*$', f'{key} = {value!r}', text, 1,
+                              re.M)
         assert count == 1, key
     path = osp.join(str(folder), name)
     with open(path, 'w') as f:
@@ -42,13 +42,12 @@ def copy_recipe(name: str, folder, **variables) -> str:
 
 
 def run(tool: str, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, f'tools/{tool}', *map(str, args)],
-        cwd=REPO,
-        env=dict(os.environ, OMP_NUM_THREADS='2'),
-        capture_output=True,
-        text=True,
-        timeout=600)
+    return subprocess.run([sys.executable, f'tools/{tool}', *map(str, args)],
+                          cwd=REPO,
+                          env=dict(os.environ, OMP_NUM_THREADS='2'),
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
 
 
 def ok(proc: subprocess.CompletedProcess) -> str:
@@ -95,14 +94,15 @@ def test_detection_recipe_reads_the_classes_from_the_annotation_file(
         data_root=shapes_coco,
         scale=(64, 64))
     work = tmp_path / 'work'
-    ok(run('train.py', config, '--work-dir', work, '--cfg-options',
-           *common(), *DET_SMALL))
+    ok(
+        run('train.py', config, '--work-dir', work, '--cfg-options', *common(),
+            *DET_SMALL))
     checkpoint = torch.load(
         work / 'epoch_1.pth', map_location='cpu', weights_only=False)
     # The annotation file's three categories, in id order; heads sized so.
     assert checkpoint['meta']['dataset_meta']['classes'] == CLASSES
-    assert checkpoint['state_dict'][
-        'roi_head.bbox_head.fc_cls.weight'].shape[0] == len(CLASSES) + 1
+    assert checkpoint['state_dict']['roi_head.bbox_head.fc_cls.weight'].shape[
+        0] == len(CLASSES) + 1
     stdout = ok(
         run('test.py', config, work / 'epoch_1.pth', '--work-dir',
             tmp_path / 'test', '--cfg-options', *common(), *DET_SMALL))
@@ -141,8 +141,9 @@ def test_classification_recipe_on_a_folder_without_meta_files(tmp_path):
         'test_dataloader.dataset.pipeline.2.crop_size=32'
     ]
     work = tmp_path / 'work'
-    ok(run('train.py', config, '--work-dir', work, '--cfg-options',
-           *common(), *small))
+    ok(
+        run('train.py', config, '--work-dir', work, '--cfg-options', *common(),
+            *small))
     checkpoint = torch.load(
         work / 'epoch_1.pth', map_location='cpu', weights_only=False)
     # One class per subfolder, sorted, and a head of that many outputs.
@@ -166,8 +167,9 @@ def test_cifar_recipe_on_a_folder(tmp_path):
         'r110rla_b128_own_cifar_folder.py', tmp_path, data_root=root)
     batches = [f'{s}_dataloader.batch_size=4' for s in ('train', 'val')]
     work = tmp_path / 'work'
-    ok(run('train.py', config, '--work-dir', work, '--cfg-options',
-           *common(), *batches))
+    ok(
+        run('train.py', config, '--work-dir', work, '--cfg-options', *common(),
+            *batches))
     best, = glob.glob(str(work / 'best_accuracy_top1_epoch_1.pth'))
     checkpoint = torch.load(best, map_location='cpu', weights_only=False)
     assert checkpoint['meta']['dataset_meta']['classes'] == tuple(
@@ -195,8 +197,7 @@ def test_coco_config_on_other_classes_says_so_in_one_line(
         'model.backbone.init_cfg=None'
     ]
     assert _train_in_process(config, '--work-dir', tmp_path / 'work',
-                             '--no-validate', '--cfg-options',
-                             *options) == 2
+                             '--no-validate', '--cfg-options', *options) == 2
     out = capsys.readouterr()
     assert out.out == ''
     lines = screen(out.err)
@@ -214,22 +215,42 @@ def test_coco_config_on_other_classes_says_so_in_one_line(
 DET_RECIPE_NAME = 'configs/own_data/faster_rcnn_r50rla_fpn_1x_own_coco.py'
 
 
-def test_one_metainfo_line_needs_num_classes_to_match(shapes_coco, tmp_path,
-                                                      capsys):
+def test_one_metainfo_line_names_the_classes_and_sizes_the_heads(
+        shapes_coco, tmp_path):
+    from mmengine.config import Config
+
+    from mmrla.utils import UserError, match_dataset_classes
     config = copy_recipe(
         'faster_rcnn_r50rla_fpn_1x_own_coco.py',
         tmp_path,
         data_root=shapes_coco,
         classes=('circle', 'triangle'))
-    assert _train_in_process(config, '--work-dir', tmp_path / 'work',
-                             '--cfg-options', 'model.backbone.init_cfg=None',
-                             'model.roi_head.bbox_head.num_classes=3') == 2
-    line, = screen(capsys.readouterr().err)
-    assert line == (
-        f'error: model.roi_head.bbox_head.num_classes is 3 in {config}, but '
-        "the data has 2 classes ('circle', 'triangle', from "
-        'train_dataloader). Set it to match, e.g. --cfg-options '
-        'model.roi_head.bbox_head.num_classes=2.')
+    cfg = Config.fromfile(config)
+    assert match_dataset_classes(cfg, config, ('train', 'val'))
+    assert cfg.model.roi_head.bbox_head.num_classes == 2
+    for split in ('train', 'val'):
+        assert cfg[f'{split}_dataloader'].dataset.metainfo.classes == (
+            'circle', 'triangle')
+    # Left to the file: its three categories, in id order.
+    cfg = Config.fromfile(
+        copy_recipe(
+            'faster_rcnn_r50rla_fpn_1x_own_coco.py',
+            tmp_path,
+            data_root=shapes_coco))
+    assert match_dataset_classes(cfg, config, ('train', ))
+    assert cfg.train_dataloader.dataset.metainfo.classes == CLASSES
+    assert cfg.model.roi_head.bbox_head.num_classes == 3
+    # A name the file does not have is a mistake, named in one line.
+    cfg = Config.fromfile(
+        copy_recipe(
+            'faster_rcnn_r50rla_fpn_1x_own_coco.py',
+            tmp_path,
+            data_root=shapes_coco,
+            classes=('circle', 'hexagon')))
+    with pytest.raises(UserError) as error:
+        match_dataset_classes(cfg, config, ('train', ))
+    assert "('circle', 'hexagon')" in str(error.value)
+    assert "'hexagon' is not among them" in str(error.value)
 
 
 def test_imagenet_config_on_a_folder_without_meta_files_says_so(
@@ -273,8 +294,8 @@ def test_read_coco_categories_reads_the_tail_or_the_whole_file(tmp_path):
                 info=dict(note='categories'),
                 images=[dict(file_name='"categories": x')])))
     for path in (tail, head):
-        assert [c['name'] for c in read_coco_categories(str(path))
-                ] == ['a', 'b']
+        assert [c['name']
+                for c in read_coco_categories(str(path))] == ['a', 'b']
     bad = tmp_path / 'bad.json'
     bad.write_text('{"images": []')
     with pytest.raises(UserError, match='Cannot read the annotation file'):

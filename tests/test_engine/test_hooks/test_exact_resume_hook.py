@@ -16,8 +16,8 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.evaluator import BaseMetric
-from mmengine.model import BaseModel
 from mmengine.hooks import Hook
+from mmengine.model import BaseModel
 from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.utils import import_modules_from_strings
@@ -88,7 +88,10 @@ class _BatchIndexHook(Hook):
     def __init__(self) -> None:
         self.seen = []
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         self.seen.append((runner.epoch, batch_idx))
 
@@ -234,12 +237,10 @@ def _batch_indices(runner) -> list:
     return hook.seen
 
 
-def test_resumed_epoch_numbers_its_batches_as_the_uninterrupted_run(
-        tmp_path):
+def test_resumed_epoch_numbers_its_batches_as_the_uninterrupted_run(tmp_path):
     # iter_5.pth: epoch 1 (0-based) has 1 of its 4 batches done.
     record = [dict(type='ToyBatchIndexHook')]
-    full = _run(
-        tmp_path / 'full', 'full', EPOCHS, BY_ITER, extra_hooks=record)
+    full = _run(tmp_path / 'full', 'full', EPOCHS, BY_ITER, extra_hooks=record)
     resumed = _run(
         tmp_path / 'resumed',
         'resumed',
@@ -247,8 +248,7 @@ def test_resumed_epoch_numbers_its_batches_as_the_uninterrupted_run(
         BY_ITER,
         resume_from=str(tmp_path / 'full' / 'iter_5.pth'),
         extra_hooks=record)
-    assert _batch_indices(full) == [(e, b) for e in range(3)
-                                    for b in range(4)]
+    assert _batch_indices(full) == [(e, b) for e in range(3) for b in range(4)]
     assert _batch_indices(resumed) == _batch_indices(full)[5:]
     # The loop's own run_iter is back for the epochs after the resumed one.
     assert 'run_iter' not in vars(resumed.train_loop)
