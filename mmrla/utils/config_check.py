@@ -170,6 +170,8 @@ EpochBasedTrainLoop has no argument "max_epoch". Did you mean "max_epochs", \
         else:
             cls = None
         valid = _accepted(cls) if cls is not None else None
+        if valid is None and cls is not None and registry_name == 'hook':
+            valid = _checkpoint_hook_arguments(cls)
         if valid is None:
             continue
         valid += list(_GIVEN[registry_name]) + ['type']
@@ -184,6 +186,22 @@ EpochBasedTrainLoop has no argument "max_epoch". Did you mean "max_epochs", \
                                 f'{cls.__name__} has no argument "{key}". '
                                 f'{hint}')
     _check_loader_keys(cfg, config_path)
+
+
+def _checkpoint_hook_arguments(cls) -> Optional[List[str]]:
+    """mmengine's CheckpointHook passes its other keyword arguments to
+    ``Runner.save_checkpoint`` at the first save: those are its arguments
+    too (a misspelled one would fail only then)."""
+    from mmengine.hooks import CheckpointHook
+    from mmengine.runner import Runner
+    if not issubclass(cls, CheckpointHook):
+        return None
+    own = inspect.signature(cls.__init__).parameters.values()
+    save = inspect.signature(Runner.save_checkpoint).parameters.values()
+    return [
+        p.name for p in list(own) + list(save)
+        if p.name != 'self' and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
 
 
 def _check_loader_keys(cfg: Config, config_path: str) -> None:

@@ -52,6 +52,9 @@ def run(tool: str, *args) -> subprocess.CompletedProcess:
 
 def ok(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # mmengine's notices about its own FileClient use are dropped.
+    for notice in ('"FileClient" will be deprecated', '"HardDiskBackend"'):
+        assert notice not in proc.stdout + proc.stderr
     return proc.stdout
 
 
