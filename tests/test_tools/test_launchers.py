@@ -179,3 +179,51 @@ def test_launchers_without_a_venv_use_python_from_the_path(sandbox, name):
     assert len(started) == 1
     assert ' python -u ' in started[0] if name.startswith('slurm') \
         else _python_of(started) == 'python'
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not osp.isfile(osp.join(REPO, '.venv', 'bin', 'python')),
+    reason='needs the .venv of tools/setup_env.sh')
+def test_dist_train_from_a_fresh_shell_after_set_up(tmp_path):
+    """``dist_train.sh CONFIG 2`` with nothing activated and no PYTHON: a
+    bare environment whose PATH has no Python with torch."""
+    from mmrla.utils.cifar_shapes import write_image_folders
+    from tests.fixtures.distributed import free_port
+    root = write_image_folders(str(tmp_path / 'data'), 8, 4, 4)
+    with open(
+            osp.join(REPO, 'configs', 'own_data',
+                     'r110rla_b128_own_cifar_folder.py')) as f:
+        text = f.read()
+    config = tmp_path / 'cifar_folder.py'
+    base = osp.join(REPO, 'configs', 'cifar', 'r110rla_b128_cifar10.py')
+    config.write_text(
+        text.replace("'../cifar/r110rla_b128_cifar10.py'",
+                     repr(base)).replace("data_root = 'data/own_cifar'",
+                                         f'data_root = {root!r}'))
+    options = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=2']
+    for split in ('train', 'val', 'test'):
+        options += [
+            f'{split}_dataloader.num_workers=0',
+            f'{split}_dataloader.persistent_workers=False'
+        ]
+    env = {
+        'PATH': '/usr/bin:/bin',
+        'HOME': os.environ.get('HOME', '/tmp'),
+        'PORT': str(free_port()),
+        'OMP_NUM_THREADS': '1',
+        'CUDA_VISIBLE_DEVICES': ''
+    }
+    proc = subprocess.run([
+        'bash',
+        osp.join(REPO, 'tools', 'dist_train.sh'),
+        str(config), '2', '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *options
+    ],
+                          cwd=str(tmp_path),
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
