@@ -245,9 +245,10 @@ def _refuse_unknown_classes(given: list, names: list, where: str, split: str,
     raise UserError(
         f'The {split} dataset of {config_path} has {len(given)} classes '
         f'({_quoted(given, 2)}) that do not match {where} ({len(names)}: '
-        f'{_quoted(names)}){among}. Name the classes in one line, '
-        f'metainfo = dict(classes={tuple(names)!r}), or start from '
-        f'{recipe}, which reads them from the data ({DOCS}).')
+        f'{_quoted(names)}){among}. Start from {recipe}, which reads them '
+        f'from the data ({DOCS}), or name them in the dataset of every '
+        f'split: {split}_dataloader.dataset.metainfo.classes = '
+        f'{tuple(names)!r}.')
 
 
 def _match_num_classes(cfg: Config, classes: list) -> bool:
