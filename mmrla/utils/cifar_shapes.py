@@ -213,10 +213,7 @@ def accept_generated_cifar(cfg, splits: Sequence[str]) -> None:
             if state:
                 generated += 1
                 continue
-            entries = cls.train_list + cls.test_list + [[
-                cls.meta['filename'], cls.meta['md5']
-            ]]
-            for name, md5 in entries:
+            for name, md5 in _official_md5(cls).items():
                 path = osp.join(folder, name)
                 if md5 and osp.isfile(path) and _md5(path) != md5:
                     raise UserError(
@@ -272,6 +269,21 @@ def dataset_format(dataset_type: str) -> Tuple[str, bool]:
                     'CIFAR100 or mmrla\'s CIFAR10Split/CIFAR100Split.')
 
 
+# The official MD5 sums by CIFAR base folder, kept before
+# disable_md5_checks removes them from mmpretrain's classes.
+_OFFICIAL = {}
+
+
+def _official_md5(cls) -> dict:
+    """``{file name: official MD5}`` of a CIFAR dataset class."""
+    if cls.base_folder not in _OFFICIAL:
+        entries = cls.train_list + cls.test_list + [[
+            cls.meta['filename'], cls.meta['md5']
+        ]]
+        _OFFICIAL[cls.base_folder] = {name: md5 for name, md5 in entries}
+    return _OFFICIAL[cls.base_folder]
+
+
 def disable_md5_checks(setter=setattr) -> None:
     """Let mmpretrain's CIFAR datasets read files that are not the
     official ones (their MD5 sums are hard-coded).
@@ -282,6 +294,7 @@ def disable_md5_checks(setter=setattr) -> None:
     """
     from mmpretrain.datasets import CIFAR10, CIFAR100
     for cls in (CIFAR10, CIFAR100):
+        _official_md5(cls)
         for attr in ('train_list', 'test_list'):
             setter(cls, attr, [[name, None] for name, _ in getattr(cls, attr)])
         setter(cls, 'meta', dict(cls.meta, md5=None))
