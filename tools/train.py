@@ -14,10 +14,9 @@ import sys
 from mmrla.engine import setup_cpu_distributed
 from mmrla.utils import (UserError, accept_generated_cifar, build_runner,
                          check_data_paths, check_model_config,
-                         check_pretrained_weights, load_config,
-                         match_dataset_classes, parse_runner_args,
+                         check_pretrained_weights, check_start_weights,
+                         load_config, match_dataset_classes, parse_runner_args,
                          set_launcher_and_work_dir)
-from mmrla.utils.start_weights import check_start_weights
 
 
 def parse_args(argv=None):
