@@ -17,7 +17,9 @@ Environment variables:
   NODE_RANK    rank of this machine, 0 to NNODES-1 (default 0)
   MASTER_ADDR  address of the machine of rank 0 (default 127.0.0.1)
   PORT         port of the machine of rank 0 (default 29500)
-  PYTHON       Python interpreter (default python)
+  PYTHON       Python interpreter (default: the activated virtual
+               environment's, else the repository's .venv if it exists,
+               else python)
 EOF
 }
 
@@ -39,6 +41,11 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# The Python that tools/setup_env.sh set up, unless one was chosen (PYTHON,
+# or an activated virtual environment): a fresh shell needs no activation.
+if [[ -z ${PYTHON:-} && -z ${VIRTUAL_ENV:-} && -x "$ROOT/.venv/bin/python" ]]; then
+  PYTHON="$ROOT/.venv/bin/python"
+fi
 PYTHON=${PYTHON:-python}
 
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \

@@ -18,6 +18,9 @@ Environment variables:
   GPUS_PER_NODE  GPUs per machine (default 8)
   CPUS_PER_TASK  CPUs per process (default 5)
   SRUN_ARGS      further srun options, e.g. "--quotatype=auto"
+  PYTHON         Python interpreter (default: the activated virtual
+                 environment's, else the repository's .venv if it exists,
+                 else python)
 EOF
 }
 
@@ -40,6 +43,12 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# The Python that tools/setup_env.sh set up, unless one was chosen (PYTHON,
+# or an activated virtual environment): a fresh shell needs no activation.
+if [[ -z ${PYTHON:-} && -z ${VIRTUAL_ENV:-} && -x "$ROOT/.venv/bin/python" ]]; then
+  PYTHON="$ROOT/.venv/bin/python"
+fi
+PYTHON=${PYTHON:-python}
 
 set -x
 # SRUN_ARGS is split into words on purpose: it holds several options.
@@ -53,5 +62,5 @@ srun -p "${PARTITION}" \
     --cpus-per-task="${CPUS_PER_TASK}" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    python -u "$ROOT/tools/test.py" "${CONFIG}" "${CHECKPOINT}" \
+    "$PYTHON" -u "$ROOT/tools/test.py" "${CONFIG}" "${CHECKPOINT}" \
     --launcher="slurm" "${@:5}"

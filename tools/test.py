@@ -19,10 +19,11 @@ import argparse
 import sys
 
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import (UserError, build_runner, check_checkpoint,
-                         check_checkpoint_exists, check_converted,
-                         check_data_paths, check_model_config, load_config,
-                         parse_runner_args, set_launcher_and_work_dir)
+from mmrla.utils import (UserError, accept_generated_cifar, build_runner,
+                         check_checkpoint, check_checkpoint_exists,
+                         check_converted, check_data_paths, check_model_config,
+                         load_config, match_dataset_classes, parse_runner_args,
+                         set_launcher_and_work_dir)
 
 
 def parse_args(argv=None):
@@ -80,6 +81,9 @@ def main(argv=None) -> int:
         # Before the runner logs the environment and the whole config.
         model = check_model_config(cfg, args.config)
         check_data_paths(cfg, ('test', ))
+        accept_generated_cifar(cfg, ('test', ))
+        if match_dataset_classes(cfg, args.config, ('test', )):
+            model = check_model_config(cfg, args.config)
         # A wrong file is refused before mmengine's loader lists every key.
         check_checkpoint(model, args.checkpoint)
         del model

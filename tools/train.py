@@ -14,9 +14,10 @@ import sys
 from typing import Optional
 
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import (UserError, build_runner, check_data_paths,
-                         check_model_config, check_pretrained_weights,
-                         load_config, parse_runner_args,
+from mmrla.utils import (UserError, accept_generated_cifar, build_runner,
+                         check_data_paths, check_model_config,
+                         check_pretrained_weights, check_start_weights,
+                         load_config, match_dataset_classes, parse_runner_args,
                          set_launcher_and_work_dir)
 
 
@@ -108,12 +109,16 @@ def main(argv=None) -> int:
     try:
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
         # Before the runner logs the environment and the whole config.
-        check_model_config(cfg, args.config)
+        model = check_model_config(cfg, args.config)
         # mmengine initializes weights (Pretrained included) even when it
         # resumes, so the file is needed either way.
         check_pretrained_weights(cfg)
-        check_data_paths(cfg, ('train', ) if args.no_validate else
-                         ('train', 'val'))
+        check_start_weights(cfg, model)
+        del model
+        splits = ('train', ) if args.no_validate else ('train', 'val')
+        check_data_paths(cfg, splits)
+        accept_generated_cifar(cfg, splits)
+        match_dataset_classes(cfg, args.config, splits)
         setup_cpu_distributed(cfg, args.launcher)
         note = batch_size_note(cfg, args.launcher)
         if note and int(os.environ.get('RANK', 0)) == 0:

@@ -1,4 +1,7 @@
 from .ablations import ABLATION_ARCHS, detect_ablation_layout, find_ablation
+from .foreign import (ForeignCheckpointError, check_foreign_state_dict,
+                      check_pretrained_prefix, describe_state_dict,
+                      refuse_mostly_missing)
 from .released import (RELEASED_CHECKPOINTS, ReleasedCheckpoint,
                        UnconvertedCheckpointError, check_checkpoint_file,
                        check_pretrained_file, check_unconverted,
@@ -10,12 +13,15 @@ from .rlanet import (RLANetConversion, RLANetLayout, convert_rlanet,
                      strip_module_prefix)
 
 __all__ = [
-    'ABLATION_ARCHS', 'RELEASED_CHECKPOINTS', 'RLANetConversion',
-    'RLANetLayout', 'ReleasedCheckpoint', 'UnconvertedCheckpointError',
-    'check_checkpoint_file', 'check_pretrained_file', 'check_unconverted',
-    'conversion_command', 'convert_rlanet', 'convert_rlanet_meta',
-    'convert_rlanet_state_dict', 'detect_ablation_layout',
-    'detect_rlanet_layout', 'find_ablation', 'find_released',
-    'find_rlanet_roots', 'read_state_dict', 'refuse_unconverted_checkpoints',
-    'strip_module_prefix', 'unconverted_message'
+    'ABLATION_ARCHS', 'ForeignCheckpointError', 'RELEASED_CHECKPOINTS',
+    'RLANetConversion', 'RLANetLayout', 'ReleasedCheckpoint',
+    'UnconvertedCheckpointError', 'check_checkpoint_file',
+    'check_foreign_state_dict', 'check_pretrained_file',
+    'check_pretrained_prefix', 'check_unconverted', 'describe_state_dict',
+    'refuse_mostly_missing', 'conversion_command', 'convert_rlanet',
+    'convert_rlanet_meta', 'convert_rlanet_state_dict',
+    'detect_ablation_layout', 'detect_rlanet_layout', 'find_ablation',
+    'find_released', 'find_rlanet_roots', 'read_state_dict',
+    'refuse_unconverted_checkpoints', 'strip_module_prefix',
+    'unconverted_message'
 ]

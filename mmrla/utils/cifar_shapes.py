@@ -8,21 +8,29 @@ size, position and rotation on a textured background, drawn as in
 read the real thing; labels 3..9 (3..99) are simply never used.
 
 mmpretrain checks the MD5 sums of the official files, which synthetic files
-cannot match: a config reading them sets ``dataset.download=False`` (the
-repo's CIFAR configs do) and the process calls :func:`disable_md5_checks`
-before building the dataset, as ``demo/cifar_shapes.py`` and the tests
-do.
+cannot match. :func:`write_cifar` therefore lists the MD5 sums of the files
+it writes in ``generated_md5.json`` beside them, and ``tools/train.py``,
+``tools/test.py`` and the other tools (:func:`accept_generated_cifar`) turn
+mmpretrain's checks off for a folder whose files still match that list;
+other folders are checked against the official sums, with one line naming
+the fix when they differ. A config reading them sets
+``dataset.download=False`` (the repo's CIFAR configs do).
 
 The command line is ``tools/dataset_converters/generate_cifar_shapes.py``.
 """
+import hashlib
+import json
 import os
 import os.path as osp
 import pickle
-from typing import Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 from .shapes import CLASSES, _colour, _fill, _polygon, _texture
+
+# The MD5 sums of the files write_cifar wrote, beside them.
+MANIFEST = 'generated_md5.json'
 
 # base folder and file names of the two formats (as mmpretrain reads them)
 FORMATS = {
@@ -100,7 +108,127 @@ def write_cifar(root: str,
     ]
     with open(osp.join(folder, spec['meta']), 'wb') as f:
         pickle.dump({spec['names_key']: names}, f)
+    files = spec['train'] + [spec['test'], spec['meta']]
+    with open(osp.join(folder, MANIFEST), 'w') as f:
+        json.dump({name: _md5(osp.join(folder, name)) for name in files}, f)
     return folder
+
+
+def write_image_folders(root: str,
+                        num_train: int,
+                        num_val: int,
+                        num_test: int,
+                        seed: int = 0,
+                        size: int = 32) -> str:
+    """Write the shapes as PNG files in a folder per split and class
+    (``root/{train,val,test}/{circle,square,triangle}/N.png``), the layout
+    of ``configs/own_data/r110rla_b128_own_cifar_folder.py``.
+
+    Returns:
+        str: ``root``.
+    """
+    import cv2
+    for offset, (split, num) in enumerate(
+            zip(('train', 'val', 'test'), (num_train, num_val, num_test))):
+        images, labels = make_split(num, seed + offset, size)
+        images = images.reshape(num, 3, size, size).transpose(0, 2, 3, 1)
+        for index, (image, label) in enumerate(zip(images, labels)):
+            folder = osp.join(root, split, CLASSES[label])
+            os.makedirs(folder, exist_ok=True)
+            # cv2 writes BGR; the arrays are RGB.
+            cv2.imwrite(
+                osp.join(folder, f'{index:05d}.png'),
+                np.ascontiguousarray(image[..., ::-1]))
+    return root
+
+
+def _md5(path: str) -> str:
+    digest = hashlib.md5()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def generated_folder(folder: str) -> Optional[bool]:
+    """Whether ``folder`` holds CIFAR pickles that :func:`write_cifar`
+    wrote, unchanged since.
+
+    Returns:
+        bool or None: True if the folder's ``generated_md5.json`` lists
+        every file's MD5 sum as it is now, False if a listed file differs
+        or is missing, None without the list (e.g. the official files).
+    """
+    path = osp.join(folder, MANIFEST)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        sums = json.load(f)
+    return all(
+        osp.isfile(osp.join(folder, name))
+        and _md5(osp.join(folder, name)) == md5 for name, md5 in sums.items())
+
+
+def accept_generated_cifar(cfg, splits: Sequence[str]) -> None:
+    """Let mmpretrain's CIFAR datasets of ``cfg`` read generated files.
+
+    For each dataset of the given dataloaders that reads CIFAR pickles
+    (mmpretrain's ``CIFAR10``/``CIFAR100`` and their subclasses), the
+    folder's files are checked here: files that :func:`write_cifar` wrote
+    (unchanged) make this process skip mmpretrain's MD5 checks of the
+    official sums (:func:`disable_md5_checks`); any other file must have
+    its official sum.
+
+    Args:
+        cfg (Config): A runner config.
+        splits (Sequence[str]): Dataloaders to check, e.g. ``('test', )``.
+
+    Raises:
+        UserError: Naming a generated file changed since, or a file that is
+            neither generated nor official, and how to get good files.
+    """
+    from .cli import UserError, _dataset_cfgs, _dataset_class, _join
+    generated = official = 0
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        for dataset in _dataset_cfgs(
+                loader.get('dataset') if loader else None):
+            cls = _dataset_class(dataset)
+            fmt = next((k for k, v in FORMATS.items()
+                        if v['folder'] == getattr(cls, 'base_folder', None)),
+                       None)
+            if fmt is None:
+                continue
+            folder = _join(dataset.get('data_root') or '', cls.base_folder)
+            if '://' in folder or not osp.isdir(folder):
+                continue  # check_data_paths names missing data
+            state = generated_folder(folder)
+            regenerate = ('tools/dataset_converters/generate_cifar_shapes.py '
+                          f'{dataset.get("data_root") or "."} --format {fmt}')
+            if state is False:
+                raise UserError(
+                    f'The generated CIFAR files in {folder} changed after '
+                    f'they were written (they differ from {MANIFEST}); '
+                    f'write them again: python {regenerate}.')
+            if state:
+                generated += 1
+                continue
+            for name, md5 in _official_md5(cls).items():
+                path = osp.join(folder, name)
+                if md5 and osp.isfile(path) and _md5(path) != md5:
+                    raise UserError(
+                        f'{path} is not the official {cls.__name__} file '
+                        '(its MD5 sum differs). Download and unpack '
+                        f'{cls.filename} again from {cls.url}, or, for '
+                        f'synthetic data, write it with python {regenerate}.')
+            official += 1
+    if generated and official:
+        raise UserError(
+            'The config reads generated CIFAR files and official ones; '
+            'mmpretrain checks the MD5 sums of the official files in all '
+            'of its datasets, so point every split at the same kind.')
+    if generated:
+        disable_md5_checks()
 
 
 def _dump(folder, name, data, labels, label_key):
@@ -141,6 +269,21 @@ def dataset_format(dataset_type: str) -> Tuple[str, bool]:
                     'CIFAR100 or mmrla\'s CIFAR10Split/CIFAR100Split.')
 
 
+# The official MD5 sums by CIFAR base folder, kept before
+# disable_md5_checks removes them from mmpretrain's classes.
+_OFFICIAL = {}
+
+
+def _official_md5(cls) -> dict:
+    """``{file name: official MD5}`` of a CIFAR dataset class."""
+    if cls.base_folder not in _OFFICIAL:
+        entries = cls.train_list + cls.test_list + [[
+            cls.meta['filename'], cls.meta['md5']
+        ]]
+        _OFFICIAL[cls.base_folder] = {name: md5 for name, md5 in entries}
+    return _OFFICIAL[cls.base_folder]
+
+
 def disable_md5_checks(setter=setattr) -> None:
     """Let mmpretrain's CIFAR datasets read files that are not the
     official ones (their MD5 sums are hard-coded).
@@ -151,6 +294,7 @@ def disable_md5_checks(setter=setattr) -> None:
     """
     from mmpretrain.datasets import CIFAR10, CIFAR100
     for cls in (CIFAR10, CIFAR100):
+        _official_md5(cls)
         for attr in ('train_list', 'test_list'):
             setter(cls, attr, [[name, None] for name, _ in getattr(cls, attr)])
         setter(cls, 'meta', dict(cls.meta, md5=None))

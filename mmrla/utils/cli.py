@@ -296,5 +296,20 @@ def build_runner(cfg: Config, config_path: str):
 
     from .model_check import explained_build_errors
     with explained_build_errors(cfg, config_path):
-        return RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
             Runner.from_cfg(cfg)
+    runner.logger.addFilter(_drop_file_client_notices)
+    return runner
+
+
+# mmengine 0.10's CheckpointHook and Runner.save_checkpoint create a
+# FileClient (and with it a HardDiskBackend) on every save, whatever the
+# config says (file_client_args=None included), and each logs that it "will
+# be deprecated": nothing a config or a caller does avoids them, so the
+# tools' runners drop these two notices.
+_FILE_CLIENT_NOTICES = ('"FileClient" will be deprecated',
+                        '"HardDiskBackend" is the alias of "LocalBackend"')
+
+
+def _drop_file_client_notices(record) -> bool:
+    return not str(record.msg).startswith(_FILE_CLIENT_NOTICES)

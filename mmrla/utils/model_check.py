@@ -249,16 +249,23 @@ def check_model_config(cfg: Config, config_path: str) -> nn.Module:
 
     Raises:
         UserError: A one-line explanation of a misspelled ``type`` or
-            argument (see :func:`explain_build_error`), or the message of a
-            value the model's classes refuse (``ValueError``).
+            argument of the model (see :func:`explain_build_error`) or of
+            another runner part (see
+            :func:`~mmrla.utils.config_check.check_config_arguments`), or
+            the message of a value the model's classes refuse
+            (``ValueError``).
     """
     from mmengine.registry import DefaultScope
+
+    from .config_check import check_config_arguments
 
     # The scope is set for this build only: the runner or inferencer sets
     # its own afterwards, and a caller in the same process keeps its own.
     scope = cfg.get('default_scope') or 'mmpretrain'
     with DefaultScope.overwrite_default_scope(scope), \
             explained_build_errors(cfg, config_path):
+        # The runner builds these only after its logs.
+        check_config_arguments(cfg, config_path)
         try:
             return build_model_without_weights(cfg)
         except ValueError as e:

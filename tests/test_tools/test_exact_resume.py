@@ -169,13 +169,22 @@ def _weights(path) -> dict:
     return torch.load(path, map_location='cpu', weights_only=False)
 
 
+def _labels(log: str) -> list:
+    """The iteration labels of the training log lines, e.g. '[2][3/4]'."""
+    return re.findall(r'(?:Epoch|Iter)\(train\)\s*(\[[\d/]+\](?:\[[\d/]+\])?)',
+                      log)
+
+
 def _assert_resume_is_exact(tmp_path, config, processes, last) -> None:
-    _train(config, tmp_path / 'full', processes)
+    full_log = _train(config, tmp_path / 'full', processes)
     work_dir = tmp_path / 'killed'
     _train_and_kill(config, work_dir, processes)
     log = _train(config, work_dir, processes, '--resume')
     resumed_at = int(re.search(r'resumed epoch: \d+, iter: (\d+)', log)[1])
     assert 0 < resumed_at < last
+    # The resumed run labels its iterations as the uninterrupted one did
+    # (within the epoch too: [2][3/4], not [2][1/4]).
+    assert _labels(log) and _labels(log) == _labels(full_log)[resumed_at:]
     full = _weights(tmp_path / 'full' / f'iter_{last}.pth')
     resumed = _weights(work_dir / f'iter_{last}.pth')
     # The generator states of every process travelled with it.

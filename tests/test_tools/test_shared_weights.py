@@ -30,6 +30,7 @@ def lag_checkpoint(tiny_cifar_root, tmp_path_factory):
     """One epoch of tools/train.py with the Shared-Lag config (DenseNet-BC
     28) on the tiny CIFAR set: the best checkpoint (with the config text
     mmengine saves in it)."""
+    from mmrla.utils import cifar_shapes
     from mmrla.utils.cifar_shapes import disable_md5_checks
     from tools.train import main as train
     options = dict(SMALL, **cifar_options(tiny_cifar_root))
@@ -38,6 +39,9 @@ def lag_checkpoint(tiny_cifar_root, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('lag')
     patch = pytest.MonkeyPatch()
     disable_md5_checks(patch.setattr)
+    # The tool turns them off too: for this fixture only.
+    patch.setattr(cifar_shapes, 'disable_md5_checks',
+                  lambda: disable_md5_checks(patch.setattr))
     try:
         assert train([LAG, '--work-dir',
                       str(work_dir), '--cfg-options'] +

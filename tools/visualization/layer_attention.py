@@ -210,6 +210,13 @@ def iter_batches(cfg, model: nn.Module, images: Optional[Sequence[str]],
             yield model.data_preprocessor(batch, False)['inputs'], chunk
         return
     from mmengine.runner import Runner
+
+    from mmrla.utils import UserError
+    from mmrla.utils.cifar_shapes import accept_generated_cifar
+    try:
+        accept_generated_cifar(cfg, ('test', ))
+    except UserError as e:
+        raise ToolError(str(e)) from e
     loader_cfg = cfg.test_dataloader.copy()
     loader_cfg.update(
         batch_size=batch_size, num_workers=0, persistent_workers=False)

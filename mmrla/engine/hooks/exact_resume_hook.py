@@ -13,6 +13,27 @@ from ..resumable_loader import ResumableIterator, build_resumable_loader
 CHECKPOINT_KEY = 'exact_resume'
 
 
+def _number_batches_from(loop: EpochBasedTrainLoop, first: int) -> None:
+    """Make ``loop`` number the batches of the current epoch from
+    ``first``.
+
+    ``EpochBasedTrainLoop`` numbers an epoch's batches as it iterates them
+    (``enumerate``), so after a resume that skipped the first ``first``
+    batches it would call them 0, 1, ...: the log would read ``[3][1/4]``
+    where the uninterrupted run reads ``[3][3/4]``, and the hooks that act
+    on the batch index (the end of an epoch, every n batches) would act at
+    the wrong batches. The loop's own ``run_iter`` is called with the
+    batch's place in the whole epoch; ``after_train_epoch`` removes this
+    instance attribute again.
+    """
+    run_iter = type(loop).run_iter
+
+    def run_iter_from(idx, data_batch):
+        return run_iter(loop, idx + first, data_batch)
+
+    loop.run_iter = run_iter_from
+
+
 @HOOKS.register_module()
 class ExactResumeHook(Hook):
     """Make a resumed run end with the weights of an uninterrupted one.
@@ -36,6 +57,9 @@ class ExactResumeHook(Hook):
       so augmentation does not depend on which worker loads a sample or on
       what it loaded before: persistent workers, restarted workers and no
       workers at all give the same batches;
+    - numbers the batches of a resumed epoch by their place in the epoch,
+      as the uninterrupted run numbered them (log lines, hooks acting every
+      n batches or at the end of the epoch);
     - keeps validation from drawing from the training generators, so the
       validations an interrupted run skips or repeats change nothing.
 
@@ -152,6 +176,8 @@ class ExactResumeHook(Hook):
             return
         self._pass, self._done = runner.epoch, self._skip
         self._loader.batch_sampler.start_pass(runner.epoch, skip=self._skip)
+        if self._skip:
+            _number_batches_from(runner.train_loop, self._skip)
         self._skip = 0
 
     def before_train_iter(self,
@@ -190,6 +216,8 @@ class ExactResumeHook(Hook):
             self._gather_rng(runner)
 
     def after_train_epoch(self, runner) -> None:
+        # Back to the class's run_iter (see _number_batches_from).
+        vars(runner.train_loop).pop('run_iter', None)
         self._pass, self._done = self._pass + 1, 0
         if self._checkpoint_due(runner, by_epoch=True):
             self._gather_rng(runner)

@@ -9,7 +9,8 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmrla.converters import (check_pretrained_file,
+from mmrla.converters import (check_pretrained_file, check_pretrained_prefix,
+                              refuse_mostly_missing,
                               refuse_unconverted_checkpoints)
 from ..utils import check_images, check_positive_int
 
@@ -78,6 +79,9 @@ class RLABackbone(StageFreezing, BaseModule):
         # An authors' checkpoint loaded without conversion stops with the
         # command that converts it, instead of leaving weights random.
         refuse_unconverted_checkpoints(self)
+        # So does a file of another model (e.g. a torchvision ResNet), which
+        # mmengine's non-strict loaders would load with a warning only.
+        refuse_mostly_missing(self)
 
     def _check_common_args(self,
                            rla_channel: int,
@@ -99,6 +103,7 @@ class RLABackbone(StageFreezing, BaseModule):
         if isinstance(self.init_cfg, dict) and \
                 self.init_cfg.get('type') == 'Pretrained':
             check_pretrained_file(self.init_cfg.get('checkpoint'))
+            check_pretrained_prefix(self, self.init_cfg)
             super().init_weights()
             # Pretrained weights must not be overwritten by zero init.
             return

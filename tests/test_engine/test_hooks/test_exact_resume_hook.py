@@ -16,8 +16,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.evaluator import BaseMetric
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel
-from mmengine.registry import DATASETS, METRICS, MODELS
+from mmengine.registry import DATASETS, HOOKS, METRICS, MODELS
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.utils import import_modules_from_strings
 from torch import nn
@@ -80,6 +81,21 @@ class _ToyMetric(BaseMetric):
         return dict(score=sum(results))
 
 
+@HOOKS.register_module(name='ToyBatchIndexHook', force=True)
+class _BatchIndexHook(Hook):
+    """Records ``(epoch, batch_idx)`` of every training iteration."""
+
+    def __init__(self) -> None:
+        self.seen = []
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None) -> None:
+        self.seen.append((runner.epoch, batch_idx))
+
+
 def _run(work_dir,
          name,
          loop,
@@ -87,7 +103,8 @@ def _run(work_dir,
          loader=None,
          hook=True,
          resume_from=None,
-         randomness=dict(seed=0)):
+         randomness=dict(seed=0),
+         extra_hooks=()):
     train_loader = dict(
         dataset=dict(type='ToyResumeData'),
         sampler=dict(type='DefaultSampler', shuffle=True),
@@ -115,7 +132,8 @@ def _run(work_dir,
             default_hooks=dict(
                 checkpoint=dict(type='CheckpointHook', **checkpoint),
                 logger=dict(type='LoggerHook', interval=100)),
-            custom_hooks=[dict(type='ExactResumeHook')] if hook else [],
+            custom_hooks=([dict(type='ExactResumeHook')] if hook else []) +
+            list(extra_hooks),
             randomness=randomness,
             log_level='WARNING',
             resume=resume_from is not None,
@@ -212,6 +230,28 @@ def test_resumed_run_ends_as_uninterrupted(tmp_path, loop, checkpoint, loader,
     # ... and the same weights.
     for key, value in full.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
+
+
+def _batch_indices(runner) -> list:
+    hook, = [h for h in runner.hooks if isinstance(h, _BatchIndexHook)]
+    return hook.seen
+
+
+def test_resumed_epoch_numbers_its_batches_as_the_uninterrupted_run(tmp_path):
+    # iter_5.pth: epoch 1 (0-based) has 1 of its 4 batches done.
+    record = [dict(type='ToyBatchIndexHook')]
+    full = _run(tmp_path / 'full', 'full', EPOCHS, BY_ITER, extra_hooks=record)
+    resumed = _run(
+        tmp_path / 'resumed',
+        'resumed',
+        EPOCHS,
+        BY_ITER,
+        resume_from=str(tmp_path / 'full' / 'iter_5.pth'),
+        extra_hooks=record)
+    assert _batch_indices(full) == [(e, b) for e in range(3) for b in range(4)]
+    assert _batch_indices(resumed) == _batch_indices(full)[5:]
+    # The loop's own run_iter is back for the epochs after the resumed one.
+    assert 'run_iter' not in vars(resumed.train_loop)
 
 
 @pytest.mark.parametrize('library', ['mmdet', 'mmpretrain'])
