@@ -12,6 +12,7 @@ import os.path as osp
 import sys
 
 from mmrla.engine import setup_cpu_distributed
+from mmrla.engine.safe_load import CheckpointLoadError
 from mmrla.utils import (UserError, build_runner, check_data_paths,
                          check_model_config, check_pretrained_weights,
                          load_config, parse_runner_args,
@@ -89,7 +90,11 @@ def main(argv=None) -> int:
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointLoadError as e:  # e.g. a remote init_cfg checkpoint
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     return 0
 
 
