@@ -183,9 +183,10 @@ def _load(load: Callable[[bool], Any], source: str) -> Any:
     if not is_trusted():
         raise UnsafeCheckpointError(
             f'Refusing to load {source}: its pickle asks for {wanted}, which '
-            'no checkpoint needs and which could run code while it loads. '
-            f'If you trust the file, set {TRUST_ENV}=1 to load it with full '
-            'pickle.', wanted)
+            'weights-only loading does not allow (it is none of the types '
+            'checkpoints hold, and unpickling it could run code). If you '
+            f'trust the file, set {TRUST_ENV}=1 to load it with full pickle.',
+            wanted)
     try:
         checkpoint = load(False)
     except Exception as e:

@@ -7,6 +7,7 @@ and ``PWNED`` is never created; a genuine file (a resume checkpoint of
 loads on the same path.
 """
 import logging
+import os
 import os.path as osp
 
 import numpy as np
@@ -359,3 +360,35 @@ def test_a_genuine_file_with_a_payload_is_refused(path, ctx, files, tmp_path):
         str(tmp_path / 'evil.pth'), marker, genuine=files[PATHS[path]])
     assert 'asks for posix.system' in path(ctx, evil)
     assert not osp.exists(marker)
+
+
+@pytest.mark.slow
+def test_the_opt_in_loads_a_trusted_file_and_says_so_once(files, tmp_path):
+    """tools/test.py reads the file twice (its check, then the runner)."""
+    import subprocess
+    import sys
+
+    from tests.fixtures.malicious import save_with_datetime
+    dated = save_with_datetime(
+        str(tmp_path / 'dated.pth'), genuine=files['cls_checkpoint'])
+    command = [
+        sys.executable, 'tools/test.py', files['cls_config'], dated,
+        '--work-dir',
+        str(tmp_path / 'test')
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env.pop(TRUST_ENV, None)
+    refused = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(
+        f'error: Refusing to load {dated}: its pickle asks for '
+        'datetime.datetime, ')
+    env[TRUST_ENV] = '1'
+    trusted = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True)
+    output = trusted.stdout + trusted.stderr
+    assert trusted.returncode == 0, output[-3000:]
+    assert output.count(f'Loaded {dated} with full pickle ({TRUST_ENV}=1): '
+                        'it asks for datetime.datetime') == 1
+    assert "'accuracy/top1'" in trusted.stdout
