@@ -180,6 +180,9 @@ def _load(load: Callable[[bool], Any], source: str) -> Any:
     except (RuntimeError, EOFError, KeyError, ValueError, UnicodeError,
             zipfile.BadZipFile) as e:  # torch's reading errors name no file
         raise CheckpointLoadError(_unreadable(source, e)) from None
+    except OSError as e:  # no permission, a failed download
+        raise CheckpointLoadError(
+            f'Cannot read {source} ({_reason(e)}).') from None
     if not is_trusted():
         raise UnsafeCheckpointError(
             f'Refusing to load {source}: its pickle asks for {wanted}, which '

@@ -121,6 +121,20 @@ def test_a_file_that_is_no_checkpoint_gets_one_line(tmp_path, content):
     assert '\n' not in message
 
 
+def test_a_failed_download_gets_one_line(tmp_path, monkeypatch):
+    from urllib.error import URLError
+
+    def download(url, dst, hash_prefix=None, progress=True):
+        raise URLError('no network')
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', download)
+    monkeypatch.setattr(torch.hub, '_hub_dir', str(tmp_path / 'hub'))
+    with pytest.raises(CheckpointLoadError) as info:
+        _load_checkpoint('https://example.org/w.pth', logger='silent')
+    assert str(info.value) == ('Cannot read https://example.org/w.pth '
+                               '(URLError: <urlopen error no network>).')
+
+
 def test_legacy_format_loads_with_mmap_asked(tmp_path):
     path = str(tmp_path / 'legacy.pth.tar')
     torch.save({'w': torch.ones(2)},
