@@ -20,7 +20,8 @@ from typing import Mapping, NamedTuple, Optional
 import torch
 import torch.nn as nn
 
-from mmrla.engine.safe_load import load_checkpoint_file
+from mmrla.engine.safe_load import (CheckpointLoadError, UnsafeCheckpointError,
+                                    load_checkpoint_file)
 from .ablations import find_resnet_k_key
 from .rlanet import find_rlanet_markers
 
@@ -182,15 +183,24 @@ def read_state_dict(filename: str) -> Mapping[str, torch.Tensor]:
 
 
 def check_checkpoint_file(filename: str) -> None:
-    """Refuse a local checkpoint file that must not be loaded: one that is
-    not a checkpoint or asks for more than weights-only loading allows, or
-    one in the authors' unconverted layout.
+    """Refuse a local checkpoint file that must not be loaded: one whose
+    pickle asks for more than weights-only loading allows, or one in the
+    authors' unconverted layout.
+
+    Files that are not checkpoints are left to the checks and loaders that
+    read them next, which report them in one line.
 
     Raises:
-        CheckpointLoadError: See :func:`read_state_dict`.
+        UnsafeCheckpointError: See :func:`read_state_dict`.
         UnconvertedCheckpointError: Naming the converter command.
     """
-    check_unconverted(read_state_dict(filename), filename)
+    try:
+        state_dict = read_state_dict(filename)
+    except UnsafeCheckpointError:
+        raise
+    except CheckpointLoadError:
+        return
+    check_unconverted(state_dict, filename)
 
 
 def check_pretrained_file(checkpoint: str) -> None:
@@ -204,7 +214,7 @@ def check_pretrained_file(checkpoint: str) -> None:
     Raises:
         FileNotFoundError: If ``checkpoint`` is a missing local path.
         UnconvertedCheckpointError: If it is an authors' file, unconverted.
-        CheckpointLoadError: See :func:`read_state_dict`.
+        UnsafeCheckpointError: See :func:`read_state_dict`.
     """
     if not isinstance(checkpoint, str) or '://' in checkpoint:
         return

@@ -64,7 +64,7 @@ def _qualified_name(obj: Any) -> str:
     return f'{cls.__module__}.{cls.__qualname__}'
 
 
-def _statistics_method(owner: Any, name: str) -> Any:
+def _statistics_method(owner: Any, name: str, *default) -> Any:
     """``getattr`` for weights-only unpickling: one of HistoryBuffer's own
     statistics methods, nothing else.
 
@@ -73,7 +73,8 @@ def _statistics_method(owner: Any, name: str) -> Any:
     would let a file fetch any attribute of any object it builds.
     """
     from mmengine.logging import HistoryBuffer
-    if owner is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
+    if owner is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS and \
+            not default:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'Unsupported global: GLOBAL builtins.getattr('
@@ -273,7 +274,7 @@ def load_from_http(filename: str,
                    model_dir: Optional[str] = None,
                    progress: Optional[bool] = None) -> Any:
     """mmengine's ``load_from_http``, weights-only: torch.hub downloads the
-    file into its cache (local rank 0 first in a distributed run), showing
+    file into its cache (rank 0 first in a distributed run), showing
     progress on a terminal."""
     if progress is None:
         progress = os.isatty(0)

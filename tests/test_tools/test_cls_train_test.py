@@ -108,9 +108,7 @@ def test_missing_dataset_path_is_explained(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'no_such_imagenet' in err and 'does not exist' in err
     assert 'train_dataloader.dataset.data_root=' in err
-    checkpoint = tmp_path / 'weights.pth'
-    torch.save({'state_dict': {}}, checkpoint)
-    assert _test(cfg, checkpoint, '--work-dir', tmp_path / 'work') == 2
+    assert _test(cfg, __file__, '--work-dir', tmp_path / 'work') == 2
     assert 'test_dataloader.dataset.data_root=' in capsys.readouterr().err
 
 

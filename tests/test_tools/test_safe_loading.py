@@ -344,6 +344,17 @@ def test_a_malicious_file_is_refused_and_nothing_runs(path, ctx, tmp_path):
     assert error.count('\n') == 1, error
 
 
+@pytest.mark.parametrize(
+    'path', [train_load_from, tools_test, converter, key_checks], ids=_id)
+def test_a_file_that_is_no_checkpoint_gets_one_line(path, ctx, tmp_path):
+    text = tmp_path / 'notes.pth'
+    text.write_text('not a checkpoint\n')
+    error = path(ctx, text)
+    assert error.startswith(f'error: Cannot load {text} as a PyTorch '
+                            'checkpoint ('), error
+    assert error.count('\n') == 1, error
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('path', PATHS, ids=_id)
 def test_a_genuine_file_loads(path, ctx, files):
