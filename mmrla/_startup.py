@@ -33,3 +33,11 @@ def register_models_on_import() -> None:
         register_models()
     except FileNotFoundError as e:
         warnings.warn(f'mmrla\'s models are not registered by name: {e}')
+
+
+def route_checkpoint_loading() -> None:
+    """Make mmengine's checkpoint loaders load weights-only in this process
+    (:func:`mmrla.engine.safe_load.route_mmengine_loaders`; docs/weights.md,
+    "Safe loading")."""
+    from .engine.safe_load import route_mmengine_loaders
+    route_mmengine_loaders()

@@ -14,6 +14,7 @@ import sys
 from typing import Optional
 
 from mmrla.engine import setup_cpu_distributed
+from mmrla.engine.safe_load import CheckpointLoadError
 from mmrla.utils import (UserError, accept_generated_cifar, build_runner,
                          check_data_paths, check_model_config,
                          check_pretrained_weights, check_start_weights,
@@ -127,7 +128,11 @@ def main(argv=None) -> int:
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointLoadError as e:  # e.g. a remote init_cfg checkpoint
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     return 0
 
 

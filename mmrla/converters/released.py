@@ -20,6 +20,8 @@ from typing import Mapping, NamedTuple, Optional
 import torch
 import torch.nn as nn
 
+from mmrla.engine.safe_load import (CheckpointLoadError, UnsafeCheckpointError,
+                                    load_checkpoint_file)
 from .ablations import find_resnet_k_key
 from .rlanet import find_rlanet_markers
 
@@ -165,35 +167,38 @@ def read_state_dict(filename: str) -> Mapping[str, torch.Tensor]:
     """The state dict of a local checkpoint, as mmengine's loaders take it.
 
     That is the ``state_dict`` entry, or the whole file without one
-    (``module.`` prefixes are kept). Zip files are memory-mapped, so looking
-    at the keys does not read the tensors.
+    (``module.`` prefixes are kept). The file is loaded weights-only
+    (:func:`~mmrla.engine.safe_load.load_checkpoint_file`); zip files are
+    memory-mapped, so looking at the keys does not read the tensors.
 
     Raises:
-        RuntimeError, pickle.UnpicklingError: If torch cannot load the file.
+        CheckpointLoadError: If the file is not a PyTorch checkpoint, or
+            (:class:`~mmrla.engine.safe_load.UnsafeCheckpointError`) its
+            pickle asks for more than weights-only loading allows.
     """
-    try:
-        checkpoint = torch.load(
-            filename, map_location='cpu', mmap=True, weights_only=False)
-    except RuntimeError:  # not a zip file: the legacy format cannot mmap
-        checkpoint = torch.load(
-            filename, map_location='cpu', weights_only=False)
+    checkpoint = load_checkpoint_file(filename, map_location='cpu', mmap=True)
     if not isinstance(checkpoint, Mapping):
         return {}
     return checkpoint.get('state_dict', checkpoint)
 
 
 def check_checkpoint_file(filename: str) -> None:
-    """Refuse a local checkpoint file in the authors' unconverted layout.
+    """Refuse a local checkpoint file that must not be loaded: one whose
+    pickle asks for more than weights-only loading allows, or one in the
+    authors' unconverted layout.
 
-    Files torch cannot read are left to mmengine's loader, which reports
-    them.
+    Files that are not checkpoints are left to the checks and loaders that
+    read them next, which report them in one line.
 
     Raises:
+        UnsafeCheckpointError: See :func:`read_state_dict`.
         UnconvertedCheckpointError: Naming the converter command.
     """
     try:
         state_dict = read_state_dict(filename)
-    except Exception:
+    except UnsafeCheckpointError:
+        raise
+    except CheckpointLoadError:
         return
     check_unconverted(state_dict, filename)
 
@@ -209,6 +214,7 @@ def check_pretrained_file(checkpoint: str) -> None:
     Raises:
         FileNotFoundError: If ``checkpoint`` is a missing local path.
         UnconvertedCheckpointError: If it is an authors' file, unconverted.
+        UnsafeCheckpointError: See :func:`read_state_dict`.
     """
     if not isinstance(checkpoint, str) or '://' in checkpoint:
         return

@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from mmrla.converters import (UnconvertedCheckpointError, check_unconverted,
                               read_state_dict, strip_module_prefix)
+from mmrla.engine.safe_load import CheckpointLoadError
 from .cli import UserError
 
 
@@ -110,16 +111,17 @@ def check_checkpoint(model: nn.Module,
         allow_unexpected (bool): Accept keys the model does not use.
 
     Raises:
-        UserError: For an authors' unconverted file (naming the converter
-            command), a file that misses parameters or buffers of the model
-            (listing the first ones), has tensors of other shapes, or, unless
-            allowed, keys the model does not have.
+        UserError: For a file that is not a checkpoint or that weights-only
+            loading refuses (:mod:`mmrla.engine.safe_load`), for an authors'
+            unconverted file (naming the converter command), a file that
+            misses parameters or buffers of the model (listing the first
+            ones), has tensors of other shapes, or, unless allowed, keys the
+            model does not have.
     """
     try:
         state_dict = strip_module_prefix(read_state_dict(filename))
-    except Exception as e:  # pickle and zip errors name no file
-        raise UserError(f'Cannot load {filename} as a PyTorch checkpoint '
-                        f'({type(e).__name__}: {e}).') from e
+    except CheckpointLoadError as e:
+        raise UserError(str(e)) from e
     try:
         check_unconverted(state_dict, filename)
     except UnconvertedCheckpointError as e:

@@ -11,6 +11,7 @@ from mmengine.config import Config, DictAction
 
 from mmrla.converters import (UnconvertedCheckpointError,
                               check_checkpoint_file, check_pretrained_file)
+from mmrla.engine.safe_load import CheckpointLoadError
 
 
 class UserError(Exception):
@@ -252,15 +253,17 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
 
 
 def check_converted(filename: str) -> None:
-    """Fail early, with the converter command, on an authors' released file.
+    """Fail early, with the converter command, on an authors' released file,
+    and with one line on a file that must not be loaded.
 
     Raises:
         UserError: If the local file ``filename`` is in the authors'
-            unconverted layout.
+            unconverted layout, is not a checkpoint, or asks for more than
+            weights-only loading allows (:mod:`mmrla.engine.safe_load`).
     """
     try:
         check_checkpoint_file(filename)
-    except UnconvertedCheckpointError as e:
+    except (UnconvertedCheckpointError, CheckpointLoadError) as e:
         raise UserError(str(e)) from e
 
 
@@ -269,16 +272,23 @@ def check_pretrained_weights(cfg: Config) -> None:
 
     Raises:
         UserError: If ``model.backbone.init_cfg`` names a missing local file,
-            or it or ``load_from`` is an authors' released file that was not
-            converted (the message names the converter command).
+            or it, ``load_from`` or the checkpoint ``resume`` picks is an
+            authors' released file that was not converted (the message
+            names the converter command), not a checkpoint, or refused by
+            weights-only loading.
     """
     init_cfg = cfg.get('model', {}).get('backbone', {}).get('init_cfg')
     if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
         try:
             check_pretrained_file(init_cfg.get('checkpoint'))
-        except (FileNotFoundError, UnconvertedCheckpointError) as e:
+        except (FileNotFoundError, UnconvertedCheckpointError,
+                CheckpointLoadError) as e:
             raise UserError(str(e)) from e
     load_from = cfg.get('load_from')
+    if load_from is None and cfg.get('resume') and cfg.get('work_dir'):
+        # --resume without a path: the checkpoint mmengine will pick.
+        from mmengine.runner import find_latest_checkpoint
+        load_from = find_latest_checkpoint(cfg.work_dir)
     if isinstance(load_from, str) and os.path.isfile(load_from):
         check_converted(load_from)
 

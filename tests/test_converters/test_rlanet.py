@@ -153,7 +153,7 @@ def test_tool_refuses_wrong_checkpoints(tmp_path, capsys):
     garbage = tmp_path / 'garbage.pth.tar'
     garbage.write_bytes(b'not a checkpoint')
     assert _run_tool(garbage, tmp_path / 'b.pth') == 1
-    assert 'cannot load' in capsys.readouterr().err
+    assert 'Cannot load' in capsys.readouterr().err
     assert _run_tool(tmp_path / 'missing.pth', tmp_path / 'c.pth') == 1
     assert 'does not exist' in capsys.readouterr().err
     assert not (tmp_path / 'a.pth').exists()

@@ -19,6 +19,7 @@ import time
 import pytest
 import torch
 
+from mmrla.engine.safe_load import load_checkpoint_file
 from mmrla.utils.shapes import generate_shapes
 from tests.fixtures.distributed import free_port
 from tests.fixtures.tiny_imagenet import REPO
@@ -166,7 +167,8 @@ def _train_and_kill(config, work_dir, processes) -> None:
 
 
 def _weights(path) -> dict:
-    return torch.load(path, map_location='cpu', weights_only=False)
+    # As the resumed run read it: weights-only.
+    return load_checkpoint_file(str(path), map_location='cpu')
 
 
 def _labels(log: str) -> list:

@@ -40,6 +40,7 @@ import torch
 from mmrla.converters import (ABLATION_ARCHS, convert_rlanet,
                               convert_rlanet_meta, find_ablation,
                               find_released, strip_module_prefix)
+from mmrla.engine.safe_load import CheckpointLoadError, load_checkpoint_file
 
 
 def parse_args(argv=None):
@@ -80,13 +81,9 @@ def main(argv=None) -> int:
             file=sys.stderr)
         return 1
     try:
-        checkpoint = torch.load(
-            args.src, map_location='cpu', weights_only=True)
-    except Exception as e:  # pickle errors carry no hint about the cause
-        print(
-            f'error: cannot load {args.src} safely as a PyTorch '
-            f'checkpoint ({type(e).__name__}: {e}).',
-            file=sys.stderr)
+        checkpoint = load_checkpoint_file(args.src, map_location='cpu')
+    except CheckpointLoadError as e:
+        print(f'error: {e}', file=sys.stderr)
         return 1
     if not isinstance(checkpoint, dict):
         print(

@@ -134,7 +134,12 @@ def load_model(config: str,
     # After mmrla, which keeps torch's TorchScript notice of mmengine.runner
     # out of the output (mmrla/_startup.py).
     from mmengine.runner import load_checkpoint
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+
+    from mmrla.engine.safe_load import CheckpointLoadError
+    try:
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    except CheckpointLoadError as e:
+        raise ToolError(str(e)) from e
     return cfg, model.to(device).eval()
 
 

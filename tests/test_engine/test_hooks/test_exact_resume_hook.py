@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 
 from mmrla.engine import ExactResumeHook
 from mmrla.engine.hooks.exact_resume_hook import CHECKPOINT_KEY
+from mmrla.engine.safe_load import load_checkpoint_file
 
 
 @DATASETS.register_module(name='ToyResumeData', force=True)
@@ -303,6 +304,9 @@ def test_checkpoints_stay_plain_mmengine_checkpoints(tmp_path):
     added = _pickled_globals(path) - _pickled_globals(
         tmp_path / 'plain' / 'iter_5.pth')
     assert added <= {'torch ByteStorage', 'torch LongStorage'}
+    # The whole checkpoint loads weights-only with mmrla's allowlist.
+    assert load_checkpoint_file(str(path))[CHECKPOINT_KEY].keys() == \
+        checkpoint[CHECKPOINT_KEY].keys()
     # The weights load as mmdet's and mmpretrain's APIs load them ...
     model = _ToyModel()
     load_checkpoint(model, str(path))

@@ -1,0 +1,396 @@
+"""Load checkpoints weights-only: unpickling a file never runs its code.
+
+A PyTorch checkpoint is a pickle, and a full unpickle calls whatever
+function the file names. :func:`load_checkpoint_file` unpickles with
+PyTorch's weights-only unpickler instead, which builds tensors, plain python
+values and the few types of :func:`checkpoint_globals` only: the ones that
+checkpoints written by mmengine's runner (for mmpretrain and mmdet), by
+:class:`~mmrla.engine.ExactResumeHook`, by the converter and by the authors'
+own training code hold. A file that names anything else is refused with
+one line, unless the user trusts it (``MMRLA_TRUST_CHECKPOINTS=1``).
+
+:func:`route_mmengine_loaders` makes mmengine's ``CheckpointLoader`` (used
+by ``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``,
+``get_model(pretrained=...)`` and the inferencers) load every source this
+way; ``import mmrla`` calls it (docs/weights.md, "Safe loading").
+"""
+import io
+import logging
+import os
+import os.path as osp
+import pickle
+import re
+import zipfile
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import IO, Any, Callable, Iterator, Optional, Tuple, Union
+
+import torch
+
+TRUST_ENV = 'MMRLA_TRUST_CHECKPOINTS'
+
+# Names torch's weights-only unpickler gives in its two refusals.
+_WANTED = (re.compile(r'GLOBAL (\S+) was not an allowed global'),
+           re.compile(r'unsupported GLOBAL (\S+) whose module'))
+
+_announced = set()
+
+
+class CheckpointLoadError(Exception):
+    """A checkpoint that cannot be loaded; the message is one line that
+    names the file, the reason and the fix."""
+
+
+class UnsafeCheckpointError(CheckpointLoadError):
+    """A checkpoint whose pickle asks for more than weights-only loading
+    allows.
+
+    Attributes:
+        wanted (str): The first global it asked for (e.g. ``posix.system``),
+            or torch's reason when it was not a global.
+    """
+
+    def __init__(self, message: str, wanted: str) -> None:
+        super().__init__(message)
+        self.wanted = wanted
+
+
+# The statistics methods mmengine's HistoryBuffer registers itself.
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _qualified_name(obj: Any) -> str:
+    cls = obj if isinstance(obj, type) else type(obj)
+    return f'{cls.__module__}.{cls.__qualname__}'
+
+
+def _statistics_method(owner: Any, name: str, *default) -> Any:
+    """``getattr`` for weights-only unpickling: one of HistoryBuffer's own
+    statistics methods, nothing else.
+
+    A ``HistoryBuffer`` pickles its statistics methods by name, as
+    ``getattr(HistoryBuffer, 'min')``; allowing ``builtins.getattr`` itself
+    would let a file fetch any attribute of any object it builds.
+    """
+    from mmengine.logging import HistoryBuffer
+    if owner is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS and \
+            not default:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'Unsupported global: GLOBAL builtins.getattr('
+        f'{_qualified_name(owner)}.{name}) was not an allowed global by '
+        'default.')
+
+
+# The unpickler finds an allowed global by its __module__ and __name__: this
+# one answers the pickle's `builtins.getattr`.
+_statistics_method.__module__ = 'builtins'
+_statistics_method.__name__ = _statistics_method.__qualname__ = 'getattr'
+
+
+@lru_cache(maxsize=None)
+def checkpoint_globals() -> Tuple[Any, ...]:
+    """The globals, besides torch's own, that checkpoints hold.
+
+    These are what checkpoints of mmengine's runner (mmpretrain and mmdet
+    models, with or without :class:`~mmrla.engine.ExactResumeHook`) need
+    beyond tensors and plain python values: its ``message_hub`` logs
+    scalars in mmengine ``HistoryBuffer`` s, which hold numpy arrays and
+    scalars and name their statistics methods (``getattr(HistoryBuffer,
+    'min')``, answered by :func:`_statistics_method` only). numpy >= 1.25
+    builds each dtype as an instance of its own class; the logged ones are
+    float64 and the platform's int, so the numeric and bool dtypes are
+    allowed. Everything else in those checkpoints (``meta``, optimizer,
+    schedulers, the hook's entry), in the converter's output and in the
+    authors' released files is tensors and plain python values.
+    """
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+    multiarray = np.core.multiarray
+    dtypes = {
+        type(np.dtype(t))
+        for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                  np.uint16, np.uint32, np.uint64, np.float16, np.float32,
+                  np.float64)
+    }
+    return (multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+            *sorted(dtypes, key=lambda t: t.__name__), HistoryBuffer,
+            _statistics_method)
+
+
+def is_trusted() -> bool:
+    """Whether ``MMRLA_TRUST_CHECKPOINTS`` allows full pickle for files that
+    weights-only loading refuses."""
+    return os.environ.get(TRUST_ENV, '').lower() in ('1', 'true', 'yes')
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = ' '.join(text.split())
+    return line if len(line) <= limit else line[:limit - 3] + '...'
+
+
+def _wanted(error: pickle.UnpicklingError) -> Optional[str]:
+    """The global that torch's weights-only unpickler refused, if that was
+    its reason."""
+    for pattern in _WANTED:
+        found = pattern.search(str(error))
+        if found:
+            return found[1]
+    return None
+
+
+def _reason(error: BaseException) -> str:
+    """The error in one short line, without torch's weights-only advice."""
+    reason = str(error).split('WeightsUnpickler error:', 1)[-1]
+    reason = _one_line(reason.split('Check the documentation')[0], 160)
+    return f'{type(error).__name__}: {reason}' if reason else \
+        type(error).__name__
+
+
+def _unreadable(source: str, error: BaseException) -> str:
+    return (f'Cannot load {source} as a PyTorch checkpoint '
+            f'({_reason(error)}): it is not a file that torch.save wrote, or '
+            'it is incomplete.')
+
+
+@contextmanager
+def _checkpoint_globals_allowed() -> Iterator[None]:
+    # Leaves alone the globals a user allowed with add_safe_globals.
+    missing = [
+        g for g in checkpoint_globals()
+        if g not in torch.serialization.get_safe_globals()
+    ]
+    with torch.serialization.safe_globals(missing):
+        yield
+
+
+def _load(load: Callable[[bool], Any], source: str) -> Any:
+    """Call ``load(weights_only)`` weights-only; when that is refused, with
+    full pickle if the user trusts the file, else raise one line."""
+    try:
+        with _checkpoint_globals_allowed():
+            return load(True)
+    except pickle.UnpicklingError as e:
+        wanted = _wanted(e)
+        if wanted is None:
+            # Not a global: garbage, or pickle that torch.save does not
+            # write. Only a trusted file gets a full unpickle.
+            if not is_trusted():
+                raise CheckpointLoadError(_unreadable(source, e)) from None
+            wanted = _reason(e)
+    except (RuntimeError, EOFError, KeyError, ValueError, UnicodeError,
+            zipfile.BadZipFile) as e:  # torch's reading errors name no file
+        raise CheckpointLoadError(_unreadable(source, e)) from None
+    except OSError as e:  # no permission, a failed download
+        raise CheckpointLoadError(
+            f'Cannot read {source} ({_reason(e)}).') from None
+    if not is_trusted():
+        raise UnsafeCheckpointError(
+            f'Refusing to load {source}: its pickle asks for {wanted}, which '
+            'weights-only loading does not allow (it is none of the types '
+            'checkpoints hold, and unpickling it could run code). If you '
+            f'trust the file, set {TRUST_ENV}=1 to load it with full pickle.',
+            wanted)
+    try:
+        checkpoint = load(False)
+    except Exception as e:
+        raise CheckpointLoadError(_unreadable(source, e)) from None
+    if source not in _announced:
+        _announced.add(source)
+        from mmengine.logging import print_log
+        print_log(
+            f'Loaded {source} with full pickle ({TRUST_ENV}=1): it asks for '
+            f'{wanted}, which weights-only loading refuses.',
+            logger='current',
+            level=logging.WARNING)
+    return checkpoint
+
+
+def load_checkpoint_file(file: Union[str, IO[bytes]],
+                         map_location=None,
+                         mmap: bool = False,
+                         source: Optional[str] = None) -> Any:
+    """``torch.load`` a checkpoint weights-only.
+
+    Args:
+        file (str | file-like): A local file, or its bytes.
+        map_location: As for :func:`torch.load`.
+        mmap (bool): Memory-map the tensors of a zip-format file (ignored
+            for the legacy format), e.g. to look at keys only.
+        source (str, optional): How messages name the file; the path by
+            default.
+
+    Returns:
+        The unpickled object (a dict for a checkpoint).
+
+    Raises:
+        UnsafeCheckpointError: If the pickle asks for anything that
+            :func:`checkpoint_globals` and torch do not allow, and
+            ``MMRLA_TRUST_CHECKPOINTS`` is not set (with it, the file loads
+            with full pickle, which is logged once per file).
+        CheckpointLoadError: If the file is not a PyTorch checkpoint.
+        FileNotFoundError: If the local file does not exist.
+
+    Example:
+        >>> buffer = io.BytesIO()
+        >>> torch.save({'meta': {'epoch': 1}, 'w': torch.ones(1)}, buffer)
+        >>> _ = buffer.seek(0)
+        >>> load_checkpoint_file(buffer)['meta']
+        {'epoch': 1}
+    """
+    if source is None:
+        source = file if isinstance(file, str) else 'the checkpoint'
+    if isinstance(file, str):
+        if not osp.isfile(file):
+            raise FileNotFoundError(f'{file} can not be found.')
+        # The legacy (pre zip) format cannot be memory-mapped.
+        mmap = mmap and zipfile.is_zipfile(file)
+
+    def load(weights_only: bool) -> Any:
+        if not isinstance(file, str):
+            file.seek(0)
+        return torch.load(
+            file,
+            map_location=map_location,
+            weights_only=weights_only,
+            mmap=mmap or None)
+
+    return _load(load, source)
+
+
+# mmengine's CheckpointLoader schemes, loading weights-only ----------------
+
+
+def load_from_local(filename: str, map_location=None) -> Any:
+    """mmengine's ``load_from_local``, weights-only."""
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return load_checkpoint_file(filename, map_location)
+
+
+def load_from_http(filename: str,
+                   map_location=None,
+                   model_dir: Optional[str] = None,
+                   progress: Optional[bool] = None) -> Any:
+    """mmengine's ``load_from_http``, weights-only: torch.hub downloads the
+    file into its cache (rank 0 first in a distributed run), showing
+    progress on a terminal."""
+    if progress is None:
+        progress = os.isatty(0)
+    from mmengine.dist import get_dist_info
+    from torch.hub import load_state_dict_from_url
+
+    def load(weights_only: bool) -> Any:
+        return load_state_dict_from_url(
+            filename,
+            model_dir=model_dir,
+            map_location=map_location,
+            progress=progress,
+            weights_only=weights_only)
+
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        checkpoint = _load(load, filename)
+    if world_size > 1:
+        torch.distributed.barrier()
+        if rank > 0:
+            checkpoint = _load(load, filename)
+    return checkpoint
+
+
+def load_from_torchvision(filename: str, map_location=None) -> Any:
+    """mmengine's ``load_from_torchvision`` (also ``modelzoo://``),
+    weights-only."""
+    from mmengine.runner.checkpoint import get_torchvision_models
+    model_name = filename.split('://', 1)[1]
+    url = get_torchvision_models()[model_name]
+    return load_from_http(url, map_location=map_location)
+
+
+def load_from_openmmlab(filename: str, map_location=None) -> Any:
+    """mmengine's ``load_from_openmmlab``, weights-only."""
+    from mmengine.runner.checkpoint import (_get_mmengine_home,
+                                            get_deprecated_model_names,
+                                            get_external_models)
+    model_name = filename.split('://', 1)[1]
+    model_name = get_deprecated_model_names().get(model_name, model_name)
+    url = get_external_models()[model_name]
+    if url.startswith(('http://', 'https://')):
+        return load_from_http(url, map_location=map_location)
+    return load_from_local(
+        osp.join(_get_mmengine_home(), url), map_location=map_location)
+
+
+def load_from_mmcls(filename: str, map_location=None) -> Any:
+    """mmengine's ``load_from_mmcls``, weights-only."""
+    from mmengine.runner.checkpoint import (_process_mmcls_checkpoint,
+                                            get_mmcls_models)
+    url = get_mmcls_models()[filename[len('mmcls://'):]]
+    return _process_mmcls_checkpoint(
+        load_from_http(url, map_location=map_location))
+
+
+def load_from_ceph(filename: str,
+                   map_location=None,
+                   backend: str = 'petrel') -> Any:
+    """mmengine's ``load_from_ceph`` (``s3://``, ``petrel://``),
+    weights-only."""
+    from mmengine.fileio import get_file_backend
+    file_backend = get_file_backend(
+        filename, backend_args={'backend': backend})
+    with io.BytesIO(file_backend.get(filename)) as buffer:
+        return load_checkpoint_file(buffer, map_location, source=filename)
+
+
+def load_from_pavi(filename: str, map_location=None) -> Any:
+    """mmengine's ``load_from_pavi``, weights-only."""
+    import tempfile
+    try:
+        from pavi import modelcloud
+    except ImportError:
+        raise ImportError(
+            'Please install pavi to load checkpoint from modelcloud.')
+    model = modelcloud.get(filename[len('pavi://'):])
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        downloaded = osp.join(tmp_dir, model.name)
+        model.download(downloaded)
+        return load_checkpoint_file(downloaded, map_location, source=filename)
+
+
+# mmengine's scheme prefixes and the loaders that replace its own.
+SCHEMES = {
+    '': load_from_local,
+    'http://': load_from_http,
+    'https://': load_from_http,
+    'modelzoo://': load_from_torchvision,
+    'torchvision://': load_from_torchvision,
+    'open-mmlab://': load_from_openmmlab,
+    'openmmlab://': load_from_openmmlab,
+    'mmcls://': load_from_mmcls,
+    r'(\S+\:)?s3://': load_from_ceph,
+    r'(\S+\:)?petrel://': load_from_ceph,
+    'pavi://': load_from_pavi,
+}
+
+
+def route_mmengine_loaders() -> None:
+    """Make mmengine's ``CheckpointLoader`` load every source weights-only.
+
+    Replaces the loaders mmengine registers for its URI schemes (local
+    files, ``http(s)://``, ``torchvision://``, ``open-mmlab://``,
+    ``mmcls://``, ``s3://``, ``pavi://``) with the ones above, process-wide.
+    Calling it again changes nothing.
+
+    Example:
+        >>> from mmengine.runner import CheckpointLoader
+        >>> route_mmengine_loaders()
+        >>> CheckpointLoader._get_checkpoint_loader('https://x/y.pth')
+        ... # doctest: +ELLIPSIS
+        <function load_from_http at ...>
+        >>> _.__module__
+        'mmrla.engine.safe_load'
+    """
+    from mmengine.runner import CheckpointLoader
+    for prefix, loader in SCHEMES.items():
+        CheckpointLoader.register_scheme(prefix, loader, force=True)
