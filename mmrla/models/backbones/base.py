@@ -15,7 +15,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.converters import (check_pretrained_file,
                               refuse_unconverted_checkpoints)
-from ..utils import check_images, check_out_indices, check_positive_int
+from ..utils import (check_choice, check_images, check_out_indices,
+                     check_positive_int)
 from ..utils.rla_cell import State
 
 # The classification read-out of h: norm then the backbone's activation
@@ -313,9 +314,8 @@ class RLABackbone(StageFreezing, BaseModule):
                        norm_cfg: dict, act_cfg: dict) -> None:
         """Build ``rla_out_norm`` and ``rla_out_act`` for ``readout`` (one
         of :data:`READOUTS`; None: no read-out, detection mode)."""
-        if readout is not None and readout not in READOUTS:
-            raise ValueError(f'readout must be one of {READOUTS}, got '
-                             f'{readout!r}.')
+        if readout is not None:
+            check_choice(readout, READOUTS, 'readout')
         with_norm = readout in ('norm_act', 'norm_tanh')
         self.rla_out_norm = build_norm_layer(norm_cfg, channels)[1] \
             if with_norm else None

@@ -40,7 +40,7 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmrla.registry import MODELS
-from ..utils import check_images, check_positive_int
+from ..utils import check_choice, check_images, check_positive_int
 from .base import (StageFreezing, check_frozen_stages, checkpointed,
                    stages_to_build)
 
@@ -51,9 +51,7 @@ NORMS = ('mean_abs', 'l2')
 def check_aggregation(aggregation: str) -> None:
     """Raise a ValueError unless ``aggregation`` is one of
     :data:`AGGREGATIONS`."""
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
-                         f'{aggregation!r}.')
+    check_choice(aggregation, AGGREGATIONS, 'aggregation')
 
 
 def weight_norm(weight: torch.Tensor, norm: str = 'mean_abs') -> torch.Tensor:
@@ -74,8 +72,7 @@ def weight_norm(weight: torch.Tensor, norm: str = 'mean_abs') -> torch.Tensor:
         >>> weight_norm(w).item(), weight_norm(w, 'l2').item()
         (3.5, 5.0)
     """
-    if norm not in NORMS:
-        raise ValueError(f'norm must be one of {NORMS}, got {norm!r}.')
+    check_choice(norm, NORMS, 'norm')
     weight = weight.detach()
     return weight.abs().mean() if norm == 'mean_abs' else weight.norm()
 

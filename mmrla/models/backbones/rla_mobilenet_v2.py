@@ -201,8 +201,8 @@ class RLAMobileNetV2(RLABackbone):
 
     Args:
         widen_factor (float): Width multiplier of every layer, as in
-            mmpretrain's ``MobileNetV2`` (formerly ``width_mult``, still
-            accepted with a warning). Defaults to 1.0.
+            mmpretrain's ``MobileNetV2`` (``width_mult``, the old name, is
+            still accepted with a warning). Defaults to 1.0.
         rla_channel (int): Channels ``k`` of the hidden state. Defaults to 32.
         in_channels (int): Input image channels. Defaults to 3.
         out_indices (Sequence[int]): Outputs to return: 0-6 for layer1-7,

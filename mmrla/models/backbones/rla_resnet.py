@@ -23,7 +23,7 @@ from mmpretrain.models.utils import SELayer
 
 from mmrla.registry import MODELS
 from ..utils import (UPDATE_POSITIONS, ECALayer, RLACell, build_rla_cell,
-                     conv_over_concat, rla_step)
+                     check_choice, conv_over_concat, rla_step)
 from ..utils.concat_conv import keep_split_weights, kept_split_weights
 from ..utils.rla_cell import State
 from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
@@ -45,12 +45,8 @@ def build_block_cell(cell_cfg: Optional[dict], rla_channel: int,
         ValueError: For an unknown source, position or cell, and for the
             combinations that cannot work, naming the valid choices.
     """
-    if rla_source not in RLA_SOURCES:
-        raise ValueError(f'rla_source must be one of {RLA_SOURCES}, got '
-                         f'{rla_source!r}.')
-    if update_position not in UPDATE_POSITIONS:
-        raise ValueError(f'update_position must be one of '
-                         f'{UPDATE_POSITIONS}, got {update_position!r}.')
+    check_choice(rla_source, RLA_SOURCES, 'rla_source')
+    check_choice(update_position, UPDATE_POSITIONS, 'update_position')
     if not exchange and not concat_hidden:
         raise ValueError(
             'exchange=False keeps h out of the main network, so only the '

@@ -159,15 +159,10 @@ class XceptionBlock(BaseModule):
             self.rla_cell = self.rla_norm = None
 
     @property
-    def last_norm(self) -> nn.Module:
-        """The branch's last norm."""
-        return self.sep_convs[-1].pointwise_conv.norm
-
-    @property
     def zero_init_layer(self) -> nn.Module:
-        """The layer that ``zero_init_residual`` zeroes, so that the module
-        starts as its shortcut: the branch's last norm."""
-        return self.last_norm
+        """The branch's last norm, which ``zero_init_residual`` zeroes so
+        that the module starts as its shortcut."""
+        return self.sep_convs[-1].pointwise_conv.norm
 
     def _first_sep_conv(self, x: torch.Tensor,
                         h: Optional[torch.Tensor]) -> torch.Tensor:
