@@ -57,7 +57,7 @@ def test_argument_far_from_every_name_lists_the_arguments():
     message = _error(config, {'model.backbone.xyz': 1})
     assert message.startswith(
         f'model.backbone.xyz in {config}: RLAMobileNetV2 has no argument '
-        '"xyz". Its arguments are "width_mult", "rla_channel", ')
+        '"xyz". Its arguments are "widen_factor", "rla_channel", ')
 
 
 def test_argument_of_a_type_no_registry_builds():

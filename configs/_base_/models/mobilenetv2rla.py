@@ -10,7 +10,7 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='RLAMobileNetV2',
-        width_mult=1.0,
+        widen_factor=1.0,
         rla_channel=32,
         out_indices=(7, )),
     head=dict(type='DropoutLinearClsHead', dropout_rate=0.2, in_channels=1280))

@@ -40,8 +40,9 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmrla.registry import MODELS
-from ..utils import check_images, check_out_indices, check_positive_int
-from .base import StageFreezing, checkpointed
+from ..utils import check_choice, check_images, check_positive_int
+from .base import (StageFreezing, check_frozen_stages, checkpointed,
+                   stages_to_build)
 
 AGGREGATIONS = ('dense', 'shared_lag', 'shared_ordinal')
 NORMS = ('mean_abs', 'l2')
@@ -50,9 +51,7 @@ NORMS = ('mean_abs', 'l2')
 def check_aggregation(aggregation: str) -> None:
     """Raise a ValueError unless ``aggregation`` is one of
     :data:`AGGREGATIONS`."""
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
-                         f'{aggregation!r}.')
+    check_choice(aggregation, AGGREGATIONS, 'aggregation')
 
 
 def weight_norm(weight: torch.Tensor, norm: str = 'mean_abs') -> torch.Tensor:
@@ -73,8 +72,7 @@ def weight_norm(weight: torch.Tensor, norm: str = 'mean_abs') -> torch.Tensor:
         >>> weight_norm(w).item(), weight_norm(w, 'l2').item()
         (3.5, 5.0)
     """
-    if norm not in NORMS:
-        raise ValueError(f'norm must be one of {NORMS}, got {norm!r}.')
+    check_choice(norm, NORMS, 'norm')
     weight = weight.detach()
     return weight.abs().mean() if norm == 'mean_abs' else weight.norm()
 
@@ -430,19 +428,16 @@ class LayerAggregationDenseNet(StageFreezing, BaseBackbone):
         if not 0 < compression_factor <= 1:
             raise ValueError('compression_factor must be in (0, 1] (0.5 for '
                              f'DenseNet-BC), got {compression_factor!r}.')
-        if not isinstance(frozen_stages, int) or \
-                not -1 <= frozen_stages <= self.num_blocks:
-            raise ValueError(
-                f'frozen_stages must be an integer in -1..{self.num_blocks} '
-                '(-1: none, 0: the first conv, i: it and stages 0..i-1), got '
-                f'{frozen_stages!r}.')
+        check_frozen_stages(
+            frozen_stages, self.num_blocks,
+            '-1: none, 0: the first conv, i: it and stages 0..i-1')
         self.depth = depth
         self.aggregation = aggregation
         self.growth_rate = growth_rate
         self.in_channels = in_channels
         self.layers_per_block = (depth - 4) // 6
-        self.out_indices = check_out_indices(
-            out_indices, self.num_blocks,
+        self.out_indices, self.num_stages = stages_to_build(
+            out_indices, self.num_blocks, self.num_blocks,
             f'use 0..{self.num_blocks - 1} (the dense blocks)')
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -453,7 +448,7 @@ class LayerAggregationDenseNet(StageFreezing, BaseBackbone):
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()
         channels, out_channels = stem_channels, []
-        for i in range(max(self.out_indices) + 1):
+        for i in range(self.num_stages):
             stage = AggregationDenseBlock(
                 self.layers_per_block,
                 channels,
@@ -535,8 +530,8 @@ class LayerAggregationDenseNet(StageFreezing, BaseBackbone):
         Figure 5), for any ``aggregation``."""
         return [stage.source_weight_norms(norm) for stage in self.stages]
 
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        stop = self.frozen_stages
-        return [self.stem, *self.stages[:stop], *self.transitions[:stop]]
+    def _stem_modules(self) -> List[nn.Module]:
+        return [self.stem]
+
+    def _stage_modules(self, i: int) -> List[nn.Module]:
+        return [self.stages[i], self.transitions[i]]

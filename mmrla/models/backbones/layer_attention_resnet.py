@@ -26,7 +26,6 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmpretrain.models.backbones.resnet import (BasicBlock, Bottleneck,
@@ -34,6 +33,8 @@ from mmpretrain.models.backbones.resnet import (BasicBlock, Bottleneck,
 from mmpretrain.models.utils import SELayer
 
 from mmrla.registry import MODELS
+from ..utils import check_choice
+from .base import checkpointed
 
 CONTEXTS = ('gap', 'gmp', 'gap_mlp', 'gmp_mlp')
 CONTEXT_RESIZES = ('pool', 'linear', 'fc')
@@ -171,12 +172,8 @@ class LayerAttentionHead(BaseModule):
                  vector: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if context not in CONTEXTS:
-            raise ValueError(f'context must be one of {CONTEXTS}, got '
-                             f'{context!r}.')
-        if context_resize not in CONTEXT_RESIZES:
-            raise ValueError(f'context_resize must be one of '
-                             f'{CONTEXT_RESIZES}, got {context_resize!r}.')
+        check_choice(context, CONTEXTS, 'context')
+        check_choice(context_resize, CONTEXT_RESIZES, 'context_resize')
         if hidden_size % ratio or ratio < 1:
             raise ValueError(
                 f'The reduction ratio r={ratio} must divide the LSTM hidden '
@@ -248,10 +245,8 @@ class _LayerAttentionBlockMixin:
         # The block class (mmpretrain's BasicBlock or Bottleneck) comes next
         # in the MRO and builds the convs and norms.
         super().__init__(*args, **kwargs)
-        if attention_position not in ATTENTION_POSITIONS:
-            raise ValueError(f'attention_position must be one of '
-                             f'{ATTENTION_POSITIONS}, got '
-                             f'{attention_position!r}.')
+        check_choice(attention_position, ATTENTION_POSITIONS,
+                     'attention_position')
         # divisor=1 keeps C / 16 squeeze units (mmpretrain's default divisor
         # of 8 would give 8 for every CIFAR stage, 2.4x SE's parameters).
         self.se = SELayer(
@@ -283,11 +278,7 @@ class _LayerAttentionBlockMixin:
             identity = x if self.downsample is None else self.downsample(x)
             return self._residual(x), identity
 
-        if self.with_cp and x.requires_grad:
-            out, identity = cp.checkpoint(
-                _inner_forward, x, use_reentrant=False)
-        else:
-            out, identity = _inner_forward(x)
+        out, identity = checkpointed(_inner_forward, self.with_cp, x)
 
         alpha = None
         residual_position = self.attention_position == 'residual'

@@ -12,16 +12,16 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import (ConvModule, build_activation_layer, build_conv_layer,
-                      build_norm_layer)
+from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmpretrain.models.utils import make_divisible
 
 from mmrla.registry import MODELS
-from ..utils import (ECALayer, RLACell, build_rla_cell, check_out_indices,
-                     conv_over_concat, depthwise_over_concat, rla_step)
+from ..utils import (ECALayer, RLACell, build_rla_cell, conv_over_concat,
+                     depthwise_over_concat, rla_step)
 from ..utils.concat_conv import keep_split_weights, kept_split_weights
-from .base import RLABackbone, checkpointed
+from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
+                   checkpointed, renamed_arguments)
 
 
 class RLAInvertedResidual(BaseModule):
@@ -200,8 +200,9 @@ class RLAMobileNetV2(RLABackbone):
     parameter gets a gradient.
 
     Args:
-        width_mult (float): Width multiplier of every layer (mmpretrain's
-            ``widen_factor``). Defaults to 1.0.
+        widen_factor (float): Width multiplier of every layer, as in
+            mmpretrain's ``MobileNetV2`` (``width_mult``, the old name, is
+            still accepted with a warning). Defaults to 1.0.
         rla_channel (int): Channels ``k`` of the hidden state. Defaults to 32.
         in_channels (int): Input image channels. Defaults to 3.
         out_indices (Sequence[int]): Outputs to return: 0-6 for layer1-7,
@@ -241,9 +242,12 @@ class RLAMobileNetV2(RLABackbone):
                      [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2],
                      [6, 320, 1, 1]]
 
+    head_is_a_stage = True
+
+    @renamed_arguments(width_mult='widen_factor')
     def __init__(
         self,
-        width_mult: float = 1.,
+        widen_factor: float = 1.,
         rla_channel: int = 32,
         in_channels: int = 3,
         out_indices: Sequence[int] = (7, ),
@@ -256,19 +260,15 @@ class RLAMobileNetV2(RLABackbone):
         norm_cfg: dict = dict(type='BN'),
         act_cfg: dict = dict(type='ReLU6'),
         with_cp: bool = False,
-        init_cfg=[
-            dict(type='Kaiming', layer=['Conv2d']),
-            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-        ]
+        init_cfg=DEFAULT_INIT_CFG,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         num_layers = len(self.arch_settings)
-        if not isinstance(width_mult, (int, float)) or width_mult <= 0:
-            raise ValueError(f'width_mult must be a positive number, got '
-                             f'{width_mult!r}; the paper uses 1.0.')
-        self._check_common_args(
-            rla_channel, frozen_stages, num_layers + 1,
-            f'-1 freezes nothing, 0 the stem, {num_layers + 1} everything')
+        if not isinstance(widen_factor, (int, float)) or widen_factor <= 0:
+            raise ValueError(f'widen_factor must be a positive number, got '
+                             f'{widen_factor!r}; the paper uses 1.0.')
+        self._set_common_args(num_layers, rla_channel, in_channels,
+                              out_indices, frozen_stages, norm_eval)
         if eca_kernel_sizes is not None and \
                 len(eca_kernel_sizes) != num_layers:
             raise ValueError(
@@ -276,23 +276,11 @@ class RLAMobileNetV2(RLABackbone):
                 f'({num_layers}), got {tuple(eca_kernel_sizes)}; '
                 'RLA-ECA-MobileNetV2 uses (1, 1, 1, 1, 3, 3, 3), or pass '
                 'None for no ECA.')
-        out_indices = check_out_indices(
-            out_indices, num_layers + 1,
-            f'use 0..{num_layers - 1} for layer1..layer{num_layers} and '
-            f'{num_layers} for the classification feature (conv2)')
 
-        self.width_mult = width_mult
-        self.rla_channel = rla_channel
-        self.in_channels = in_channels
-        self.out_indices = out_indices
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.with_cls_output = num_layers in out_indices
-        # Layers after the last output would be computed for nothing.
-        self.num_layers = num_layers if self.with_cls_output else \
-            max(out_indices) + 1
+        self.widen_factor = widen_factor
+        self.with_cls_output = num_layers in self.out_indices
 
-        stem_channels = make_divisible(32 * width_mult, 8)
+        stem_channels = make_divisible(32 * widen_factor, 8)
         self.conv1 = ConvModule(
             in_channels,
             stem_channels,
@@ -312,13 +300,13 @@ class RLAMobileNetV2(RLABackbone):
         out_convs = []
         stage_used = []
         block_in = stem_channels
-        for i, (t, c, n, s) in enumerate(self.arch_settings[:self.num_layers]):
+        for i, (t, c, n, s) in enumerate(self.arch_settings[:self.num_stages]):
             if i == 0 or s != 1:
                 stage_used.append(False)
             self.row_stages.append(len(stage_used) - 1)
-            out_channels = make_divisible(c * width_mult, 8)
+            out_channels = make_divisible(c * widen_factor, 8)
             # Nothing consumes the last update of a dense-prediction model.
-            update_last = self.with_cls_output or i != self.num_layers - 1
+            update_last = self.with_cls_output or i != self.num_stages - 1
             stage_used[-1] |= update_last or n > 1
             layer = self.make_layer(
                 num_blocks=n,
@@ -341,9 +329,8 @@ class RLAMobileNetV2(RLABackbone):
             self.layer_channels.append(out_channels)
             # A row whose only block skips the update needs no 1x1 conv.
             out_convs.append(
-                build_conv_layer(
-                    conv_cfg, out_channels, rla_channel, 1, bias=False
-                ) if n > 1 or update_last else nn.Identity())
+                build_update_conv(conv_cfg, out_channels, rla_channel
+                                  ) if n > 1 or update_last else nn.Identity())
         self.rla_out_convs = nn.ModuleList(out_convs)
         num_recurrent = 1 if share_recurrent_conv else len(stage_used)
         if share_recurrent_conv:
@@ -355,10 +342,11 @@ class RLAMobileNetV2(RLABackbone):
             for i in range(num_recurrent)
         ])
 
+        self._build_readout('norm_act' if self.with_cls_output else None,
+                            rla_channel, norm_cfg, act_cfg)
         if self.with_cls_output:
-            self.cls_channels = make_divisible(1280 * max(1.0, width_mult), 8)
-            self.rla_out_norm = build_norm_layer(norm_cfg, rla_channel)[1]
-            self.rla_out_act = build_activation_layer(act_cfg)
+            self.cls_channels = make_divisible(1280 * max(1.0, widen_factor),
+                                               8)
             self.conv2 = ConvModule(
                 block_in + rla_channel,
                 self.cls_channels,
@@ -367,8 +355,7 @@ class RLAMobileNetV2(RLABackbone):
                 norm_cfg=norm_cfg,
                 act_cfg=act_cfg)
         else:
-            self.cls_channels = None
-            self.rla_out_norm = self.rla_out_act = self.conv2 = None
+            self.cls_channels = self.conv2 = None
         self._freeze_stages()
 
     @property
@@ -406,22 +393,16 @@ class RLAMobileNetV2(RLABackbone):
             in_channels = out_channels
         return nn.Sequential(*blocks)
 
-    def _recurrent_conv(self, row: int) -> nn.Module:
-        stage = 0 if self.share_recurrent_conv else self.row_stages[row]
-        return self.rla_recurrent_convs[stage]
+    def _block_rla_modules(self, i: int,
+                           j: int) -> Tuple[nn.Module, nn.Module]:
+        """The 1x1 conv of row ``i`` and the recurrent conv of its RLA
+        stage, which all the row's blocks step with."""
+        stage = 0 if self.share_recurrent_conv else self.row_stages[i]
+        return self.rla_out_convs[i], self.rla_recurrent_convs[stage]
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
-        x = self.conv1(x)
-        h = None  # the zero state; see rla_step
-        outs = []
-        for i, layer_name in enumerate(self.layers):
-            out_conv = self.rla_out_convs[i]
-            shared = self._recurrent_conv(i)
-            for block in getattr(self, layer_name):
-                x, h = block(x, h, out_conv, shared)
-            if i in self.out_indices:
-                outs.append(x)
+        x, outs, h = self._forward_stages(self.conv1(x))
         if self.with_cls_output:
             outs.append(
                 conv_over_concat(self.conv2,
@@ -440,22 +421,8 @@ class RLAMobileNetV2(RLABackbone):
                                [self.layer_channels[-1], self.rla_channel], 1)
         return self
 
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        modules = [self.conv1]
-        frozen_rows = min(self.frozen_stages, self.num_layers)
-        for i in range(frozen_rows):
-            modules += [getattr(self, self.layers[i]), self.rla_out_convs[i]]
-        # A recurrent conv is frozen once every row that uses it is.
-        for stage, conv in enumerate(self.rla_recurrent_convs):
-            rows = [
-                i for i in range(self.num_layers)
-                if self.share_recurrent_conv or self.row_stages[i] == stage
-            ]
-            if all(i < frozen_rows for i in rows):
-                modules.append(conv)
-        if self.frozen_stages > len(self.arch_settings) and \
-                self.with_cls_output:
-            modules += [self.rla_out_norm, self.conv2]
-        return modules
+    def _stem_modules(self) -> List[nn.Module]:
+        return [self.conv1]
+
+    def _head_modules(self) -> List[Optional[nn.Module]]:
+        return [self.rla_out_norm, self.conv2]

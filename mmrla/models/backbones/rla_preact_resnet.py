@@ -37,10 +37,10 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
-from mmengine.model.weight_init import constant_init
 
 from mmrla.registry import MODELS
-from ..utils import build_rla_cell, check_out_indices
+from ..utils import build_rla_cell
+from .base import DEFAULT_INIT_CFG
 from .resnet_extra_channels import check_extra_channels
 from .rla_resnet import _RLABlock, _RLABlockBackbone, build_block_cell
 
@@ -76,8 +76,14 @@ class _RLAPreActBlock(_RLABlock):
 
     @property
     def last_conv(self) -> nn.Module:
-        """The branch's last conv (zeroed by ``zero_init_residual``)."""
+        """The branch's last conv."""
         raise NotImplementedError
+
+    @property
+    def zero_init_layer(self) -> nn.Module:
+        """The layer that ``zero_init_residual`` zeroes: the branch's last
+        conv (the pre-activation branch ends with a conv)."""
+        return self.last_conv
 
     def _branch_and_shortcut(
             self, x: torch.Tensor,
@@ -324,10 +330,7 @@ class RLAPreActResNet(_RLABlockBackbone):
         act_cfg: dict = dict(type='ReLU', inplace=True),
         with_cp: bool = False,
         zero_init_residual: bool = False,
-        init_cfg=[
-            dict(type='Kaiming', layer=['Conv2d']),
-            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-        ]
+        init_cfg=DEFAULT_INIT_CFG,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in self.arch_settings:
@@ -362,14 +365,11 @@ class RLAPreActResNet(_RLABlockBackbone):
         num_stages = len(stage_blocks)
         if rla_channel is None:
             rla_channel = DEFAULT_RLA_CHANNELS[depth]
-        self._check_common_args(rla_channel, frozen_stages, num_stages,
-                                '-1 freezes nothing, 0 the stem conv only')
+        self._set_common_args(num_stages, rla_channel, in_channels,
+                              out_indices, frozen_stages, norm_eval,
+                              zero_init_residual)
         check_extra_channels(extra_channels, self.block.expansion, depth,
                              'the paper\'s Table 12 adds 12')
-        out_indices = check_out_indices(
-            out_indices, num_stages,
-            f'use 0..{num_stages - 1} for {num_stages} stages (or negatives '
-            'from the end)')
         concat_hidden = with_rla and concat_hidden
         if with_rla:
             self.rla_cell = build_block_cell(cell_cfg, rla_channel, conv_cfg,
@@ -384,16 +384,8 @@ class RLAPreActResNet(_RLABlockBackbone):
         self.depth = depth
         self.with_rla = with_rla
         self.rla_channel = rla_channel if with_rla else None
-        self.in_channels = in_channels
-        self.out_indices = out_indices
-        # Stages after the last output are not built (they would run for
-        # nothing and get no gradient).
-        self.num_stages = max(out_indices) + 1
         self.stage_blocks = stage_blocks[:self.num_stages]
         self.concat_hidden = concat_hidden
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.zero_init_residual = zero_init_residual
         self.share_rla_convs = with_rla and share_rla_convs
 
         self.conv1 = build_conv_layer(
@@ -481,37 +473,16 @@ class RLAPreActResNet(_RLABlockBackbone):
             in_channels = out_channels
         return nn.Sequential(*blocks)
 
-    def _init_after_weights(self) -> None:
-        if self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, _RLAPreActBlock):
-                    constant_init(m.last_conv, 0)
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
-        x = self.conv1(x)
-        h = None  # the zero state; see rla_step
-        outs = []
-        for i in range(self.num_stages):
-            out_conv, shared = self._stage_convs(i)
-            for block in getattr(self, self.res_layers[i]):
-                x, h = block(x, h, out_conv, shared)
-            if self.final_norm is not None and i == self.num_stages - 1:
-                x = self.final_act(self.final_norm(x))
-            if i in self.out_indices:
-                outs.append(x)
+        _, outs, h = self._forward_stages(self.conv1(x))
+        if self.final_norm is not None:
+            # The last stage built is always returned, so it is outs[-1].
+            outs[-1] = self.final_act(self.final_norm(outs[-1]))
         return self._append_hidden(outs, h)
 
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        modules = [self.conv1]
-        for i in range(min(self.frozen_stages, self.num_stages)):
-            modules.append(getattr(self, self.res_layers[i]))
-            modules += [m for m in self._stage_convs(i) if m is not None]
-            if i == self.num_stages - 1:
-                modules += [
-                    m for m in (self.final_norm, self.rla_out_norm)
-                    if m is not None
-                ]
-        return modules
+    def _stem_modules(self) -> List[nn.Module]:
+        return [self.conv1]
+
+    def _head_modules(self) -> List[Optional[nn.Module]]:
+        return [self.final_norm, self.rla_out_norm]

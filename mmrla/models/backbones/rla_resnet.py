@@ -21,17 +21,17 @@ import torch.nn as nn
 from mmcv.cnn import (ConvModule, build_activation_layer, build_conv_layer,
                       build_norm_layer, build_plugin_layer)
 from mmengine.model import BaseModule, Sequential
-from mmengine.model.weight_init import constant_init
 from mmengine.registry import DefaultScope
 from mmpretrain.models.utils import SELayer
 
 from mmrla.registry import MODELS
 from ..utils import (UPDATE_POSITIONS, ECALayer, RLACell, build_rla_cell,
-                     check_out_indices, conv_over_concat, rla_step)
+                     check_choice, conv_over_concat, rla_step)
 from ..utils.concat_conv import keep_split_weights, kept_split_weights
 from ..utils.hidden_state import dense_pool_state
 from ..utils.rla_cell import State
-from .base import RLABackbone, checkpointed
+from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
+                   checkpointed)
 
 # What feeds a block's update conv: the block output (released code), the
 # residual branch (paper's Figure 3) or the shortcut (Figure 4, v5/v6).
@@ -77,12 +77,7 @@ def resnet_init_cfg(pretrained: Optional[str], init_cfg):
         warnings.warn('pretrained is deprecated, use init_cfg=dict('
                       "type='Pretrained', checkpoint=...) instead.")
         return dict(type='Pretrained', checkpoint=pretrained)
-    if init_cfg is None:
-        return [
-            dict(type='Kaiming', layer=['Conv2d']),
-            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-        ]
-    return init_cfg
+    return DEFAULT_INIT_CFG if init_cfg is None else init_cfg
 
 
 def check_style(style: str) -> None:
@@ -169,12 +164,8 @@ def build_block_cell(cell_cfg: Optional[dict], rla_channel: int,
         ValueError: For an unknown source, position or cell, and for the
             combinations that cannot work, naming the valid choices.
     """
-    if rla_source not in RLA_SOURCES:
-        raise ValueError(f'rla_source must be one of {RLA_SOURCES}, got '
-                         f'{rla_source!r}.')
-    if update_position not in UPDATE_POSITIONS:
-        raise ValueError(f'update_position must be one of '
-                         f'{UPDATE_POSITIONS}, got {update_position!r}.')
+    check_choice(rla_source, RLA_SOURCES, 'rla_source')
+    check_choice(update_position, UPDATE_POSITIONS, 'update_position')
     if not exchange and not concat_hidden:
         raise ValueError(
             'exchange=False keeps h out of the main network, so only the '
@@ -294,11 +285,16 @@ class _RLABlock(BaseModule):
         # The cell's per-block module (unshared), e.g. its norm.
         self.rla_norm = self.rla_cell.build_own() if with_rla_update else None
         own_convs = with_rla_update and not share_rla_convs
-        self.rla_out_conv = build_conv_layer(
-            conv_cfg, out_channels, rla_channel, 1,
-            bias=False) if own_convs else None
+        self.rla_out_conv = build_update_conv(
+            conv_cfg, out_channels, rla_channel) if own_convs else None
         self.rla_recurrent_conv = self.rla_cell.build_shared(after) \
             if own_convs else None
+
+    @property
+    def zero_init_layer(self) -> nn.Module:
+        """The layer that ``zero_init_residual`` zeroes, so that the block
+        starts as its shortcut: the branch's last norm."""
+        return self.last_norm
 
     def _residual_branch(self, x: torch.Tensor,
                          h: Optional[torch.Tensor]) -> torch.Tensor:
@@ -656,20 +652,25 @@ class _RLABlockBackbone(RLABackbone):
         self.rla_out_convs = self.rla_recurrent_convs = None
         if self.share_rla_convs:
             self.rla_out_convs = nn.ModuleList(
-                build_conv_layer(conv_cfg, c, self.rla_channel, 1, bias=False)
+                build_update_conv(conv_cfg, c, self.rla_channel)
                 for c in self.stage_channels)
             dilations = dilations or (1, ) * len(self.stage_channels)
             self.rla_recurrent_convs = nn.ModuleList(
                 self.rla_cell.build_shared(d)
                 for d in dilations[:len(self.stage_channels)])
 
-    def _stage_convs(
-            self, i: int) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
-        """The shared 1x1 conv and cell module of stage ``i`` (0-based);
-        ``(None, None)`` when the blocks own them."""
+    def _block_rla_modules(
+            self, i: int,
+            j: int) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
+        """The shared 1x1 conv and cell module of stage ``i`` (0-based), which
+        all its blocks step with; ``(None, None)`` when the blocks own
+        them."""
         if not self.share_rla_convs:
             return None, None
         return self.rla_out_convs[i], self.rla_recurrent_convs[i]
+
+    def _head_modules(self) -> List[Optional[nn.Module]]:
+        return [self.rla_out_norm]
 
     def _append_hidden(self, outs: List[torch.Tensor],
                        state) -> Tuple[torch.Tensor, ...]:
@@ -871,8 +872,6 @@ class RLAResNet(_RLABlockBackbone):
         if not 1 <= num_stages <= 4:
             raise ValueError(
                 f'num_stages must be in 1..4, got {num_stages!r}.')
-        self._check_common_args(rla_channel, frozen_stages, num_stages,
-                                '-1 freezes nothing, 0 the stem only')
         for name, values in (('strides', strides), ('dilations', dilations)):
             if len(values) != num_stages:
                 raise ValueError(
@@ -896,14 +895,13 @@ class RLAResNet(_RLABlockBackbone):
                 f'({num_stages}), got {tuple(eca_kernel_sizes)}; RLA-ECANet '
                 'uses (5, 5, 5, 7), or pass None for no ECA.')
         all_stages = num_stages
-        out_indices = check_out_indices(
-            out_indices, num_stages,
-            f'use 0..{num_stages - 1} for {num_stages} stages (or negatives '
-            'from the end)')
         # Stages after the last output are not built: they would run for
         # nothing and their parameters would get no gradient. Checkpoints
         # with their keys still load (as unexpected keys).
-        num_stages = max(out_indices) + 1
+        self._set_common_args(num_stages, rla_channel, in_channels,
+                              out_indices, frozen_stages, norm_eval,
+                              zero_init_residual)
+        num_stages = self.num_stages
         last_stage = num_stages - 1
         if se_ratio is not None and (not isinstance(se_ratio, int)
                                      or isinstance(se_ratio, bool)
@@ -913,25 +911,18 @@ class RLAResNet(_RLABlockBackbone):
                 f'{se_ratio!r}; the authors use 16.')
 
         self.depth = depth
-        self.rla_channel = rla_channel
-        self.in_channels = in_channels
         self.stem_channels = stem_channels
         self.base_channels = base_channels
-        self.num_stages = num_stages
         self.strides = tuple(strides)
         self.dilations = tuple(dilations)
-        self.out_indices = out_indices
         self.style = style
         self.deep_stem = deep_stem
         self.avg_down = avg_down
         self.concat_hidden = concat_hidden
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.zero_init_residual = zero_init_residual
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
         self.block, stage_blocks = self.arch_settings[depth]
-        self.stage_blocks = stage_blocks[:num_stages]
+        self.stage_blocks = stage_blocks[:self.num_stages]
         self.rla_cell = build_block_cell(cell_cfg, rla_channel, conv_cfg,
                                          norm_cfg, rla_source, update_position,
                                          exchange, concat_hidden)
@@ -1108,40 +1099,14 @@ class RLAResNet(_RLABlockBackbone):
     def norm1(self) -> nn.Module:
         return getattr(self, self.norm1_name)
 
-    def _init_after_weights(self) -> None:
-        if self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, _RLABlock):
-                    constant_init(m.last_norm, 0)
-
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
         if self.deep_stem:
             x = self.maxpool(self.stem(x))
         else:
             x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
-        h = None  # the zero state; see rla_step
-        outs = []
-        for i, layer_name in enumerate(self.res_layers):
-            out_conv, shared = self._stage_convs(i)
-            for block in getattr(self, layer_name):
-                x, h = block(x, h, out_conv, shared)
-            if i in self.out_indices:
-                outs.append(x)
+        _, outs, h = self._forward_stages(x)
         return self._append_hidden(outs, h)
 
-    def _stage_modules(self, i: int):
-        """Modules of stage ``i`` (1-based), its shared RLA convs included."""
-        modules = [getattr(self, f'layer{i}')]
-        modules += [m for m in self._stage_convs(i - 1) if m is not None]
-        if i == self.num_stages and self.rla_out_norm is not None:
-            modules.append(self.rla_out_norm)
-        return modules
-
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        modules = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
-        for i in range(1, min(self.frozen_stages, self.num_stages) + 1):
-            modules += self._stage_modules(i)
-        return modules
+    def _stem_modules(self) -> List[nn.Module]:
+        return [self.stem] if self.deep_stem else [self.conv1, self.norm1]

@@ -12,16 +12,16 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmcv.cnn import (ConvModule, DepthwiseSeparableConvModule,
-                      build_activation_layer, build_conv_layer)
+                      build_activation_layer)
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import constant_init
 
 from mmrla.registry import MODELS
-from ..utils import (RLACell, build_rla_cell, check_out_indices,
-                     conv_over_concat, depthwise_over_concat, rla_step)
+from ..utils import (RLACell, build_rla_cell, conv_over_concat,
+                     depthwise_over_concat, rla_step)
 from ..utils.concat_conv import keep_split_weights, kept_split_weights
 from ..utils.rla_cell import State
-from .base import RLABackbone, checkpointed
+from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
+                   checkpointed)
 
 
 def separable_conv(in_channels: int,
@@ -159,9 +159,9 @@ class XceptionBlock(BaseModule):
             self.rla_cell = self.rla_norm = None
 
     @property
-    def last_norm(self) -> nn.Module:
-        """The branch's last norm (zero-initialized by
-        ``zero_init_residual``)."""
+    def zero_init_layer(self) -> nn.Module:
+        """The branch's last norm, which ``zero_init_residual`` zeroes so
+        that the module starts as its shortcut."""
         return self.sep_convs[-1].pointwise_conv.norm
 
     def _first_sep_conv(self, x: torch.Tensor,
@@ -323,6 +323,8 @@ class RLAXception(RLABackbone):
             tail_channels=(512, 512)),
     }
 
+    head_is_a_stage = True
+
     def __init__(
         self,
         arch: Union[str, dict] = 'cifar',
@@ -339,38 +341,25 @@ class RLAXception(RLABackbone):
         act_cfg: dict = dict(type='ReLU'),
         with_cp: bool = False,
         zero_init_residual: bool = False,
-        init_cfg=[
-            dict(type='Kaiming', layer=['Conv2d']),
-            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-        ]
+        init_cfg=DEFAULT_INIT_CFG,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         arch = self._arch(arch)
         stages = arch['stages']
         num_stages = len(stages)
-        self._check_common_args(
+        self._set_common_args(
+            num_stages,
             rla_channel,
+            in_channels,
+            out_indices,
             frozen_stages,
-            num_stages + 1,
-            f'-1 freezes nothing, 0 the stem, {num_stages + 1} everything',
+            norm_eval,
+            zero_init_residual,
             rla_hint='RLA-Xception uses 16')
-        out_indices = check_out_indices(
-            out_indices, num_stages + 1,
-            f'use 0..{num_stages - 1} for layer1..layer{num_stages} and '
-            f'{num_stages} for the classification feature')
 
         self.arch = arch
         self.with_rla = bool(with_rla)
-        self.rla_channel = rla_channel
-        self.in_channels = in_channels
-        self.out_indices = out_indices
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.zero_init_residual = zero_init_residual
-        self.with_cls_output = num_stages in out_indices
-        # Stages after the last output would be computed for nothing.
-        self.num_stages = num_stages if self.with_cls_output else \
-            max(out_indices) + 1
+        self.with_cls_output = num_stages in self.out_indices
         k = rla_channel if self.with_rla else 0
 
         stem = arch['stem_channels']
@@ -426,8 +415,7 @@ class RLAXception(RLABackbone):
                     continue
                 if block_in not in convs_by_width:
                     convs_by_width[block_in] = len(out_convs)
-                    out_convs.append(
-                        build_conv_layer(conv_cfg, block_in, k, 1, bias=False))
+                    out_convs.append(build_update_conv(conv_cfg, block_in, k))
                 ids.append(convs_by_width[block_in])
             self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
             self.out_conv_ids.append(ids)
@@ -478,20 +466,20 @@ class RLAXception(RLABackbone):
         channels = self.stage_channels + [self.cls_channels]
         return tuple(channels[i] for i in self.out_indices)
 
+    def _block_rla_modules(
+            self, i: int,
+            j: int) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
+        """The 1x1 conv of module ``j`` of stage ``i`` (shared by the
+        stage's modules of its width) and the stage's recurrent conv."""
+        if not self.with_rla:
+            return None, None
+        conv_id = self.out_conv_ids[i][j]
+        return (None if conv_id is None else self.rla_out_convs[conv_id],
+                self.rla_recurrent_convs[i])
+
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
-        x = self.conv2(self.conv1(x))
-        h = None  # the zero state; see rla_step
-        outs = []
-        for i in range(self.num_stages):
-            shared = self.rla_recurrent_convs[i] if self.with_rla else None
-            for block, conv_id in zip(
-                    getattr(self, f'layer{i + 1}'), self.out_conv_ids[i]):
-                out_conv = None if conv_id is None else \
-                    self.rla_out_convs[conv_id]
-                x, h = block(x, h, out_conv, shared)
-            if i in self.out_indices:
-                outs.append(x)
+        x, outs, h = self._forward_stages(self.conv2(self.conv1(x)))
         if self.with_cls_output:
             x = self.conv4(self.conv3(x))
             if self.with_rla:
@@ -499,28 +487,8 @@ class RLAXception(RLABackbone):
             outs.append(x)
         return tuple(outs)
 
-    def _init_after_weights(self) -> None:
-        if self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, XceptionBlock):
-                    constant_init(m.last_norm, 0)
+    def _stem_modules(self) -> List[nn.Module]:
+        return [self.conv1, self.conv2]
 
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        modules = [self.conv1, self.conv2]
-        for i in range(min(self.frozen_stages, self.num_stages)):
-            modules.append(getattr(self, f'layer{i + 1}'))
-            if self.with_rla:
-                # A stage's RLA convs serve only its own modules.
-                modules.append(self.rla_recurrent_convs[i])
-                modules += [
-                    self.rla_out_convs[c] for c in set(self.out_conv_ids[i])
-                    if c is not None
-                ]
-        if self.frozen_stages > len(self.arch['stages']) and \
-                self.with_cls_output:
-            modules += [self.conv3, self.conv4]
-            if self.rla_out_norm is not None:
-                modules.append(self.rla_out_norm)
-        return modules
+    def _head_modules(self) -> List[Optional[nn.Module]]:
+        return [self.conv3, self.conv4, self.rla_out_norm]

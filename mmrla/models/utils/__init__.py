@@ -1,4 +1,5 @@
-from .checks import check_images, check_out_indices, check_positive_int
+from .checks import (check_choice, check_images, check_out_indices,
+                     check_positive_int)
 from .concat_conv import conv_over_concat, depthwise_over_concat
 from .eca_layer import ECALayer
 from .hidden_state import hidden_state_layout, pool_hidden_state
@@ -7,7 +8,8 @@ from .rla_cell import (UPDATE_POSITIONS, ConvGRUCell, ConvLSTMCell,
 
 __all__ = [
     'ECALayer', 'RLACell', 'PostActRLACell', 'ConvLSTMCell', 'ConvGRUCell',
-    'UPDATE_POSITIONS', 'build_rla_cell', 'check_images', 'check_out_indices',
-    'check_positive_int', 'conv_over_concat', 'depthwise_over_concat',
-    'hidden_state_layout', 'pool_hidden_state', 'rla_step'
+    'UPDATE_POSITIONS', 'build_rla_cell', 'check_choice', 'check_images',
+    'check_out_indices', 'check_positive_int', 'conv_over_concat',
+    'depthwise_over_concat', 'hidden_state_layout', 'pool_hidden_state',
+    'rla_step'
 ]

@@ -37,6 +37,20 @@ def check_out_indices(out_indices: Union[int, Sequence[int]], num_outputs: int,
     return tuple(sorted({index % num_outputs for index in out_indices}))
 
 
+def check_choice(value, choices: Sequence, name: str) -> None:
+    """Raise a ValueError naming ``name`` and the ``choices`` unless
+    ``value`` is one of them.
+
+    Example:
+        >>> check_choice('mean', ('gap', 'gmp'), 'context')
+        Traceback (most recent call last):
+        ...
+        ValueError: context must be one of ('gap', 'gmp'), got 'mean'.
+    """
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {choices}, got {value!r}.')
+
+
 def check_positive_int(value, name: str, hint: str) -> None:
     """Raise a ValueError naming ``name`` unless ``value`` is an int > 0.
 

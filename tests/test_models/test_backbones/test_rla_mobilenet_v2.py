@@ -87,15 +87,28 @@ def test_multi_scale_outputs():
     ]
 
 
-def test_width_mult_scales_channels():
-    model = RLAMobileNetV2(width_mult=0.5, out_indices=(6, 7))
+def test_widen_factor_scales_channels():
+    model = RLAMobileNetV2(widen_factor=0.5, out_indices=(6, 7))
     assert model.conv1.conv.out_channels == 16
     assert model.out_channels == (160, 1280)
-    wide = RLAMobileNetV2(width_mult=1.4)
+    wide = RLAMobileNetV2(widen_factor=1.4)
     assert wide.out_channels == (1792, )
     with torch.no_grad():
         (out, ) = wide.eval()(torch.rand(1, 3, 32, 32))
     assert out.shape == (1, 1792, 1, 1)
+
+
+def test_width_mult_is_accepted_as_the_old_name_of_widen_factor():
+    with pytest.warns(FutureWarning) as record:
+        old = RLAMobileNetV2(width_mult=0.5, out_indices=(6, 7))
+    assert [str(w.message) for w in record] == [
+        'RLAMobileNetV2: "width_mult" is deprecated, please use '
+        '"widen_factor" instead.'
+    ]
+    assert old.widen_factor == 0.5
+    assert old.out_channels == (160, 1280)
+    with pytest.raises(ValueError, match='keep only "widen_factor"'):
+        RLAMobileNetV2(width_mult=0.5, widen_factor=0.5)
 
 
 def test_dense_outputs_build_nothing_unused():
@@ -189,7 +202,7 @@ def test_other_norms():
 
 
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(width_mult=0), 'width_mult must be a positive'),
+    (dict(widen_factor=0), 'widen_factor must be a positive'),
     (dict(rla_channel=0), 'rla_channel must be a positive'),
     (dict(eca_kernel_sizes=(3, 3)),
      r'one kernel size per row \(7\).*\(1, 1, 1, 1, 3, 3, 3\)'),

@@ -278,7 +278,8 @@ def test_zero_init_residual_starts_modules_as_their_shortcuts():
     model = RLAXception(zero_init_residual=True)
     model.init_weights()
     norms = [
-        b.last_norm for b in model.modules() if isinstance(b, XceptionBlock)
+        b.zero_init_layer for b in model.modules()
+        if isinstance(b, XceptionBlock)
     ]
     assert len(norms) == 12
     assert all(
@@ -286,7 +287,7 @@ def test_zero_init_residual_starts_modules_as_their_shortcuts():
     # Default (the paper's He init): not zeroed.
     default = RLAXception()
     default.init_weights()
-    assert default.layer3[1].last_norm.weight.abs().sum() > 0
+    assert default.layer3[1].zero_init_layer.weight.abs().sum() > 0
 
 
 def test_with_cp_gives_equal_outputs_and_grads():
