@@ -107,10 +107,18 @@ OPTION_SETS = {
     case('RLAXception', with_rla=False),
     'RLAXception-deploy':
     case('RLAXception', 'deploy'),
+    'RLAXception-with_cp':
+    case('RLAXception', with_cp=True),
     'LayerAggregationDenseNet-shared_lag':
     case('LayerAggregationDenseNet', depth=22, aggregation='shared_lag'),
     'LayerAggregationDenseNet-shared_ordinal':
     case('LayerAggregationDenseNet', depth=22, aggregation='shared_ordinal'),
+    'LayerAggregationDenseNet-shared_lag-with_cp':
+    case(
+        'LayerAggregationDenseNet',
+        depth=22,
+        aggregation='shared_lag',
+        with_cp=True),
     # Recurrent Layer Attention.
     'LayerAttentionResNet-18':
     case('LayerAttentionResNet', depth=18),
@@ -131,8 +139,8 @@ OPTION_SETS = {
         attention_position='output',
         context='gap_mlp',
         context_resize='fc'),
-    'LayerAttentionResNet-gmp':
-    case('LayerAttentionResNet', depth=20, context='gmp'),
+    'LayerAttentionResNet-gmp-with_cp':
+    case('LayerAttentionResNet', depth=20, context='gmp', with_cp=True),
     'LayerAttentionResNet-SE-baseline':
     case('LayerAttentionResNet', depth=20, layer_attention=False, se_ratio=16),
 }
@@ -208,6 +216,9 @@ def test_registered_backbone_is_one_graph(name):
     assert_one_graph(build(name, SMALL_ARGS.get(name, {})))
 
 
+# Most of this file's time: the quick loop (-m "not slow") keeps
+# every registered backbone and the compiled training loop.
+@pytest.mark.slow
 @pytest.mark.parametrize('case', sorted(OPTION_SETS))
 def test_option_set_is_one_graph(case):
     name, kwargs, form = OPTION_SETS[case]

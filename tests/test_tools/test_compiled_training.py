@@ -3,8 +3,9 @@ mmengine's ``compile``, a detector with :class:`CompileBackboneHook`.
 
 The compiler backend is ``aot_eager``: it traces forward and backward as
 ``inductor`` does (dynamo, then AOTAutograd's joint graph), and runs the
-graphs with PyTorch's kernels instead of generating and building C++ for
-them, which takes over 20 minutes for these models on a 2-core CPU.
+graphs with PyTorch's kernels instead of generating and building C++ code
+for them, which did not finish the first iteration of the classifier in 20
+minutes on the 2-core CPU of the test machine.
 """
 import math
 import os.path as osp
