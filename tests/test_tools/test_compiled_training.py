@@ -90,3 +90,14 @@ custom_hooks = [
         work_dir / 'epoch_1.pth', map_location='cpu', weights_only=False)
     assert 'backbone.conv1.weight' in ckpt['state_dict']
     assert not any('_orig_mod' in k for k in ckpt['state_dict'])
+
+
+def test_compiling_a_whole_detector_is_explained(tiny_coco, capsys):
+    options = cli_options(small_options(tiny_coco, 'faster_rcnn'))
+    assert _train(
+        config_path('faster_rcnn', 'r50rla'), '--cfg-options', *options,
+        'compile=True') == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: compile=True cannot compile an mmdet '
+                          'detector') and 'CompileBackboneHook' in err
+    assert err.count('\n') == 1
