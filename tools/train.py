@@ -59,6 +59,14 @@ def merge_args(cfg, args):
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if cfg.get('compile') and cfg.get('default_scope') == 'mmdet':
+        # mmengine compiles the whole train_step, and dynamo fails inside
+        # mmdet 3.x's heads (InstanceData), whatever the backbone.
+        raise UserError(
+            'compile=True cannot compile an mmdet detector (torch.compile '
+            "fails inside mmdet's heads); compile its backbone and neck "
+            "instead: add dict(type='CompileBackboneHook') to the config's "
+            'custom_hooks (docs/performance.md, "torch.compile").')
     if args.auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise UserError(

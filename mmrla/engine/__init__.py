@@ -1,6 +1,7 @@
 from .distributed import MMRLADistributedDataParallel, setup_cpu_distributed
-from .hooks import ExactResumeHook
+from .hooks import CompileBackboneHook, ExactResumeHook
 
 __all__ = [
-    'ExactResumeHook', 'MMRLADistributedDataParallel', 'setup_cpu_distributed'
+    'CompileBackboneHook', 'ExactResumeHook', 'MMRLADistributedDataParallel',
+    'setup_cpu_distributed'
 ]

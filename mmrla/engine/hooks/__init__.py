@@ -1,3 +1,4 @@
+from .compile_backbone_hook import CompileBackboneHook
 from .exact_resume_hook import ExactResumeHook
 
-__all__ = ['ExactResumeHook']
+__all__ = ['CompileBackboneHook', 'ExactResumeHook']
