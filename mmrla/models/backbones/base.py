@@ -196,8 +196,8 @@ class RLABackbone(StageFreezing, BaseModule):
       computation (e.g. ``conv1`` over the materialized ``cat(x, h)``); the
       default ``True`` allows exact speed paths that change neither the
       training math nor the state dict.
-    - :meth:`switch_to_deploy`: inference-only rewrites (split or stacked
-      weights kept instead of built per call, a faster CPU tanh), as
+    - :meth:`switch_to_deploy`: inference-only rewrites (split weights
+      kept instead of sliced per call, a faster CPU tanh), as
       mmpretrain's RepVGG does. A deployed model is for inference; it
       refuses ``train()``.
     """
