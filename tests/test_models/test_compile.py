@@ -21,8 +21,8 @@ import torch
 from torch._dynamo.testing import CompileCounter
 
 import mmrla.models  # noqa: F401 (registers the backbones)
-from mmrla.models.backbones import (LayerAttentionResNet, RLAPreActResNet,
-                                    RLAResNet, RLAXception)
+from mmrla.models.backbones import (ECAResNet, LayerAttentionResNet,
+                                    RLAPreActResNet, RLAResNet, RLAXception)
 from mmrla.registry import MODELS
 
 INPUT = (2, 3, 32, 32)
@@ -31,6 +31,8 @@ INPUT = (2, 3, 32, 32)
 # with none (the smallest depth of each code path); a backbone missing here
 # is built with its defaults.
 SMALL_ARGS = {
+    'DualPathPreActResNet': dict(stage_blocks=(2, 2, 2)),
+    'ECAResNet': dict(depth=50),
     'LayerAggregationDenseNet': dict(depth=22),
     'LayerAttentionResNet': dict(depth=20),
     'RLAPreActResNet': dict(depth=164),
@@ -158,8 +160,9 @@ def two_blocks_per_stage(monkeypatch):
     """Build the deep stages with two blocks (the first of a stage, which
     strides and projects, and one that does not) and Xception's middle flow
     with two modules."""
-    for cls, depths in ((RLAResNet, (50, )), (RLAPreActResNet, (110, 164)),
-                        (LayerAttentionResNet, (20, 50))):
+    for cls, depths in ((RLAResNet, (50, )), (ECAResNet, (50, )),
+                        (RLAPreActResNet, (110, 164)), (LayerAttentionResNet,
+                                                        (20, 50))):
         for depth in depths:
             block, stages = cls.arch_settings[depth]
             monkeypatch.setitem(cls.arch_settings, depth,
