@@ -14,7 +14,7 @@ import sys
 from mmrla.engine import setup_cpu_distributed
 from mmrla.utils import (UserError, build_runner, check_data_paths,
                          check_model_config, check_pretrained_weights,
-                         load_config, parse_runner_args,
+                         load_config, main_entry, parse_runner_args,
                          set_launcher_and_work_dir)
 
 
@@ -73,22 +73,19 @@ def merge_args(cfg, args):
     return cfg
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = merge_args(load_config(args.config, args.cfg_options), args)
-        # Before the runner logs the environment and the whole config.
-        check_model_config(cfg, args.config)
-        # mmengine initializes weights (Pretrained included) even when it
-        # resumes, so the file is needed either way.
-        check_pretrained_weights(cfg)
-        check_data_paths(cfg, ('train', ) if args.no_validate else
-                         ('train', 'val'))
-        setup_cpu_distributed(cfg, args.launcher)
-        runner = build_runner(cfg, args.config)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    # Before the runner logs the environment and the whole config.
+    check_model_config(cfg, args.config)
+    # mmengine initializes weights (Pretrained included) even when it
+    # resumes, so the file is needed either way.
+    check_pretrained_weights(cfg)
+    check_data_paths(cfg, ('train', ) if args.no_validate else
+                     ('train', 'val'))
+    setup_cpu_distributed(cfg, args.launcher)
+    runner = build_runner(cfg, args.config)
     runner.train()
     return 0
 

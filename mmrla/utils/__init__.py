@@ -2,9 +2,10 @@ from .build import build_model_without_weights, drop_pretrained_init
 from .checkpoint import (CheckpointMismatch, check_checkpoint,
                          check_checkpoint_exists, checkpoint_mismatch,
                          load_checked_checkpoint)
-from .cli import (UserError, build_runner, check_converted, check_data_paths,
+from .cli import (build_runner, check_converted, check_data_paths,
                   check_pretrained_weights, find_configs, load_config,
                   parse_runner_args, set_launcher_and_work_dir)
+from .errors import UserError, main_entry
 from .markdown import markdown_table
 from .model_check import (check_model_config, explain_build_error,
                           explained_build_errors)
@@ -15,6 +16,6 @@ __all__ = [
     'check_converted', 'check_data_paths', 'check_model_config',
     'check_pretrained_weights', 'checkpoint_mismatch', 'drop_pretrained_init',
     'explain_build_error', 'explained_build_errors', 'find_configs',
-    'load_checked_checkpoint', 'load_config', 'markdown_table',
+    'load_checked_checkpoint', 'load_config', 'main_entry', 'markdown_table',
     'parse_runner_args', 'set_launcher_and_work_dir'
 ]

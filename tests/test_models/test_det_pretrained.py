@@ -12,8 +12,8 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 from tests.fixtures.det_configs import config_path
+from tests.fixtures.reference_models import RefRLAResNet, randomize_
 from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
-from tests.reference_models import RefRLAResNet, randomize_
 
 register_all_modules(init_default_scope=False)
 

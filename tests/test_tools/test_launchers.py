@@ -1,9 +1,10 @@
-"""Every shell script of tools/ answers -h/--help with its usage, and the
-launchers refuse too few arguments with it, starting nothing.
+"""Every shell script of tools/ and demo/ answers -h/--help with its usage,
+and the launchers refuse too few arguments with it, starting nothing.
 
-The scripts run from a copy of tools/ in which ``python``, ``python3.11``
-and ``srun`` are stand-ins that only record that they were started (so a
-script that ignored --help would not set up a venv or launch a job).
+The scripts run from a copy of tools/ and demo/ in which ``python``,
+``python3.11`` and ``srun`` are stand-ins that only record that they were
+started (so a script that ignored --help would not set up a venv or launch a
+job).
 """
 import glob
 import os
@@ -15,8 +16,11 @@ import pytest
 
 from tests.fixtures.console import REPO
 
+FOLDERS = ('tools', 'demo')
+# Paths relative to the repository, e.g. 'tools/dist_train.sh'.
 SCRIPTS = sorted(
-    osp.basename(p) for p in glob.glob(osp.join(REPO, 'tools', '*.sh')))
+    osp.relpath(p, REPO) for folder in FOLDERS
+    for p in glob.glob(osp.join(REPO, folder, '*.sh')))
 # The positional arguments of each launcher; the other scripts take none.
 REQUIRED = {
     'dist_train.sh': ['cfg.py', '2'],
@@ -24,7 +28,7 @@ REQUIRED = {
     'slurm_train.sh': ['gpu', 'job', 'cfg.py', 'work_dir'],
     'slurm_test.sh': ['gpu', 'job', 'cfg.py', 'epoch_1.pth'],
 }
-NO_ARGUMENTS = {'demo.sh', 'run_tests.sh', 'setup_env.sh'}
+NO_ARGUMENTS = {'quick_start.sh', 'run_tests.sh', 'setup_env.sh'}
 # What the usage of each launcher must mention.
 ENVIRONMENT = {
     'dist_train.sh': ['NNODES', 'NODE_RANK', 'MASTER_ADDR', 'PORT'],
@@ -38,10 +42,11 @@ ENVIRONMENT = {
 @pytest.fixture
 def sandbox(tmp_path):
     """``run(script, *args) -> (process, started programs)``."""
-    tools = tmp_path / 'repo' / 'tools'
-    tools.mkdir(parents=True)
-    for name in SCRIPTS:
-        shutil.copy(osp.join(REPO, 'tools', name), tools / name)
+    repo = tmp_path / 'repo'
+    for folder in FOLDERS:
+        (repo / folder).mkdir(parents=True)
+    for path in SCRIPTS:
+        shutil.copy(osp.join(REPO, path), repo / path)
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     log = tmp_path / 'started.txt'
@@ -55,11 +60,11 @@ def sandbox(tmp_path):
         PYTHON=str(bin_dir / 'python'))
     env.pop('VENV', None)
 
-    def run(name, *args):
+    def run(path, *args):
         if log.exists():
             log.unlink()
-        proc = subprocess.run(['bash', str(tools / name), *args],
-                              cwd=tmp_path / 'repo',
+        proc = subprocess.run(['bash', str(repo / path), *args],
+                              cwd=repo,
                               env=env,
                               capture_output=True,
                               text=True,
@@ -71,16 +76,17 @@ def sandbox(tmp_path):
 
 
 def test_every_script_is_classified():
-    assert set(SCRIPTS) == set(REQUIRED) | NO_ARGUMENTS
+    names = sorted(osp.basename(p) for p in SCRIPTS)
+    assert names == sorted(set(REQUIRED) | NO_ARGUMENTS)
 
 
 @pytest.mark.parametrize('flag', ['--help', '-h'])
-@pytest.mark.parametrize('name', SCRIPTS)
-def test_help_prints_the_usage_and_starts_nothing(sandbox, name, flag):
-    proc, started = sandbox(name, flag)
+@pytest.mark.parametrize('path', SCRIPTS)
+def test_help_prints_the_usage_and_starts_nothing(sandbox, path, flag):
+    proc, started = sandbox(path, flag)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f'Usage: bash tools/{name}')
-    for variable in ENVIRONMENT.get(name, []):
+    assert proc.stdout.startswith(f'Usage: bash {path}')
+    for variable in ENVIRONMENT.get(osp.basename(path), []):
         assert variable in proc.stdout
     assert started == [] and proc.stderr == ''
 
@@ -88,7 +94,7 @@ def test_help_prints_the_usage_and_starts_nothing(sandbox, name, flag):
 @pytest.mark.parametrize('name', sorted(REQUIRED))
 def test_too_few_arguments_print_the_usage_and_start_nothing(sandbox, name):
     for given in range(len(REQUIRED[name])):
-        proc, started = sandbox(name, *REQUIRED[name][:given])
+        proc, started = sandbox(f'tools/{name}', *REQUIRED[name][:given])
         assert proc.returncode == 2
         assert proc.stderr.startswith(f'error: {name} needs ')
         assert f'Usage: bash tools/{name}' in proc.stderr
@@ -98,19 +104,19 @@ def test_too_few_arguments_print_the_usage_and_start_nothing(sandbox, name):
 @pytest.mark.parametrize('name', ['dist_train.sh', 'dist_test.sh'])
 def test_dist_launchers_want_a_number_of_processes(sandbox, name):
     args = REQUIRED[name][:-1] + ['--resume']
-    proc, started = sandbox(name, *args)
+    proc, started = sandbox(f'tools/{name}', *args)
     assert proc.returncode == 2 and 'a positive integer' in proc.stderr
     assert started == []
 
 
 def test_complete_arguments_start_the_job(sandbox):
     # The stand-ins do see a launch, and the arguments pass through.
-    _, started = sandbox('dist_train.sh', 'cfg.py', '2', '--resume')
+    _, started = sandbox('tools/dist_train.sh', 'cfg.py', '2', '--resume')
     assert len(started) == 1 and started[0].startswith(
         'python -m torch.distributed.run ')
     assert '--nproc_per_node=2' in started[0]
     assert started[0].endswith('cfg.py --launcher pytorch --resume')
-    _, started = sandbox('slurm_test.sh', 'gpu', 'job', 'cfg.py',
+    _, started = sandbox('tools/slurm_test.sh', 'gpu', 'job', 'cfg.py',
                          'epoch_1.pth', '--out', 'r.pkl')
     assert len(started) == 1 and started[0].startswith('srun -p gpu ')
     assert started[0].endswith(

@@ -188,6 +188,7 @@ def test_tool_loads_a_checkpoint_and_refuses_a_wrong_one(tmp_path, capsys):
     assert '--out must name a .onnx file' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_help():
     result = subprocess.run(
         [sys.executable, 'tools/deployment/pytorch2onnx.py', '--help'],

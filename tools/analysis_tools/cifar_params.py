@@ -27,6 +27,8 @@ import os.path as osp
 import sys
 from typing import Dict, NamedTuple, Optional
 
+from mmrla.utils import UserError, find_configs, main_entry, markdown_table
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # get_flops.py's counting is imported from the repository's tools.
 sys.path.insert(0, REPO)
@@ -182,23 +184,19 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmrla.utils import UserError, find_configs, markdown_table
-    try:
-        configs = find_configs(args.configs, args.config_dir)
-        if not configs:
-            raise UserError(f'no config under {args.config_dir}')
-        # The paper's order (tables 2, 11, 13, 1), then the others.
-        order = {name: i for i, name in enumerate(PAPER)}
-        configs = sorted(
-            configs,
-            key=lambda c:
-            (order.get(osp.splitext(osp.basename(c))[0], len(order)), c))
-        lines = markdown_table(HEADER, table_rows(configs, args.config_dir))
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    configs = find_configs(args.configs, args.config_dir)
+    if not configs:
+        raise UserError(f'no config under {args.config_dir}')
+    # The paper's order (tables 2, 11, 13, 1), then the others.
+    order = {name: i for i, name in enumerate(PAPER)}
+    configs = sorted(
+        configs,
+        key=lambda c:
+        (order.get(osp.splitext(osp.basename(c))[0], len(order)), c))
+    lines = markdown_table(HEADER, table_rows(configs, args.config_dir))
     print('\n'.join(lines))
     print('\nOurs: exact counts, M = 10^6; FLOPs are multiply-accumulates '
           'of one 32x32 image, as tools/analysis_tools/get_flops.py CONFIG '

@@ -17,6 +17,8 @@ import os.path as osp
 import sys
 from typing import Dict, Optional, Tuple
 
+from mmrla.utils import find_configs, main_entry, markdown_table
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO, 'configs', 'layer_attention')
 
@@ -112,14 +114,10 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmrla.utils import UserError, find_configs, markdown_table
-    try:
-        configs = find_configs(args.configs, CONFIG_DIR)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    configs = find_configs(args.configs, CONFIG_DIR)
     rows = []
     for config in configs:
         name = osp.splitext(osp.basename(config))[0]

@@ -1,8 +1,8 @@
 """Generate a synthetic 32x32 classification set in CIFAR's pickle format.
 
 The images, the file format and the MD5 caveat are described in
-:mod:`mmrla.utils.cifar_shapes`, which does the work; this is its command
-line.
+:mod:`mmrla.datasets.synthetic.cifar_shapes`, which does the work; this is
+its command line.
 
 Usage:
     python tools/dataset_converters/generate_cifar_shapes.py data/shapes32 \
@@ -10,7 +10,7 @@ Usage:
 """
 import argparse
 
-from mmrla.utils.cifar_shapes import CLASSES, FORMATS, write_cifar
+from mmrla.datasets.synthetic import CLASSES, FORMATS, write_cifar
 
 
 def parse_args(argv=None):
