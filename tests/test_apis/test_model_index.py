@@ -17,6 +17,7 @@ from mmrla.apis import (load_models, model_config_path, model_index_root,
 from mmrla.converters import convert_rlanet_state_dict
 from tests.fixtures.reference_models import RefRLAResNet, randomize_
 from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
+from tests.fixtures.sizes import slow_if_deep
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -53,7 +54,7 @@ def test_registering_again_changes_nothing():
     assert mmpretrain.list_models() == before
 
 
-@pytest.mark.parametrize('name,config', CLASSIFIERS)
+@pytest.mark.parametrize('name,config', slow_if_deep(CLASSIFIERS))
 def test_get_model_builds_each_classifier(name, config):
     from mmengine.config import Config
     model = mmpretrain.get_model(name)
