@@ -35,6 +35,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The demo drives the repository's tools in its own process, so that the
 # MD5 checks it turns off for the synthetic files stay off for them.
 sys.path.insert(0, REPO)
+from mmrla.utils import main_entry  # noqa: E402
+
 CONFIG = 'configs/cifar/r110rla_b128_cifar10.py'
 
 
@@ -109,21 +111,20 @@ def train_and_test(
         ``held_out`` (whether validation used held-out training images)
         and ``minutes`` (training time); None if a tool failed (it printed
         why).
+
+    Raises:
+        UserError: If the config's dataset reads no CIFAR pickles.
     """
-    from mmrla.utils import UserError, load_config
-    from mmrla.utils.cifar_shapes import (dataset_format, disable_md5_checks,
-                                          write_cifar)
+    from mmrla.datasets.synthetic import cifar_shapes
+    from mmrla.utils import load_config
     from tools.test import main as test
     from tools.train import main as train
 
-    try:
-        cfg = load_config(config)
-        fmt, held_out = dataset_format(cfg.train_dataloader.dataset.type)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return None
-    write_cifar(data, num_train, num_test, fmt)
-    disable_md5_checks()
+    cfg = load_config(config)
+    fmt, held_out = cifar_shapes.dataset_format(
+        cfg.train_dataloader.dataset.type)
+    cifar_shapes.write_cifar(data, num_train, num_test, fmt)
+    cifar_shapes.disable_md5_checks()
     options = ['--cfg-options', f'train_cfg.max_epochs={epochs}']
     for split in ('train', 'val', 'test'):
         options += [
@@ -153,6 +154,7 @@ def train_and_test(
         minutes=minutes)
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
     work_dir = args.work_dir or osp.join(

@@ -21,6 +21,8 @@ from typing import List, Optional
 
 from mmengine.config import DictAction
 
+from mmrla.utils import UserError, main_entry
+
 # The image suffixes DetInferencer reads from a folder.
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -73,58 +75,55 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _check_args(args: argparse.Namespace) -> Optional[str]:
-    """Return an error message naming the bad argument, or None."""
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse a missing input, a folder without images, or a bad option.
+
+    Raises:
+        UserError: Naming the bad argument.
+    """
     if not osp.exists(args.inputs):
-        return f'input {args.inputs} does not exist.'
+        raise UserError(f'input {args.inputs} does not exist.')
     if osp.isdir(args.inputs) and not any(name.lower().endswith(IMG_EXTENSIONS)
                                           for name in os.listdir(args.inputs)):
-        return (f'folder {args.inputs} holds no image '
-                f'({", ".join(IMG_EXTENSIONS)}).')
+        raise UserError(f'folder {args.inputs} holds no image '
+                        f'({", ".join(IMG_EXTENSIONS)}).')
     if not 0 <= args.pred_score_thr <= 1:
-        return f'--pred-score-thr must be in [0, 1], got ' \
-               f'{args.pred_score_thr}.'
+        raise UserError(f'--pred-score-thr must be in [0, 1], got '
+                        f'{args.pred_score_thr}.')
     if args.batch_size < 1:
-        return f'--batch-size must be positive, got {args.batch_size}.'
-    return None
+        raise UserError(
+            f'--batch-size must be positive, got {args.batch_size}.')
 
 
+@main_entry
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    error = _check_args(args)
-    if error:
-        print(f'error: {error}', file=sys.stderr)
-        return 2
-    # Imported late so that --help and argument errors answer at once; mmrla
+    check_args(args)
+    # The inference libraries load after the argument checks; mmrla (above)
     # before mmdet.apis keeps torch's TorchScript notice out of the output
     # (mmrla/_startup.py).
     from mmrla.apis import model_config_path
-    from mmrla.utils import (UserError, check_checkpoint,
-                             check_checkpoint_exists, check_model_config,
-                             load_config)
+    from mmrla.utils import (check_checkpoint, check_checkpoint_exists,
+                             check_model_config, load_config)
     try:
         # A .py path is a config file (load_config explains a missing one);
         # anything else may be a model name.
         config = args.config if args.config.endswith('.py') or \
             osp.isfile(args.config) else model_config_path(args.config)
     except ValueError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+        raise UserError(str(e)) from e
     from mmdet.apis import DetInferencer
-    try:
-        # The config (with its custom_imports of mmrla.models) is loaded
-        # here so that --cfg-options can change it before the model is built.
-        cfg = load_config(config, args.cfg_options)
-        check_checkpoint_exists(args.checkpoint, config)
-        # Checked before the inferencer loads it: mmengine would list every
-        # key of a wrong file, then draw random detections.
-        check_checkpoint(
-            check_model_config(cfg, config),
-            args.checkpoint,
-            allow_unexpected=False)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+
+    # The config (with its custom_imports of mmrla.models) is loaded here so
+    # that --cfg-options can change it before the model is built.
+    cfg = load_config(config, args.cfg_options)
+    check_checkpoint_exists(args.checkpoint, config)
+    # Checked before the inferencer loads it: mmengine would list every key
+    # of a wrong file, then draw random detections.
+    check_checkpoint(
+        check_model_config(cfg, config),
+        args.checkpoint,
+        allow_unexpected=False)
     # The inferencer draws into out_dir itself; the config's LocalVisBackend
     # has no save_dir here, and mmengine would warn that it cannot add it.
     if 'visualizer' in cfg:

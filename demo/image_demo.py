@@ -19,6 +19,8 @@ from typing import List
 
 import numpy as np
 
+from mmrla.utils import UserError, main_entry
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
@@ -48,33 +50,27 @@ def list_images(path: str) -> List[str]:
     return []
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
     images = list_images(args.img)
     if not images:
-        print(
-            f'error: {args.img} is neither an image nor a folder with '
-            f'images ({", ".join(IMAGE_EXTENSIONS)}).',
-            file=sys.stderr)
-        return 2
+        raise UserError(
+            f'{args.img} is neither an image nor a folder with images '
+            f'({", ".join(IMAGE_EXTENSIONS)}).')
     from mmpretrain.apis import ImageClassificationInferencer, get_model
 
-    from mmrla.utils import (UserError, check_checkpoint_exists,
-                             explained_build_errors, load_checked_checkpoint,
-                             load_config)
-    try:
-        cfg = load_config(args.config)
-        check_checkpoint_exists(args.checkpoint, args.config)
-        # Without weights: its class names are the config's dataset's.
-        with explained_build_errors(cfg, args.config):
-            model = get_model(cfg, device=args.device)
-        # Checked before loading: mmengine would list every key of a wrong
-        # file, then classify with random weights.
-        checkpoint = load_checked_checkpoint(
-            model, args.checkpoint, allow_unexpected=False)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    from mmrla.utils import (check_checkpoint_exists, explained_build_errors,
+                             load_checked_checkpoint, load_config)
+    cfg = load_config(args.config)
+    check_checkpoint_exists(args.checkpoint, args.config)
+    # Without weights: its class names are the config's dataset's.
+    with explained_build_errors(cfg, args.config):
+        model = get_model(cfg, device=args.device)
+    # Checked before loading: mmengine would list every key of a wrong file,
+    # then classify with random weights.
+    checkpoint = load_checked_checkpoint(
+        model, args.checkpoint, allow_unexpected=False)
     # Class names the checkpoint stores win, as in mmpretrain's get_model.
     meta = checkpoint.get('meta', {})
     if 'dataset_meta' in meta:

@@ -27,6 +27,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The demo drives the repository's tools in its own process, so that the
 # MD5 checks it turns off for the synthetic files stay off for them.
 sys.path.insert(0, REPO)
+from mmrla.utils import main_entry  # noqa: E402
+
 CONFIG = osp.join(REPO, 'configs', 'layer_attention',
                   'la-resnet20_b128_cifar10.py')
 
@@ -44,6 +46,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
     from demo.cifar_shapes import train_and_test

@@ -18,11 +18,12 @@ command, instead of evaluating a partly random model.
 import argparse
 import sys
 
+from mmrla.datasets.synthetic import accept_generated_cifar
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import (UserError, accept_generated_cifar, build_runner,
-                         check_checkpoint, check_checkpoint_exists,
-                         check_converted, check_data_paths, check_model_config,
-                         load_config, match_dataset_classes, parse_runner_args,
+from mmrla.utils import (UserError, build_runner, check_checkpoint,
+                         check_checkpoint_exists, check_converted,
+                         check_data_paths, check_model_config, load_config,
+                         main_entry, match_dataset_classes, parse_runner_args,
                          set_launcher_and_work_dir)
 
 
@@ -74,24 +75,21 @@ def merge_args(cfg, args):
     return cfg
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = merge_args(load_config(args.config, args.cfg_options), args)
-        # Before the runner logs the environment and the whole config.
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    # Before the runner logs the environment and the whole config.
+    model = check_model_config(cfg, args.config)
+    check_data_paths(cfg, ('test', ))
+    accept_generated_cifar(cfg, ('test', ))
+    if match_dataset_classes(cfg, args.config, ('test', )):
         model = check_model_config(cfg, args.config)
-        check_data_paths(cfg, ('test', ))
-        accept_generated_cifar(cfg, ('test', ))
-        if match_dataset_classes(cfg, args.config, ('test', )):
-            model = check_model_config(cfg, args.config)
-        # A wrong file is refused before mmengine's loader lists every key.
-        check_checkpoint(model, args.checkpoint)
-        del model
-        setup_cpu_distributed(cfg, args.launcher)
-        runner = build_runner(cfg, args.config)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    # A wrong file is refused before mmengine's loader lists every key.
+    check_checkpoint(model, args.checkpoint)
+    del model
+    setup_cpu_distributed(cfg, args.launcher)
+    runner = build_runner(cfg, args.config)
     if args.out:
         if _is_detection(cfg):
             from mmdet.evaluation import DumpDetResults

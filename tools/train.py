@@ -13,12 +13,13 @@ import os.path as osp
 import sys
 from typing import Optional
 
+from mmrla.datasets.synthetic import accept_generated_cifar
 from mmrla.engine import setup_cpu_distributed
 from mmrla.engine.safe_load import CheckpointLoadError
-from mmrla.utils import (UserError, accept_generated_cifar, build_runner,
-                         check_data_paths, check_model_config,
-                         check_pretrained_weights, check_start_weights,
-                         load_config, match_dataset_classes, parse_runner_args,
+from mmrla.utils import (UserError, build_runner, check_data_paths,
+                         check_model_config, check_pretrained_weights,
+                         check_start_weights, load_config, main_entry,
+                         match_dataset_classes, parse_runner_args,
                          set_launcher_and_work_dir)
 
 
@@ -113,34 +114,30 @@ def batch_size_note(cfg, launcher: str) -> Optional[str]:
             f'it by {total}/{base}.')
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = merge_args(load_config(args.config, args.cfg_options), args)
-        # Before the runner logs the environment and the whole config.
-        model = check_model_config(cfg, args.config)
-        # mmengine initializes weights (Pretrained included) even when it
-        # resumes, so the file is needed either way.
-        check_pretrained_weights(cfg)
-        check_start_weights(cfg, model)
-        del model
-        splits = ('train', ) if args.no_validate else ('train', 'val')
-        check_data_paths(cfg, splits)
-        accept_generated_cifar(cfg, splits)
-        match_dataset_classes(cfg, args.config, splits)
-        setup_cpu_distributed(cfg, args.launcher)
-        note = batch_size_note(cfg, args.launcher)
-        if note and int(os.environ.get('RANK', 0)) == 0:
-            print(note, flush=True)
-        runner = build_runner(cfg, args.config)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    # Before the runner logs the environment and the whole config.
+    model = check_model_config(cfg, args.config)
+    # mmengine initializes weights (Pretrained included) even when it
+    # resumes, so the file is needed either way.
+    check_pretrained_weights(cfg)
+    check_start_weights(cfg, model)
+    del model
+    splits = ('train', ) if args.no_validate else ('train', 'val')
+    check_data_paths(cfg, splits)
+    accept_generated_cifar(cfg, splits)
+    match_dataset_classes(cfg, args.config, splits)
+    setup_cpu_distributed(cfg, args.launcher)
+    note = batch_size_note(cfg, args.launcher)
+    if note and int(os.environ.get('RANK', 0)) == 0:
+        print(note, flush=True)
+    runner = build_runner(cfg, args.config)
     try:
         runner.train()
     except CheckpointLoadError as e:  # e.g. a remote init_cfg checkpoint
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+        raise UserError(str(e)) from e
     return 0
 
 

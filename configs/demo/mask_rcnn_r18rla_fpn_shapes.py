@@ -1,7 +1,7 @@
 # The Quick start demo: Mask R-CNN with an RLA-ResNet-18 backbone, trained
 # from scratch on CPU on the synthetic shapes dataset
 # (tools/dataset_converters/generate_shapes.py). Run it with
-# `bash tools/demo.sh`; see tools/demo.py.
+# `bash demo/quick_start.sh`; see demo/quick_start.py.
 _base_ = [
     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     '../_base_/default_runtime_rla.py'

@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmrla.converters import (UnconvertedCheckpointError, check_unconverted,
                               read_state_dict, strip_module_prefix)
 from mmrla.engine.safe_load import CheckpointLoadError
-from .cli import UserError
+from .errors import UserError
 
 
 class CheckpointMismatch(NamedTuple):
@@ -74,7 +74,7 @@ def check_checkpoint_exists(filename: str,
         >>> check_checkpoint_exists('epoch_12.pth', 'configs/r50rla.py')
         Traceback (most recent call last):
         ...
-        mmrla.utils.cli.UserError: Checkpoint epoch_12.pth does not exist. \
+        mmrla.utils.errors.UserError: Checkpoint epoch_12.pth does not exist. \
 Train one with tools/train.py configs/r50rla.py (it saves epoch_N.pth in \
 work_dirs/r50rla/), or convert the authors' released weights with \
 tools/model_converters/rlanet_to_mmrla.py.

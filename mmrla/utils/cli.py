@@ -12,10 +12,8 @@ from mmengine.config import Config, DictAction
 from mmrla.converters import (UnconvertedCheckpointError,
                               check_checkpoint_file, check_pretrained_file)
 from mmrla.engine.safe_load import CheckpointLoadError
-
-
-class UserError(Exception):
-    """A mistake in the user's input; tools print it without a traceback."""
+from .errors import UserError
+from .model_check import explained_build_errors
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -303,8 +301,6 @@ def build_runner(cfg: Config, config_path: str):
     """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-
-    from .model_check import explained_build_errors
     with explained_build_errors(cfg, config_path):
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
             Runner.from_cfg(cfg)

@@ -20,7 +20,7 @@ from mmengine.config import Config
 from mmengine.registry import Registry
 
 from .build import build_model_without_weights
-from .cli import UserError
+from .errors import UserError
 
 # mmengine's build_from_cfg: "X is not in the mmdet::model registry. ..."
 _NOT_REGISTERED = re.compile(

@@ -15,8 +15,9 @@ import mmrla  # noqa: F401  (registers the models)
 from mmrla.apis import (load_models, model_config_path, model_index_root,
                         register_models)
 from mmrla.converters import convert_rlanet_state_dict
+from tests.fixtures.reference_models import RefRLAResNet, randomize_
 from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
-from tests.reference_models import RefRLAResNet, randomize_
+from tests.fixtures.sizes import slow_if_deep
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -75,7 +76,7 @@ def test_registering_again_changes_nothing():
     assert mmpretrain.list_models() == before
 
 
-@pytest.mark.parametrize('name,config', CLASSIFIERS)
+@pytest.mark.parametrize('name,config', slow_if_deep(CLASSIFIERS))
 def test_get_model_builds_each_classifier(name, config):
     from mmengine.config import Config
     model = mmpretrain.get_model(name)
@@ -121,6 +122,7 @@ def test_detectors_by_name_for_det_inferencer():
         model_config_path('rla-resnet5')
 
 
+@pytest.mark.slow
 def test_an_installed_wheel_carries_the_model_index(tmp_path):
     """``pip install .`` (not editable) copies the configs and the model
     index into mmrla/.mim; models by name work from there."""

@@ -6,6 +6,8 @@ import pytest
 import torch.nn as nn
 from mmengine.config import Config
 
+from tests.fixtures.sizes import slow_if_deep
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # config: (exact parameter count, the paper's Table 3 figure in 2**20 units).
@@ -35,7 +37,7 @@ def _optimizer(cfg):
     }
 
 
-@pytest.mark.parametrize('name', sorted(PARAMS))
+@pytest.mark.parametrize('name', slow_if_deep(sorted(PARAMS)))
 def test_config_builds_with_the_papers_param_count(name):
     from mmpretrain.registry import MODELS
     cfg = _cfg(name)

@@ -20,9 +20,9 @@ from mmrla.converters import (RELEASED_CHECKPOINTS, UnconvertedCheckpointError,
                               check_pretrained_file, conversion_command,
                               find_released)
 from tests.fixtures.det_configs import REPO, config_path
+from tests.fixtures.reference_models import RefRLAResNet
 from tests.fixtures.rlanet_checkpoints import (authors_imagenet_checkpoint,
                                                save_authors_detector)
-from tests.reference_models import RefRLAResNet
 
 register_all_modules(init_default_scope=False)
 

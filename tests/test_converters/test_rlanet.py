@@ -6,8 +6,8 @@ from mmengine.config import Config
 
 from mmrla.converters import convert_rlanet_state_dict
 from mmrla.models import RLAResNet
+from tests.fixtures.reference_models import RefRLAResNet, randomize_
 from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
-from tests.reference_models import RefRLAResNet, randomize_
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -1,7 +1,7 @@
 """The authors' ablation models (models/resnet_rla_*.py, resnet_k.py),
-restated in tests/reference_models.py with their key layout, convert into
-the models of configs/ablations/ with no missing or unexpected key and give
-the same logits."""
+restated in tests/fixtures/reference_models.py with their key layout,
+convert into the models of configs/ablations/ with no missing or unexpected
+key and give the same logits."""
 import os.path as osp
 
 import pytest
@@ -11,8 +11,9 @@ from mmengine.config import Config
 from mmrla.converters import (ABLATION_ARCHS, convert_rlanet_state_dict,
                               detect_ablation_layout, find_ablation,
                               strip_module_prefix)
+from tests.fixtures.reference_models import (RefResNetK, RefRLAResNet,
+                                             randomize_)
 from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
-from tests.reference_models import RefResNetK, RefRLAResNet, randomize_
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -22,6 +22,7 @@ from tests.fixtures.rlanet_checkpoints import (COCO_CLASSES,
                                                reference_detection_backbone,
                                                released_detector,
                                                save_authors_detector)
+from tests.fixtures.sizes import slow_if_deep
 
 register_all_modules(init_default_scope=False)
 
@@ -42,7 +43,7 @@ def _reference(backbone):
 
 
 @pytest.mark.parametrize('family', FAMILIES)
-@pytest.mark.parametrize('backbone', BACKBONES)
+@pytest.mark.parametrize('backbone', slow_if_deep(BACKBONES))
 def test_released_detector_converts_loads_strictly_and_matches(
         backbone, family, tmp_path, capsys):
     from tools.model_converters.rlanet_to_mmrla import main as convert

@@ -5,7 +5,7 @@ import torch
 from mmengine.config import Config
 
 from mmrla.converters import convert_rlanet_state_dict
-from tests.reference_models import RefRLAMobileNetV2, randomize_
+from tests.fixtures.reference_models import RefRLAMobileNetV2, randomize_
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

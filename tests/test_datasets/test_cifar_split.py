@@ -8,7 +8,7 @@ import pytest
 
 from mmrla.datasets import CIFAR10Split, CIFAR100Split
 from mmrla.datasets.cifar_split import held_out_slice
-from mmrla.utils.cifar_shapes import FORMATS, write_cifar
+from mmrla.datasets.synthetic import FORMATS, write_cifar
 from tests.fixtures.tiny_cifar import tiny_cifar  # noqa: F401
 from tests.fixtures.tiny_cifar import tiny_cifar_root  # noqa: F401
 from tests.fixtures.tiny_cifar import NUM_TEST, NUM_TRAIN

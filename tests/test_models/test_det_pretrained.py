@@ -12,16 +12,19 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 from tests.fixtures.det_configs import config_path
+from tests.fixtures.reference_models import RefRLAResNet, randomize_
 from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
-from tests.reference_models import RefRLAResNet, randomize_
+from tests.fixtures.sizes import slow_if_deep
 
 register_all_modules(init_default_scope=False)
 
 
-@pytest.mark.parametrize('family,backbone,ref_kwargs', [
-    ('retinanet', 'r50rlaeca', dict(eca=[5, 5, 5, 7])),
-    ('faster_rcnn', 'r101rla', dict(layers=(3, 4, 23, 3))),
-])
+@pytest.mark.parametrize(
+    'family,backbone,ref_kwargs',
+    slow_if_deep([
+        ('retinanet', 'r50rlaeca', dict(eca=[5, 5, 5, 7])),
+        ('faster_rcnn', 'r101rla', dict(layers=(3, 4, 23, 3))),
+    ]))
 def test_converted_weights_load_through_init_cfg(family, backbone, ref_kwargs,
                                                  tmp_path):
     from tools.model_converters.rlanet_to_mmrla import main as convert

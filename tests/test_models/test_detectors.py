@@ -16,6 +16,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 
 from tests.fixtures.det_configs import load_small_cfg
+from tests.fixtures.sizes import slow_if_deep
 from tests.fixtures.tiny_coco import tiny_coco_fixture  # noqa: F401
 
 register_all_modules(init_default_scope=False)
@@ -33,7 +34,7 @@ def _total(value):
 
 
 @pytest.mark.parametrize('family', ['faster_rcnn', 'mask_rcnn', 'retinanet'])
-@pytest.mark.parametrize('backbone', ['r50rla', 'r101rla'])
+@pytest.mark.parametrize('backbone', slow_if_deep(['r50rla', 'r101rla']))
 def test_train_forward_and_predict(family, backbone, tiny_coco):
     torch.manual_seed(0)
     cfg = load_small_cfg(family, backbone, tiny_coco)

@@ -14,6 +14,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 pytestmark = pytest.mark.timeout(600)
 
 
+@pytest.mark.slow
 def test_benchmark_runs_and_writes_well_formed_json(tmp_path, capsys):
     out = tmp_path / 'bench.json'
     assert benchmark.main([
@@ -59,6 +60,7 @@ def test_benchmark_runs_and_writes_well_formed_json(tmp_path, capsys):
     assert '| RLA-ResNet-50 | 25.87M |' in table
 
 
+@pytest.mark.slow
 def test_benchmark_output_is_its_table_and_a_few_progress_lines(tmp_path):
     # A subprocess: what a user sees, mmengine's loggers included.
     proc = run_tool('tools/analysis_tools/benchmark.py', '--groups', 'resnet',
@@ -80,6 +82,7 @@ def test_benchmark_rejects_unknown_models(capsys):
     assert "unknown --models ['ResNet-5O']" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_stable_allocator_takes_effect_in_a_fresh_process():
     # A subprocess: the setting is process-wide and must not leak into the
     # test session.
@@ -101,6 +104,7 @@ def test_adaptive_roi_sampling_is_fixed_for_detectors():
     assert [m.sampling_ratio for m in model] == [2, 3]
 
 
+@pytest.mark.slow
 def test_fastpaths_group_times_plain_fast_and_deployed_models(tmp_path):
     out = tmp_path / 'fast.json'
     assert benchmark.main([
@@ -121,6 +125,7 @@ def test_fastpaths_group_times_plain_fast_and_deployed_models(tmp_path):
     assert 'train_b2' in rows[1] and 'train_b2' not in rows[2]
 
 
+@pytest.mark.slow
 def test_deploy_times_rla_models_deployed_and_baselines_as_built(tmp_path):
     out = tmp_path / 'deploy.json'
     assert benchmark.main([

@@ -11,7 +11,7 @@ import pickle
 import pytest
 import torch
 
-from mmrla.utils.cifar_shapes import FORMATS
+from mmrla.datasets.synthetic import FORMATS
 from tests.fixtures.console import REPO, run_tool, screen
 from tests.fixtures.tiny_cifar import tiny_cifar  # noqa: F401
 from tests.fixtures.tiny_cifar import tiny_cifar_root  # noqa: F401
@@ -65,6 +65,7 @@ def _val_records(work_dir):
     return [r for r in records if 'accuracy/top1' in r]
 
 
+@pytest.mark.slow
 def test_train_keeps_the_best_validation_checkpoint_and_test_uses_it(
         tiny_cifar, tmp_path, capsys):  # noqa: F811
     work_dir = tmp_path / 'work'
@@ -133,6 +134,7 @@ def _missing_data_line(split, root):
             'data_root=/path/to/data.')
 
 
+@pytest.mark.slow
 def test_train_without_data_says_where_the_files_come_from_first(tmp_path):
     root = tmp_path / 'cifar10'
     proc = run_tool('tools/train.py', CIFAR_CONFIG, '--work-dir',
@@ -144,6 +146,7 @@ def test_train_without_data_says_where_the_files_come_from_first(tmp_path):
     assert not (tmp_path / 'work').exists()  # no runner was started
 
 
+@pytest.mark.slow
 def test_test_without_data_says_where_the_files_come_from_first(
         tmp_path, capsys):
     root = tmp_path / 'cifar10'

@@ -4,6 +4,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.fixtures.distributed import free_port, load_rank_dumps
@@ -11,6 +12,7 @@ from tests.fixtures.tiny_imagenet import tiny_imagenet  # noqa: F401
 from tests.fixtures.tiny_imagenet import REPO, write_tiny_config
 
 
+@pytest.mark.slow
 def test_two_process_cpu_training_keeps_ranks_in_sync(
         tiny_imagenet,  # noqa: F811
         tmp_path):

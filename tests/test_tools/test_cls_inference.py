@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from mmrla.converters import convert_rlanet_state_dict
-from tests.reference_models import RefRLAMobileNetV2, randomize_
+from tests.fixtures.reference_models import RefRLAMobileNetV2, randomize_
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'mobilenetv2rlaeca_2xb48_in1k.py')

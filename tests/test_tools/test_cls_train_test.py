@@ -31,6 +31,7 @@ def _scalars(work_dir):
         return [json.loads(line) for line in f]
 
 
+@pytest.mark.slow
 def test_train_validate_resume_and_test(
         tiny_imagenet,  # noqa: F811
         tmp_path,
@@ -83,6 +84,7 @@ def test_train_validate_resume_and_test(
     assert preds[0]['pred_score'].shape == (1000, )
 
 
+@pytest.mark.slow
 def test_resnet_config_trains_one_epoch(tiny_imagenet, tmp_path):  # noqa: F811
     cfg = write_tiny_config(
         str(tmp_path / 'r50eca.py'),

@@ -169,6 +169,7 @@ def test_demo_refuses_unconverted_and_incomplete_checkpoints(
     assert 'roi_head.bbox_head.fc_cls.weight' in err
 
 
+@pytest.mark.slow
 def test_demo_prints_its_results_and_no_warning(confident_checkpoint,
                                                 tiny_coco, tmp_path):
     # A subprocess: mmengine's logger writes to the real terminal.

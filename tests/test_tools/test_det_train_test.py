@@ -98,6 +98,7 @@ def _scalars(work_dir):
 
 # RetinaNet runs the same tools; its training and prediction are covered by
 # tests/test_models/test_detectors.py, which keeps this module fast.
+@pytest.mark.slow
 @pytest.mark.parametrize('family', ['faster_rcnn', 'mask_rcnn'])
 def test_train_then_test(family, tiny_coco, tmp_path):
     config = config_path(family, 'r50rla')

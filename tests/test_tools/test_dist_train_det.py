@@ -12,6 +12,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from tests.fixtures.det_configs import (REPO, cli_options, config_path,
@@ -20,6 +21,7 @@ from tests.fixtures.distributed import free_port, load_rank_dumps
 from tests.fixtures.tiny_coco import tiny_coco_fixture  # noqa: F401
 
 
+@pytest.mark.slow
 def test_two_process_cpu_training(tiny_coco, tmp_path):
     dump_dir = tmp_path / 'ranks'
     # The real config plus a hook that dumps each rank's weights.

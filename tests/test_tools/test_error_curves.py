@@ -29,7 +29,7 @@ def _options(options):
 def runs(tiny_cifar_root, tmp_path_factory):  # noqa: F811
     """ResNet-20 and LA-ResNet-20, 2 epochs of 2 iterations each, with the
     training accuracy logged; and LA-ResNet-20 without it."""
-    from mmrla.utils.cifar_shapes import disable_md5_checks
+    from mmrla.datasets.synthetic.cifar_shapes import disable_md5_checks
     from tools.train import main
     patch = pytest.MonkeyPatch()
     disable_md5_checks(patch.setattr)

@@ -19,8 +19,8 @@ import time
 import pytest
 import torch
 
+from mmrla.datasets.synthetic import generate_shapes
 from mmrla.engine.safe_load import load_checkpoint_file
-from mmrla.utils.shapes import generate_shapes
 from tests.fixtures.distributed import free_port
 from tests.fixtures.tiny_imagenet import REPO
 
@@ -203,6 +203,7 @@ def _assert_resume_is_exact(tmp_path, config, processes, last) -> None:
                            state['rpn_head.rpn_conv.weight'])
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_detector_ends_as_uninterrupted(tmp_path, shapes):
     # 8 images, batches of 2: 4 iterations per epoch, 2 epochs; checkpoints
     # every 2 iterations, so resuming lands in the middle of an epoch.
@@ -214,6 +215,7 @@ def test_killed_and_resumed_detector_ends_as_uninterrupted(tmp_path, shapes):
     _assert_resume_is_exact(tmp_path, config, processes=1, last=8)
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_distributed_run_ends_as_uninterrupted(
         tmp_path, shapes):
     # 2 processes x 2 images: 2 iterations per pass over the data, iterated

@@ -14,6 +14,7 @@ from tests.fixtures.tiny_imagenet import write_tiny_config
 CONFIG = 'configs/r50rla_4xb64_in1k.py'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'option,message',
     [('model.backbone.type=RLAResnet',
@@ -47,6 +48,7 @@ def _is_the_refusal(lines, checkpoint):
         f'error: {checkpoint} does not fit the model of the config')
 
 
+@pytest.mark.slow
 def test_test_refuses_a_wrong_model_checkpoint_first(
         tiny_imagenet,  # noqa: F811
         wrong_checkpoint,
@@ -61,6 +63,7 @@ def test_test_refuses_a_wrong_model_checkpoint_first(
         proc.stdout[-3000:]
 
 
+@pytest.mark.slow
 def test_image_demo_refuses_a_wrong_model_checkpoint_first(
         wrong_checkpoint, tmp_path):
     image = tmp_path / 'img.jpg'

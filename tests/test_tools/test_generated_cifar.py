@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mmrla.utils.cifar_shapes import write_cifar
+from mmrla.datasets.synthetic.cifar_shapes import write_cifar
 from tests.fixtures.console import REPO
 from tests.fixtures.tiny_cifar import CIFAR_CONFIG
 

@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from tests.fixtures.sizes import slow_if_deep
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # config: (params, FLOPs) as printed in Table 3, in units of 2**20 / 2**30.
@@ -26,7 +28,7 @@ def _run(capsys, *args):
     return code, capsys.readouterr()
 
 
-@pytest.mark.parametrize('name', sorted(TABLE3))
+@pytest.mark.parametrize('name', slow_if_deep(sorted(TABLE3)))
 def test_params_and_flops_match_table3(name, capsys):
     code, out = _run(capsys, osp.join(REPO, 'configs', name))
     assert code == 0

@@ -1,9 +1,10 @@
-"""Every shell script of tools/ answers -h/--help with its usage, and the
-launchers refuse too few arguments with it, starting nothing.
+"""Every shell script of tools/ and demo/ answers -h/--help with its usage,
+and the launchers refuse too few arguments with it, starting nothing.
 
-The scripts run from a copy of tools/ in which ``python``, ``python3.11``
-and ``srun`` are stand-ins that only record that they were started (so a
-script that ignored --help would not set up a venv or launch a job).
+The scripts run from a copy of tools/ and demo/ in which ``python``,
+``python3.11`` and ``srun`` are stand-ins that only record that they were
+started (so a script that ignored --help would not set up a venv or launch a
+job).
 """
 import glob
 import os
@@ -15,8 +16,11 @@ import pytest
 
 from tests.fixtures.console import REPO
 
+FOLDERS = ('tools', 'demo')
+# Paths relative to the repository, e.g. 'tools/dist_train.sh'.
 SCRIPTS = sorted(
-    osp.basename(p) for p in glob.glob(osp.join(REPO, 'tools', '*.sh')))
+    osp.relpath(p, REPO) for folder in FOLDERS
+    for p in glob.glob(osp.join(REPO, folder, '*.sh')))
 # The positional arguments of each launcher; the other scripts take none.
 REQUIRED = {
     'dist_train.sh': ['cfg.py', '2'],
@@ -24,7 +28,7 @@ REQUIRED = {
     'slurm_train.sh': ['gpu', 'job', 'cfg.py', 'work_dir'],
     'slurm_test.sh': ['gpu', 'job', 'cfg.py', 'epoch_1.pth'],
 }
-NO_ARGUMENTS = {'demo.sh', 'run_tests.sh', 'setup_env.sh'}
+NO_ARGUMENTS = {'quick_start.sh', 'run_tests.sh', 'setup_env.sh'}
 # What the usage of each launcher must mention.
 ENVIRONMENT = {
     'dist_train.sh': ['NNODES', 'NODE_RANK', 'MASTER_ADDR', 'PORT'],
@@ -44,10 +48,11 @@ def _stand_in(path, name, log):
 @pytest.fixture
 def sandbox(tmp_path):
     """``run(script, *args) -> (process, started programs)``."""
-    tools = tmp_path / 'repo' / 'tools'
-    tools.mkdir(parents=True)
-    for name in SCRIPTS:
-        shutil.copy(osp.join(REPO, 'tools', name), tools / name)
+    repo = tmp_path / 'repo'
+    for folder in FOLDERS:
+        (repo / folder).mkdir(parents=True)
+    for path in SCRIPTS:
+        shutil.copy(osp.join(REPO, path), repo / path)
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     log = tmp_path / 'started.txt'
@@ -60,8 +65,9 @@ def sandbox(tmp_path):
     env.pop('VENV', None)
     env.pop('VIRTUAL_ENV', None)
 
-    def run(name, *args, **variables):
-        """``variables``: environment changes, None unsets one."""
+    def run(path, *args, **variables):
+        """``path`` relative to the repository; ``variables``: environment
+        changes, None unsets one."""
         if log.exists():
             log.unlink()
         run_env = dict(env)
@@ -70,8 +76,8 @@ def sandbox(tmp_path):
                 run_env.pop(key, None)
             else:
                 run_env[key] = value
-        proc = subprocess.run(['bash', str(tools / name), *args],
-                              cwd=tmp_path / 'repo',
+        proc = subprocess.run(['bash', str(repo / path), *args],
+                              cwd=repo,
                               env=run_env,
                               capture_output=True,
                               text=True,
@@ -83,16 +89,17 @@ def sandbox(tmp_path):
 
 
 def test_every_script_is_classified():
-    assert set(SCRIPTS) == set(REQUIRED) | NO_ARGUMENTS
+    names = sorted(osp.basename(p) for p in SCRIPTS)
+    assert names == sorted(set(REQUIRED) | NO_ARGUMENTS)
 
 
 @pytest.mark.parametrize('flag', ['--help', '-h'])
-@pytest.mark.parametrize('name', SCRIPTS)
-def test_help_prints_the_usage_and_starts_nothing(sandbox, name, flag):
-    proc, started = sandbox(name, flag)
+@pytest.mark.parametrize('path', SCRIPTS)
+def test_help_prints_the_usage_and_starts_nothing(sandbox, path, flag):
+    proc, started = sandbox(path, flag)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f'Usage: bash tools/{name}')
-    for variable in ENVIRONMENT.get(name, []):
+    assert proc.stdout.startswith(f'Usage: bash {path}')
+    for variable in ENVIRONMENT.get(osp.basename(path), []):
         assert variable in proc.stdout
     assert started == [] and proc.stderr == ''
 
@@ -100,7 +107,7 @@ def test_help_prints_the_usage_and_starts_nothing(sandbox, name, flag):
 @pytest.mark.parametrize('name', sorted(REQUIRED))
 def test_too_few_arguments_print_the_usage_and_start_nothing(sandbox, name):
     for given in range(len(REQUIRED[name])):
-        proc, started = sandbox(name, *REQUIRED[name][:given])
+        proc, started = sandbox(f'tools/{name}', *REQUIRED[name][:given])
         assert proc.returncode == 2
         assert proc.stderr.startswith(f'error: {name} needs ')
         assert f'Usage: bash tools/{name}' in proc.stderr
@@ -110,31 +117,26 @@ def test_too_few_arguments_print_the_usage_and_start_nothing(sandbox, name):
 @pytest.mark.parametrize('name', ['dist_train.sh', 'dist_test.sh'])
 def test_dist_launchers_want_a_number_of_processes(sandbox, name):
     args = REQUIRED[name][:-1] + ['--resume']
-    proc, started = sandbox(name, *args)
+    proc, started = sandbox(f'tools/{name}', *args)
     assert proc.returncode == 2 and 'a positive integer' in proc.stderr
     assert started == []
 
 
 def test_complete_arguments_start_the_job(sandbox):
     # The stand-ins do see a launch, and the arguments pass through.
-    _, started = sandbox('dist_train.sh', 'cfg.py', '2', '--resume')
+    _, started = sandbox('tools/dist_train.sh', 'cfg.py', '2', '--resume')
     assert len(started) == 1 and started[0].startswith(
         'python -m torch.distributed.run ')
     assert '--nproc_per_node=2' in started[0]
     assert started[0].endswith('cfg.py --launcher pytorch --resume')
-    _, started = sandbox('slurm_test.sh', 'gpu', 'job', 'cfg.py',
+    _, started = sandbox('tools/slurm_test.sh', 'gpu', 'job', 'cfg.py',
                          'epoch_1.pth', '--out', 'r.pkl')
     assert len(started) == 1 and started[0].startswith('srun -p gpu ')
     assert started[0].endswith(
         'cfg.py epoch_1.pth --launcher=slurm --out r.pkl')
 
 
-LAUNCHES = {
-    'dist_train.sh': ['cfg.py', '2'],
-    'dist_test.sh': ['cfg.py', 'epoch_1.pth', '2'],
-    'slurm_train.sh': ['gpu', 'job', 'cfg.py', 'work_dir'],
-    'slurm_test.sh': ['gpu', 'job', 'cfg.py', 'epoch_1.pth'],
-}
+LAUNCHES = REQUIRED
 
 
 def _python_of(started):
@@ -155,7 +157,7 @@ def test_launchers_use_the_repository_venv_from_a_fresh_shell(
     venv_python.parent.mkdir(parents=True)
     _stand_in(venv_python, 'venv-python', tmp_path / 'started.txt')
     # Nothing chosen, nothing activated: the repository's .venv.
-    _, started = sandbox(name, *LAUNCHES[name], PYTHON=None)
+    _, started = sandbox(f'tools/{name}', *LAUNCHES[name], PYTHON=None)
     assert len(started) == 1
     if name.startswith('slurm'):
         # srun runs the program on the nodes: it gets the venv's path.
@@ -164,18 +166,18 @@ def test_launchers_use_the_repository_venv_from_a_fresh_shell(
         assert _python_of(started) == 'venv-python'
     # PYTHON, or an activated virtual environment, is a choice it keeps.
     other = tmp_path / 'bin' / 'python3.11'
-    _, started = sandbox(name, *LAUNCHES[name], PYTHON=str(other))
+    _, started = sandbox(f'tools/{name}', *LAUNCHES[name], PYTHON=str(other))
     assert (f'{other} -u ' in started[0]) if name.startswith('slurm') \
         else _python_of(started) == 'python3.11'
     _, started = sandbox(
-        name, *LAUNCHES[name], PYTHON=None, VIRTUAL_ENV='/opt/env')
+        f'tools/{name}', *LAUNCHES[name], PYTHON=None, VIRTUAL_ENV='/opt/env')
     assert ' python -u ' in started[0] if name.startswith('slurm') \
         else _python_of(started) == 'python'
 
 
 @pytest.mark.parametrize('name', sorted(LAUNCHES))
 def test_launchers_without_a_venv_use_python_from_the_path(sandbox, name):
-    _, started = sandbox(name, *LAUNCHES[name], PYTHON=None)
+    _, started = sandbox(f'tools/{name}', *LAUNCHES[name], PYTHON=None)
     assert len(started) == 1
     assert ' python -u ' in started[0] if name.startswith('slurm') \
         else _python_of(started) == 'python'
@@ -188,7 +190,7 @@ def test_launchers_without_a_venv_use_python_from_the_path(sandbox, name):
 def test_dist_train_from_a_fresh_shell_after_set_up(tmp_path):
     """``dist_train.sh CONFIG 2`` with nothing activated and no PYTHON: a
     bare environment whose PATH has no Python with torch."""
-    from mmrla.utils.cifar_shapes import write_image_folders
+    from mmrla.datasets.synthetic.cifar_shapes import write_image_folders
     from tests.fixtures.distributed import free_port
     root = write_image_folders(str(tmp_path / 'data'), 8, 4, 4)
     with open(

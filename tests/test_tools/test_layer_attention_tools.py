@@ -52,8 +52,8 @@ def _visualize(*args):
 @pytest.fixture(scope='module')
 def la20_checkpoint(tiny_cifar_root, tmp_path_factory):
     """One epoch of LA-ResNet-20 on the tiny set (2 iterations)."""
-    from mmrla.utils import cifar_shapes
-    from mmrla.utils.cifar_shapes import disable_md5_checks
+    from mmrla.datasets.synthetic import cifar_shapes
+    from mmrla.datasets.synthetic.cifar_shapes import disable_md5_checks
     patch = pytest.MonkeyPatch()
     disable_md5_checks(patch.setattr)
     # The tool turns them off too: for this fixture only.
@@ -68,6 +68,7 @@ def la20_checkpoint(tiny_cifar_root, tmp_path_factory):
     return work_dir / 'epoch_1.pth'
 
 
+@pytest.mark.slow
 def test_cifar_config_trains_and_tests(la20_checkpoint, tiny_cifar, tmp_path,
                                        capsys):
     ckpt = torch.load(la20_checkpoint, map_location='cpu', weights_only=False)
@@ -103,6 +104,7 @@ def test_missing_cifar_folder_is_explained(tmp_path, capsys):
     assert osp.join('no_cifar', 'cifar-10-batches-py') in err
 
 
+@pytest.mark.slow
 def test_coco2014_config_trains_and_tests(tiny_coco, tmp_path):
     config = osp.join(REPO, 'configs', 'layer_attention',
                       'faster-rcnn_la-r50_coco2014.py')
@@ -126,6 +128,7 @@ def _png(path):
         return np.asarray(img.convert('RGB'))
 
 
+@pytest.mark.slow
 def test_visualization_on_image_folder(la20_checkpoint, tmp_path):
     folder = tmp_path / 'images'
     folder.mkdir()
@@ -171,6 +174,7 @@ def test_visualization_on_image_folder(la20_checkpoint, tmp_path):
         torch.cat(records).numpy(), attention[0], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_visualization_on_test_set(la20_checkpoint, tiny_cifar, tmp_path):
     out_dir = tmp_path / 'vis'
     assert _visualize(LA20, la20_checkpoint, '--num-images', 6, '--out-dir',
@@ -181,6 +185,7 @@ def test_visualization_on_test_set(la20_checkpoint, tiny_cifar, tmp_path):
     assert result['images'] == [f'test[{i}]' for i in range(6)]
 
 
+@pytest.mark.slow
 def test_visualization_gradcam(la20_checkpoint, tmp_path):
     # grad-cam is a pinned test requirement: no skip if it is missing.
     image = tmp_path / 'x.png'
@@ -198,6 +203,7 @@ def test_visualization_gradcam(la20_checkpoint, tmp_path):
     _png(out_dir / 'gradcam_x.png')
 
 
+@pytest.mark.slow
 def test_visualization_errors(la20_checkpoint, tmp_path, capsys):
     baseline = osp.join(REPO, 'configs', 'layer_attention',
                         'resnet20_b128_cifar10.py')
@@ -226,7 +232,7 @@ def test_param_table(capsys):
 def test_cifar_generator_writes_what_cifar10_reads(tmp_path, monkeypatch):
     from mmpretrain.datasets import CIFAR10, CIFAR100
 
-    from mmrla.utils.cifar_shapes import disable_md5_checks
+    from mmrla.datasets.synthetic import disable_md5_checks
     from tools.dataset_converters.generate_cifar_shapes import main
     disable_md5_checks(monkeypatch.setattr)
     main([str(tmp_path / 'c10'), '--num-train', '30', '--num-test', '9'])
@@ -248,6 +254,7 @@ def test_cifar_generator_writes_what_cifar10_reads(tmp_path, monkeypatch):
             download=False)) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tool', TOOLS)
 def test_tools_answer_help(tool):
     proc = subprocess.run([sys.executable, f'tools/{tool}', '--help'],

@@ -16,8 +16,8 @@ import sys
 import pytest
 import torch
 
-from mmrla.utils.cifar_shapes import write_image_folders
-from mmrla.utils.shapes import CLASSES, generate_shapes
+from mmrla.datasets.synthetic.cifar_shapes import write_image_folders
+from mmrla.datasets.synthetic.shapes import CLASSES, generate_shapes
 from tests.fixtures.console import REPO, screen
 from tests.fixtures.tiny_imagenet import make_tiny_imagenet
 

@@ -21,6 +21,7 @@ from mmengine.config import Config
 
 from mmrla.models.utils import pool_hidden_state
 from tests.fixtures.det_configs import config_path
+from tests.fixtures.sizes import slow_if_deep
 from tools.deployment.pytorch2onnx import (build_exportable,
                                            compare_with_onnxruntime, export,
                                            main, verify_shapes)
@@ -62,7 +63,7 @@ def _assert_matches(results, count):
         assert r['max_abs_diff'] <= REL_TOL * r['max_abs_output'], r
 
 
-@pytest.mark.parametrize('name', CLS_CONFIGS)
+@pytest.mark.parametrize('name', slow_if_deep(CLS_CONFIGS))
 def test_classifiers_export_with_dynamic_shapes(name, tmp_path):
     module, task = _model(osp.join(REPO, 'configs', name))
     assert task == 'classification'
@@ -75,8 +76,9 @@ def test_classifiers_export_with_dynamic_shapes(name, tmp_path):
         compare_with_onnxruntime(module, out, shapes, ABS_TOL, 0), 2)
 
 
-@pytest.mark.parametrize('family,backbone', [('faster_rcnn', 'r50rla'),
-                                             ('retinanet', 'r101rlaeca')])
+@pytest.mark.parametrize(
+    'family,backbone',
+    slow_if_deep([('faster_rcnn', 'r50rla'), ('retinanet', 'r101rlaeca')]))
 def test_detection_backbone_and_neck_export(family, backbone, tmp_path):
     module, task = _model(config_path(family, backbone))
     assert task == 'detection'
@@ -188,6 +190,7 @@ def test_tool_loads_a_checkpoint_and_refuses_a_wrong_one(tmp_path, capsys):
     assert '--out must name a .onnx file' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_help():
     result = subprocess.run(
         [sys.executable, 'tools/deployment/pytorch2onnx.py', '--help'],

@@ -31,6 +31,7 @@ def _assert_quiet(result):
             'tools/setup_env.sh installs setuptools<80.9)')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tool', ['tools/train.py', 'tools/test.py'])
 def test_help_is_quiet(tool):
     result = _run(tool, '--help')
@@ -38,6 +39,7 @@ def test_help_is_quiet(tool):
     _assert_quiet(result)
 
 
+@pytest.mark.slow
 def test_models_by_name_and_a_config_load_quietly():
     result = _run(
         '-c', 'import mmrla, mmpretrain; '

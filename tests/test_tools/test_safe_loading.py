@@ -134,8 +134,8 @@ def classification_inferencer(ctx, path):
 
 
 def detection_demo(ctx, path):
-    """tools/demo.py draws predictions with mmdet's DetInferencer."""
-    from tools.demo import draw_predictions
+    """demo/quick_start.py draws predictions with mmdet's DetInferencer."""
+    from demo.quick_start import draw_predictions
     return _api(lambda: draw_predictions(ctx.files['det_config'], str(
         path), [ctx.files['image']], str(ctx.tmp_path / 'vis')))
 
@@ -246,7 +246,7 @@ class Files(dict):
         return str(folder)
 
     def _det_config(self):
-        from mmrla.utils.shapes import generate_shapes
+        from mmrla.datasets.synthetic.shapes import generate_shapes
         shapes = str(self.folder / 'shapes') + '/'
         generate_shapes(shapes, num_train=2, num_val=1, size=64, seed=0)
         path = self.folder / 'det.py'
@@ -285,7 +285,8 @@ randomness = dict(seed=0)
         return str(work_dir / 'epoch_1.pth')
 
     def _authors_mobilenet(self):
-        from tests.reference_models import RefRLAMobileNetV2, randomize_
+        from tests.fixtures.reference_models import (RefRLAMobileNetV2,
+                                                     randomize_)
         ref = randomize_(RefRLAMobileNetV2(), seed=1)
         path = str(self.folder / 'dsrla_mobilenetv2_k32_2762.pth.tar')
         torch.save(

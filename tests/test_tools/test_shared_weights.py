@@ -30,8 +30,8 @@ def lag_checkpoint(tiny_cifar_root, tmp_path_factory):
     """One epoch of tools/train.py with the Shared-Lag config (DenseNet-BC
     28) on the tiny CIFAR set: the best checkpoint (with the config text
     mmengine saves in it)."""
-    from mmrla.utils import cifar_shapes
-    from mmrla.utils.cifar_shapes import disable_md5_checks
+    from mmrla.datasets.synthetic import cifar_shapes
+    from mmrla.datasets.synthetic.cifar_shapes import disable_md5_checks
     from tools.train import main as train
     options = dict(SMALL, **cifar_options(tiny_cifar_root))
     for split in ('train', 'val'):
@@ -59,6 +59,7 @@ def _png(path):
     assert pixels.std() > 0  # something is drawn
 
 
+@pytest.mark.slow
 def test_trained_checkpoint(lag_checkpoint, tmp_path, capsys):
     path = lag_checkpoint
     out_dir = tmp_path / 'out'
@@ -137,6 +138,7 @@ def test_dense_model_draws_the_source_map_only(tmp_path, capsys):
     assert 'blocks' not in result and len(result['source_weights']) == 3
 
 
+@pytest.mark.slow
 def test_wrong_inputs_are_explained(lag_checkpoint, tmp_path, capsys):
     path = lag_checkpoint
     # The other shared variant has the same weights: the saved config tells.
@@ -186,6 +188,7 @@ def test_exponential_fit():
     assert exponential_fit(x, noise)['r2'] < 0.5
 
 
+@pytest.mark.slow
 def test_help():
     proc = run_tool('tools/visualization/shared_weights.py', '--help')
     assert proc.returncode == 0

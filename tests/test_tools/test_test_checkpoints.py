@@ -62,6 +62,7 @@ def test_refuses_the_authors_unconverted_file(files, tmp_path, capsys):
     assert not list(tmp_path.iterdir())  # no run was started
 
 
+@pytest.mark.slow
 def test_refuses_a_checkpoint_that_lacks_weights(files, tmp_path):
     tiny, _, converted = files
     checkpoint = torch.load(converted, weights_only=True)
@@ -82,6 +83,7 @@ def test_refuses_a_checkpoint_that_lacks_weights(files, tmp_path):
     assert 'coco/bbox_mAP' not in proc.stdout
 
 
+@pytest.mark.slow
 def test_evaluates_the_converted_file(files, tmp_path):
     tiny, _, converted = files
     proc = _test(tiny, converted, tmp_path)

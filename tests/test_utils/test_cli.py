@@ -141,7 +141,7 @@ def test_missing_cifar_says_where_the_files_come_from(tmp_path, dataset_type,
 
 
 def test_complete_cifar_passes(tmp_path):
-    from mmrla.utils.cifar_shapes import write_cifar
+    from mmrla.datasets.synthetic import write_cifar
     write_cifar(str(tmp_path), 5, 1, 'cifar100')
     cfg = _loader_cfg(type='CIFAR100', data_root=str(tmp_path))
     check_data_paths(cfg, ('train', ))

@@ -32,7 +32,8 @@ import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import DictAction
 
-from mmrla.utils import UserError, build_model_without_weights, load_config
+from mmrla.utils import (UserError, build_model_without_weights, load_config,
+                         main_entry)
 
 COUNTED = (
     'FLOPs are multiply-accumulates (MACs) for one image, counted by '
@@ -145,14 +146,10 @@ def count_params(cfg) -> int:
     return int(parameter_count(build_model_without_weights(cfg))[''])
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = load_config(args.config, args.cfg_options)
-        result = count(cfg, args.shape)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    result = count(load_config(args.config, args.cfg_options), args.shape)
     params, flops = result['params'], result['flops']
     height, width = result['shape']
     line = '=' * 60

@@ -37,6 +37,8 @@ import os.path as osp
 import sys
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
+from mmrla.utils import main_entry
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # get_flops.py's counting is imported from the repository's tools.
 sys.path.insert(0, REPO)
@@ -541,22 +543,18 @@ UNITS = {
 }
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmrla.utils import UserError, markdown_table
-    try:
-        chosen = select(args)
-        tables = []
-        for name, names in chosen.items():
-            family = FAMILIES[name]
-            if args.config_dir:
-                family = family._replace(config_dir=args.config_dir)
-            lines = markdown_table(HEADER, table_rows(family, names,
-                                                      args.files))
-            tables.append((name, lines))
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    from mmrla.utils import markdown_table
+    chosen = select(args)
+    tables = []
+    for name, names in chosen.items():
+        family = FAMILIES[name]
+        if args.config_dir:
+            family = family._replace(config_dir=args.config_dir)
+        lines = markdown_table(HEADER, table_rows(family, names, args.files))
+        tables.append((name, lines))
     for name, lines in tables:
         if len(tables) > 1:
             print(f'\n## {name}\n')

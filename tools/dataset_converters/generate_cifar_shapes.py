@@ -2,8 +2,8 @@
 or as PNG files in a folder per split and class (``--format folder``).
 
 The images, the file format and the MD5 caveat are described in
-:mod:`mmrla.utils.cifar_shapes`, which does the work; this is its command
-line.
+:mod:`mmrla.datasets.synthetic.cifar_shapes`, which does the work; this is
+its command line.
 
 Usage:
     python tools/dataset_converters/generate_cifar_shapes.py data/shapes32 \
@@ -13,7 +13,7 @@ Usage:
 """
 import argparse
 
-from mmrla.utils.cifar_shapes import (CLASSES, FORMATS, write_cifar,
+from mmrla.datasets.synthetic import (CLASSES, FORMATS, write_cifar,
                                       write_image_folders)
 
 

@@ -1,8 +1,8 @@
 """Generate the deterministic "shapes" instance segmentation dataset.
 
 Circles, squares and triangles on textured backgrounds, with COCO
-annotations; see :mod:`mmrla.utils.shapes` for what is drawn and the layout
-written.
+annotations; see :mod:`mmrla.datasets.synthetic.shapes` for what is drawn
+and the layout written.
 
 Usage:
     python tools/dataset_converters/generate_shapes.py data/shapes \
@@ -10,7 +10,7 @@ Usage:
 """
 import argparse
 
-from mmrla.utils.shapes import generate_shapes
+from mmrla.datasets.synthetic import generate_shapes
 
 
 def parse_args(argv=None):

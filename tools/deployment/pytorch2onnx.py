@@ -34,7 +34,7 @@ import torch.nn as nn
 from mmengine.config import DictAction
 
 from mmrla.utils import (UserError, build_model_without_weights,
-                         check_checkpoint, load_config)
+                         check_checkpoint, load_config, main_entry)
 
 DEFAULT_SHAPES = dict(classification=(224, 224), detection=(800, 1344))
 
@@ -237,36 +237,32 @@ def compare_with_onnxruntime(module: nn.Module, out: str,
     return results
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        if args.batch_size < 1:
-            raise UserError(
-                f'--batch-size must be positive, got {args.batch_size}.')
-        if args.shape is not None and min(args.shape) < 1:
-            raise UserError(f'--shape must be positive, got {args.shape}.')
-        if not args.out.endswith('.onnx'):
-            raise UserError(f'--out must name a .onnx file, got {args.out}.')
-        cfg = load_config(args.config, args.cfg_options)
-        module, task = build_exportable(cfg, args.checkpoint)
-        shape = tuple(args.shape or DEFAULT_SHAPES[task])
-        names = export(module, args.out, shape, args.batch_size, args.dynamic,
-                       args.opset)
-        print(f'exported the {task} model of {args.config} to {args.out}: '
-              f'input (N, 3, H, W) -> {", ".join(names)}; '
-              f'{"dynamic" if args.dynamic else "static"} shape, traced at '
-              f'{(args.batch_size, 3, *shape)}, opset {args.opset}')
-        if args.checkpoint is None:
-            print('no checkpoint given: the graph holds random weights')
-        if args.no_verify:
-            return 0
-        results = compare_with_onnxruntime(
-            module, args.out,
-            verify_shapes(shape, args.batch_size, args.dynamic), args.atol,
-            args.rtol)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    if args.batch_size < 1:
+        raise UserError(
+            f'--batch-size must be positive, got {args.batch_size}.')
+    if args.shape is not None and min(args.shape) < 1:
+        raise UserError(f'--shape must be positive, got {args.shape}.')
+    if not args.out.endswith('.onnx'):
+        raise UserError(f'--out must name a .onnx file, got {args.out}.')
+    cfg = load_config(args.config, args.cfg_options)
+    module, task = build_exportable(cfg, args.checkpoint)
+    shape = tuple(args.shape or DEFAULT_SHAPES[task])
+    names = export(module, args.out, shape, args.batch_size, args.dynamic,
+                   args.opset)
+    print(f'exported the {task} model of {args.config} to {args.out}: '
+          f'input (N, 3, H, W) -> {", ".join(names)}; '
+          f'{"dynamic" if args.dynamic else "static"} shape, traced at '
+          f'{(args.batch_size, 3, *shape)}, opset {args.opset}')
+    if args.checkpoint is None:
+        print('no checkpoint given: the graph holds random weights')
+    if args.no_verify:
+        return 0
+    results = compare_with_onnxruntime(
+        module, args.out, verify_shapes(shape, args.batch_size, args.dynamic),
+        args.atol, args.rtol)
     print('onnx.checker: ok')
     for r in results:
         print(f'onnxruntime vs PyTorch at {r["shape"]}: max abs diff '

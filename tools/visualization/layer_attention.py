@@ -49,12 +49,10 @@ import torch
 import torch.nn as nn
 from mmengine.config import DictAction
 
+from mmrla.utils import UserError, load_config, main_entry
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.tif', '.tiff',
                     '.webp')
-
-
-class ToolError(Exception):
-    """A mistake in the user's input, printed without a traceback."""
 
 
 def parse_args(argv=None):
@@ -111,24 +109,20 @@ def load_model(config: str,
         tuple: The config and the model (eval mode, on ``device``).
 
     Raises:
-        ToolError: For missing files or a backbone without layer attention.
+        UserError: For missing files or a backbone without layer attention.
     """
     from mmengine.registry import init_default_scope
 
-    from mmrla.utils import UserError, load_config
-    try:
-        cfg = load_config(config, cfg_options)
-    except UserError as e:
-        raise ToolError(str(e)) from e
+    cfg = load_config(config, cfg_options)
     if not osp.isfile(checkpoint):
-        raise ToolError(f'Checkpoint {checkpoint} does not exist.')
+        raise UserError(f'Checkpoint {checkpoint} does not exist.')
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     from mmpretrain.registry import MODELS
 
     import mmrla.models  # noqa: F401  (registers LayerAttentionResNet)
     model = MODELS.build(cfg.model)
     if not hasattr(model.backbone, 'res_layers'):
-        raise ToolError(
+        raise UserError(
             f'The backbone of {config} ({type(model.backbone).__name__}) is '
             'not a ResNet; use a configs/layer_attention/ config.')
     # After mmrla, which keeps torch's TorchScript notice of mmengine.runner
@@ -139,7 +133,7 @@ def load_model(config: str,
     try:
         load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     except CheckpointLoadError as e:
-        raise ToolError(str(e)) from e
+        raise UserError(str(e)) from e
     return cfg, model.to(device).eval()
 
 
@@ -184,9 +178,9 @@ def find_images(paths: Sequence[str]) -> List[str]:
         elif osp.isfile(path):
             found.append(path)
         else:
-            raise ToolError(f'{path} is neither an image nor a folder.')
+            raise UserError(f'{path} is neither an image nor a folder.')
     if not found:
-        raise ToolError(f'No images ({", ".join(IMAGE_EXTENSIONS)}) in '
+        raise UserError(f'No images ({", ".join(IMAGE_EXTENSIONS)}) in '
                         f'{", ".join(paths)}.')
     return sorted(found)
 
@@ -216,12 +210,8 @@ def iter_batches(cfg, model: nn.Module, images: Optional[Sequence[str]],
         return
     from mmengine.runner import Runner
 
-    from mmrla.utils import UserError
-    from mmrla.utils.cifar_shapes import accept_generated_cifar
-    try:
-        accept_generated_cifar(cfg, ('test', ))
-    except UserError as e:
-        raise ToolError(str(e)) from e
+    from mmrla.datasets.synthetic import accept_generated_cifar
+    accept_generated_cifar(cfg, ('test', ))
     loader_cfg = cfg.test_dataloader.copy()
     loader_cfg.update(
         batch_size=batch_size, num_workers=0, persistent_workers=False)
@@ -264,7 +254,7 @@ def collect_attention(model: nn.Module, batches) -> Tuple[np.ndarray, list]:
         for h in handles:
             h.remove()
     if not rows:
-        raise ToolError('No images to run.')
+        raise UserError('No images to run.')
     return np.concatenate(rows), names
 
 
@@ -394,7 +384,7 @@ def gradcam_panels(cfg, model, image: str, target: Optional[int], names,
         from pytorch_grad_cam.utils.image import show_cam_on_image
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     except ImportError as e:
-        raise ToolError('--gradcam needs the grad-cam package: pip install '
+        raise UserError('--gradcam needs the grad-cam package: pip install '
                         'grad-cam') from e
     import matplotlib
     matplotlib.use('Agg')
@@ -408,7 +398,7 @@ def gradcam_panels(cfg, model, image: str, target: Optional[int], names,
     if target is None:
         target = int(logits.argmax(1))
     elif not 0 <= target < logits.shape[1]:
-        raise ToolError(f'--target-category {target} is out of range: the '
+        raise UserError(f'--target-category {target} is out of range: the '
                         f'model has {logits.shape[1]} classes.')
     rgb = _denormalize(model, inputs)
     blocks = residual_blocks(model.backbone)
@@ -452,7 +442,7 @@ def run_plain(args, cfg, model, names) -> dict:
     """A ResNet without layer attention: only the Grad-CAM panels (Figure
     6's plain ResNet row)."""
     if not args.gradcam:
-        raise ToolError(
+        raise UserError(
             f'The backbone of {args.config} '
             f'({type(model.backbone).__name__}) has no layer attention, so '
             'only its Grad-CAM panels can be drawn: add --gradcam IMAGE, or '
@@ -486,7 +476,7 @@ def run(args) -> dict:
         iter_batches(cfg, model, args.images, args.num_images,
                      args.batch_size))
     if len(attention) < 2:
-        raise ToolError('Only one image: the mean +- std and the normalized '
+        raise UserError('Only one image: the mean +- std and the normalized '
                         'curves need at least two.')
     normalized = normalize(attention)
     model_name = osp.splitext(osp.basename(args.config))[0]
@@ -520,13 +510,10 @@ def run(args) -> dict:
     return result
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        result = run(args)
-    except ToolError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    result = run(args)
     if 'mean' not in result:
         print(f'No layer attention; wrote {args.out_dir}/gradcam_*.png and '
               'layer_attention.json')

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
-from mmrla.utils import UserError
+from mmrla.utils import UserError, main_entry
 
 BACKBONE = 'LayerAggregationDenseNet'
 X_LABELS = dict(shared_lag='Lag', shared_ordinal='Source layer')
@@ -347,13 +347,10 @@ def run(args) -> dict:
     return result
 
 
+@main_entry
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        result = run(args)
-    except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    result = run(args)
     if 'blocks' in result:
         for block in result['blocks']:
             fit = block['fit']

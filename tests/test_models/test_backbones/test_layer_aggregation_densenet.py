@@ -18,7 +18,7 @@ from tests.fixtures.models import (assert_all_params_have_grads,
                                    assert_dtype_autocast_and_channels_last,
                                    assert_frozen, assert_with_cp_matches,
                                    num_params)
-from tests.reference_models import randomize_
+from tests.fixtures.reference_models import randomize_
 
 SHARED = ('shared_lag', 'shared_ordinal')
 AGGREGATIONS = ('dense', ) + SHARED

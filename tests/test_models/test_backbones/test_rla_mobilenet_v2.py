@@ -14,7 +14,7 @@ from tests.fixtures.models import (assert_all_params_have_grads,
                                    assert_cuda_fp16_autocast,
                                    assert_dtype_autocast_and_channels_last,
                                    assert_with_cp_matches, num_params)
-from tests.reference_models import randomize_
+from tests.fixtures.reference_models import randomize_
 
 ECA = (1, 1, 1, 1, 3, 3, 3)
 ROW_CHANNELS = (16, 24, 32, 64, 96, 160, 320)

@@ -17,8 +17,8 @@ from mmrla.models.backbones.rla_preact_resnet import (RLAPreActBasicBlock,
 from tests.fixtures.equivalence import assert_same_training_pass
 from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
                                    assert_with_cp_matches, num_params)
+from tests.fixtures.reference_models import randomize_
 from tests.fixtures.reference_preact_resnet import RefRLAPreActResNet
-from tests.reference_models import randomize_
 
 # The ablations on RLA-ResNet-164 (configs/cifar/ablations/).
 VARIANTS = {

@@ -1,6 +1,6 @@
 """RLAResNet against the independent plain-torch reference.
 
-Weights in the authors' key layout (``tests/reference_models.py``) go
+Weights in the authors' key layout (``tests/fixtures/reference_models.py``) go
 through ``convert_rlanet_state_dict`` into an mmpretrain classifier with an
 RLAResNet backbone, and both must give the same logits in float64. This
 covers what the released checkpoints cannot: basic blocks (depths 18 and
@@ -16,7 +16,7 @@ import torch
 from mmpretrain.registry import MODELS
 
 from mmrla.converters import convert_rlanet_state_dict
-from tests.reference_models import RefRLAResNet, randomize_
+from tests.fixtures.reference_models import RefRLAResNet, randomize_
 
 WIDTH = dict(stem=16, base=16, k=8)
 NUM_CLASSES = 10

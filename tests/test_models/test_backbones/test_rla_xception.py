@@ -14,7 +14,7 @@ from mmrla.models.utils.concat_conv import _splittable_conv_module
 from tests.fixtures.equivalence import assert_same_training_pass
 from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
                                    assert_with_cp_matches, num_params)
-from tests.reference_models import randomize_
+from tests.fixtures.reference_models import randomize_
 
 K = 16
 STAGE_CHANNELS = (64, 128, 512)

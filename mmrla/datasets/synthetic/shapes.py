@@ -7,7 +7,10 @@ each keeps at least ``min_visible`` of its area, hence every drawn shape is
 annotated and no annotation is hidden.
 
 The command line is ``tools/dataset_converters/generate_shapes.py``; the
-Quick start demo (``tools/demo.py``) calls :func:`generate_shapes` itself.
+Quick start demo (``demo/quick_start.py``) calls :func:`generate_shapes`
+itself. :mod:`.cifar_shapes` draws its images with the same
+:func:`textured_background`, :func:`random_polygon`, :func:`polygon_mask`
+and :func:`random_colour`.
 
 Layout::
 
@@ -29,7 +32,7 @@ CLASSES = ('circle', 'square', 'triangle')
 SPLITS = ('train', 'val')
 
 
-def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
+def textured_background(rng: np.random.Generator, size: int) -> np.ndarray:
     """A background of smooth colour noise, stripes and grain (uint8 HxWx3)."""
     grid = rng.uniform(40, 200, size=(4, 4, 3)).astype(np.float32)
     base = cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
@@ -43,8 +46,8 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(base, 0, 255).astype(np.uint8)
 
 
-def _polygon(rng: np.random.Generator, label: int, size: int, min_radius: int,
-             max_radius: int) -> np.ndarray:
+def random_polygon(rng: np.random.Generator, label: int, size: int,
+                   min_radius: int, max_radius: int) -> np.ndarray:
     """Vertices (N x 2, float) of a random shape of class ``label``."""
     radius = rng.uniform(min_radius, max_radius)
     cx, cy = rng.uniform(radius * 0.6, size - radius * 0.6, size=2)
@@ -57,7 +60,8 @@ def _polygon(rng: np.random.Generator, label: int, size: int, min_radius: int,
         [cx + radius * np.cos(angles), cy + radius * np.sin(angles)], axis=1)
 
 
-def _fill(polygon: np.ndarray, size: int) -> np.ndarray:
+def polygon_mask(polygon: np.ndarray, size: int) -> np.ndarray:
+    """The pixels (size x size, bool) inside ``polygon``."""
     mask = np.zeros((size, size), np.uint8)
     cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1)
     return mask.astype(bool)
@@ -70,7 +74,8 @@ def _has_hole(mask: np.ndarray) -> bool:
     return hierarchy is not None and bool((hierarchy[0, :, 3] >= 0).any())
 
 
-def _colour(rng: np.random.Generator) -> Tuple[int, int, int]:
+def random_colour(rng: np.random.Generator) -> Tuple[int, int, int]:
+    """A saturated, bright RGB colour (random hue)."""
     hsv = np.array([[[
         rng.integers(0, 180),
         rng.integers(150, 256),
@@ -126,13 +131,13 @@ def draw_image(rng: np.random.Generator,
         >>> img.shape, 2 <= len(shapes) <= 5
         ((64, 64, 3), True)
     """
-    image = _texture(rng, size)
+    image = textured_background(rng, size)
     shapes: List[Dict] = []
     for _ in range(int(rng.integers(2, max_shapes + 1))):
         label = int(rng.integers(0, len(CLASSES)))
         for _ in range(tries):
-            full = _fill(
-                _polygon(rng, label, size, min_radius, max_radius), size)
+            full = polygon_mask(
+                random_polygon(rng, label, size, min_radius, max_radius), size)
             area = full.sum()
             if area < 30:
                 continue
@@ -147,7 +152,7 @@ def draw_image(rng: np.random.Generator,
         for s in shapes:
             s['mask'] = s['mask'] & ~full
         shapes.append(
-            dict(label=label, mask=full, area=area, color=_colour(rng)))
+            dict(label=label, mask=full, area=area, color=random_colour(rng)))
     for s in shapes:
         image[s['mask']] = s['color']
     return image, shapes

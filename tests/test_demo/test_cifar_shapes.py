@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mmrla.utils import cifar_shapes
+from mmrla.datasets.synthetic import cifar_shapes
 from tests.fixtures.console import REPO
 from tests.fixtures.tiny_cifar import CIFAR_CONFIG
 
@@ -23,6 +23,7 @@ def md5_checks_restored(monkeypatch):
                         lambda: real(monkeypatch.setattr))
 
 
+@pytest.mark.slow
 def test_cifar_shapes_demo(md5_checks_restored, tmp_path, capsys):
     from demo.cifar_shapes import main
     work_dir = tmp_path / 'work'
@@ -51,13 +52,14 @@ def test_cifar_shapes_demo(md5_checks_restored, tmp_path, capsys):
 def test_config_of_another_dataset_is_refused(tmp_path, capsys):
     from demo.cifar_shapes import main
     config = osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py')
-    assert main(['--config', config, '--data', str(tmp_path)]) == 1
+    assert main(['--config', config, '--data', str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         'error: The dataset ImageNet does not read CIFAR-10 or CIFAR-100 '
         "pickles; use a config of mmpretrain's CIFAR10/CIFAR100 or mmrla's "
         'CIFAR10Split/CIFAR100Split.\n')
 
 
+@pytest.mark.slow
 def test_layer_attention_demo(md5_checks_restored, tmp_path, capsys):
     from demo.layer_attention_cifar import main
     work_dir = tmp_path / 'work'

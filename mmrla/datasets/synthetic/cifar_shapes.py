@@ -2,7 +2,7 @@
 
 Each image is one circle, square or triangle (the class) in a random colour,
 size, position and rotation on a textured background, drawn as in
-:mod:`mmrla.utils.shapes`. The files are the python pickles of
+:mod:`.shapes`. The files are the python pickles of
 ``cifar-10-python.tar.gz`` (or ``cifar-100-python.tar.gz``), so mmpretrain's
 ``CIFAR10``/``CIFAR100`` datasets and the CIFAR configs read them as they
 read the real thing; labels 3..9 (3..99) are simply never used.
@@ -27,7 +27,9 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from .shapes import CLASSES, _colour, _fill, _polygon, _texture
+from mmrla.utils.errors import UserError
+from .shapes import (CLASSES, polygon_mask, random_colour, random_polygon,
+                     textured_background)
 
 # The MD5 sums of the files write_cifar wrote, beside them.
 MANIFEST = 'generated_md5.json'
@@ -65,9 +67,10 @@ def draw_shape(rng: np.random.Generator,
         >>> draw_shape(np.random.default_rng(0), 2).shape
         (32, 32, 3)
     """
-    image = _texture(rng, size)
-    mask = _fill(_polygon(rng, label, size, size // 5, int(size * 0.4)), size)
-    image[mask] = _colour(rng)
+    image = textured_background(rng, size)
+    mask = polygon_mask(
+        random_polygon(rng, label, size, size // 5, int(size * 0.4)), size)
+    image[mask] = random_colour(rng)
     return image
 
 
@@ -256,8 +259,6 @@ def dataset_format(dataset_type: str) -> Tuple[str, bool]:
 
     import mmpretrain.datasets  # noqa: F401  (registers the types)
     from mmpretrain.registry import DATASETS
-
-    from .cli import UserError
     cls = DATASETS.get(dataset_type)
     folder = getattr(cls, 'base_folder', None)
     for fmt, spec in FORMATS.items():

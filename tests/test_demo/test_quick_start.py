@@ -4,14 +4,14 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from tools import demo
+from demo import quick_start
 
 pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.mark.parametrize('config,backbone', [
-    (demo.RLA_CONFIG, 'RLAResNet'),
-    (demo.BASELINE_CONFIG, 'ResNet'),
+    (quick_start.RLA_CONFIG, 'RLAResNet'),
+    (quick_start.BASELINE_CONFIG, 'ResNet'),
 ])
 def test_demo_configs_build(config, backbone):
     from mmdet.registry import MODELS
@@ -28,10 +28,11 @@ def test_demo_configs_build(config, backbone):
     assert cfg.val_evaluator.metric == ['bbox', 'segm']
 
 
+@pytest.mark.slow
 def test_shortened_demo_writes_all_outputs(tmp_path, capsys):
     work_dir = tmp_path / 'demo'
     data_root = tmp_path / 'shapes'
-    assert demo.main([
+    assert quick_start.main([
         '--work-dir',
         str(work_dir), '--data-root',
         str(data_root), '--num-train', '4', '--num-val', '2', '--size', '64',
@@ -40,7 +41,7 @@ def test_shortened_demo_writes_all_outputs(tmp_path, capsys):
     with open(work_dir / 'metrics.json') as f:
         summary = json.load(f)
     metrics = summary['rla']['metrics']
-    for key in demo.METRIC_KEYS:
+    for key in quick_start.METRIC_KEYS:
         assert 0.0 <= metrics[key] <= 1.0 or metrics[key] == -1.0
     assert osp.isfile(summary['rla']['checkpoint'])
     assert summary['rla']['backbone_params'] > 10_000_000
@@ -54,8 +55,8 @@ def test_shortened_demo_writes_all_outputs(tmp_path, capsys):
     # A second run reuses the dataset instead of regenerating it.
     stamp = data_root / 'generation.json'
     mtime = osp.getmtime(stamp)
-    demo.ensure_dataset(
-        demo.parse_args([
+    quick_start.ensure_dataset(
+        quick_start.parse_args([
             '--data-root',
             str(data_root), '--num-train', '4', '--num-val', '2', '--size',
             '64'
@@ -63,30 +64,31 @@ def test_shortened_demo_writes_all_outputs(tmp_path, capsys):
     assert osp.getmtime(stamp) == mtime
 
 
+@pytest.mark.slow
 def test_two_runs_train_the_same_weights(tmp_path):
     """The demo's training is seeded and, on CPU, deterministic: two runs
     end with the same weights to the last bit."""
     import torch
-    args = demo.parse_args([
+    args = quick_start.parse_args([
         '--data-root',
         str(tmp_path / 'shapes'), '--num-train', '4', '--num-val', '2',
         '--size', '64', '--epochs', '1'
     ])
-    options = demo.train_options(args)
+    options = quick_start.train_options(args)
     assert 'randomness.seed=0' in options
     assert f'randomness.deterministic={not torch.cuda.is_available()}' in \
         options
-    demo.ensure_dataset(args)
+    quick_start.ensure_dataset(args)
     weights = []
     for run in ('a', 'b'):
-        demo.train(demo.RLA_CONFIG, str(tmp_path / run), args)
+        quick_start.train(quick_start.RLA_CONFIG, str(tmp_path / run), args)
         checkpoint = torch.load(
-            demo.latest_checkpoint(str(tmp_path / run)),
+            quick_start.latest_checkpoint(str(tmp_path / run)),
             map_location='cpu',
             weights_only=False)
         weights.append(checkpoint['state_dict'])
     assert weights[0].keys() == weights[1].keys()
     for key, value in weights[0].items():
         assert torch.equal(value, weights[1][key]), key
-    assert 'randomness.seed=1' in demo.train_options(
-        demo.parse_args(['--train-seed', '1']))
+    assert 'randomness.seed=1' in quick_start.train_options(
+        quick_start.parse_args(['--train-seed', '1']))

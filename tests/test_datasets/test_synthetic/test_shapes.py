@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from mmrla.utils.shapes import CLASSES, draw_image, generate_shapes
+from mmrla.datasets.synthetic import CLASSES, draw_image, generate_shapes
 
 
 @pytest.fixture(scope='module')

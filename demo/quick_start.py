@@ -15,8 +15,8 @@ and writes to ``work_dirs/demo/``:
 (into ``work_dirs/demo/baseline/``) and prints a side-by-side table.
 
 Usage:
-    bash tools/demo.sh                   # sets up .venv first if needed
-    python tools/demo.py [--baseline]
+    bash demo/quick_start.sh        # sets up .venv first if needed
+    python demo/quick_start.py [--baseline]
 """
 import argparse
 import glob
@@ -31,8 +31,8 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.config import Config
 
+from mmrla.datasets.synthetic import generate_shapes
 from mmrla.utils import build_model_without_weights
-from mmrla.utils.shapes import generate_shapes
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RLA_CONFIG = osp.join(ROOT, 'configs/demo/mask_rcnn_r18rla_fpn_shapes.py')
