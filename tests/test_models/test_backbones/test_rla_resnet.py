@@ -334,8 +334,9 @@ def test_fast_paths_equal_the_plain_form(depth, concat_hidden, extra):
     slow.load_state_dict(fast.state_dict())
     assert fast.fast_paths and not slow.fast_paths
     # One flag, shared by the cell type of every block.
-    assert all(b.rla_cell is slow.rla_cell for layer in slow.res_layers
-               for b in getattr(slow, layer))
+    assert all(
+        b.rla_cell is slow.rla_cell for layer in slow.res_layers
+        for b in getattr(slow, layer))
     assert_same_training_pass(fast, slow, torch.rand(2, 3, 41, 45))
 
 
