@@ -8,11 +8,12 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
+from mmrla.datasets.synthetic import cifar_shapes
 from mmrla.datasets.synthetic.cifar_shapes import (MANIFEST,
                                                    accept_generated_cifar,
                                                    generated_folder,
                                                    write_cifar)
-from mmrla.utils import UserError, cifar_shapes
+from mmrla.utils import UserError
 from tests.fixtures.console import REPO
 
 CONFIG = osp.join(REPO, 'configs', 'cifar', 'r110rla_b128_cifar10.py')
