@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 from mmrla.converters import (UnconvertedCheckpointError,
                               check_checkpoint_file, check_pretrained_file)
 from mmrla.engine.safe_load import CheckpointLoadError
+from .dataset_cfg import dataset_cfgs, dataset_class, join_root
 from .errors import UserError
 from .model_check import explained_build_errors
 
@@ -121,32 +122,6 @@ def set_launcher_and_work_dir(cfg: Config, args: argparse.Namespace) -> None:
                                 osp.splitext(osp.basename(args.config))[0])
 
 
-def _dataset_cfgs(dataset) -> Iterator[dict]:
-    """Yield leaf dataset configs, looking through dataset wrappers."""
-    if isinstance(dataset, dict):
-        if 'dataset' in dataset:
-            yield from _dataset_cfgs(dataset['dataset'])
-        elif 'datasets' in dataset:
-            for d in dataset['datasets']:
-                yield from _dataset_cfgs(d)
-        else:
-            yield dataset
-
-
-def _join(root: str, path: str) -> str:
-    return path if not root or osp.isabs(path) or '://' in path else \
-        osp.join(root, path)
-
-
-def _dataset_class(dataset: dict) -> Optional[type]:
-    """The class a dataset config's ``type`` names, if registered."""
-    if not isinstance(dataset.get('type'), str):
-        return None
-    import mmpretrain.datasets  # noqa: F401  (registers the types)
-    from mmpretrain.registry import DATASETS
-    return DATASETS.get(dataset['type'])
-
-
 def _own_files(cls: Optional[type]) -> List[str]:
     """The files of fixed names a dataset class reads from its
     ``base_folder`` (mmpretrain's CIFAR10/100 and their subclasses:
@@ -166,13 +141,13 @@ def _own_files(cls: Optional[type]) -> List[str]:
 def _source_hint(dataset: dict) -> Optional[str]:
     """Where the files of a dataset that reads fixed file names come from
     (mmpretrain's CIFAR: the archive ``filename`` at ``url``), else None."""
-    cls = _dataset_class(dataset)
+    cls = dataset_class(dataset)
     files = _own_files(cls)
     if not (files and getattr(cls, 'url', None)
             and getattr(cls, 'filename', None)):
         return None
     root = dataset.get('data_root') or '.'
-    first = osp.join(_join(root, cls.base_folder), files[0])
+    first = osp.join(join_root(root, cls.base_folder), files[0])
     return (f'Download {cls.filename} from {cls.url} and unpack it in '
             f'{root}, so that {first} exists')
 
@@ -182,25 +157,25 @@ def _data_paths(dataset: dict) -> Iterator[Tuple[str, str]]:
     if root:
         yield 'data_root', root
     if dataset.get('ann_file'):
-        yield 'ann_file', _join(root, dataset['ann_file'])
+        yield 'ann_file', join_root(root, dataset['ann_file'])
     prefix = dataset.get('data_prefix')
-    cls = _dataset_class(dataset)
+    cls = dataset_class(dataset)
     if _own_files(cls):
         # mmpretrain's CIFAR10/100 read data_root/{base_folder}/<pickles>
         # and, for either split, refuse to start unless all are there.
-        folder = _join(root, cls.base_folder)
+        folder = join_root(root, cls.base_folder)
         yield 'data_root', folder
         for name in _own_files(cls):
             yield 'data_root', osp.join(folder, name)
     elif not prefix and isinstance(dataset.get('split'), str) and \
             dataset['split']:
         # mmpretrain's ImageNet reads data_root/{split} by default.
-        yield 'split', _join(root, dataset['split'])
+        yield 'split', join_root(root, dataset['split'])
     if isinstance(prefix, str):
         prefix = dict(img_path=prefix)
     for key, value in (prefix or {}).items():
         if isinstance(value, str) and value:
-            yield f'data_prefix.{key}', _join(root, value)
+            yield f'data_prefix.{key}', join_root(root, value)
 
 
 def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
@@ -219,7 +194,7 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             continue
-        for dataset in _dataset_cfgs(loader.get('dataset')):
+        for dataset in dataset_cfgs(loader.get('dataset')):
             for key, path in _data_paths(dataset):
                 # Remote storage (s3://, http://) is for the backend to read.
                 if '://' not in path and not os.path.exists(path):

@@ -14,8 +14,10 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .cli import UserError, _dataset_cfgs
-from .model_check import _close, _quoted, _registered_names, _registry
+from .dataset_cfg import dataset_cfgs
+from .errors import UserError
+from .registry_names import (close_matches, quoted, registered_names,
+                             scope_registry)
 
 # Arguments the runner passes itself (default_args) or takes out of the
 # config before building, per registry.
@@ -23,7 +25,8 @@ _GIVEN = {
     'loop': ('runner', 'dataloader', 'evaluator'),
     'optim_wrapper': ('optimizer', 'constructor', 'paramwise_cfg'),
     'optimizer': ('params', ),
-    'parameter scheduler': ('optimizer', ),
+    # convert_to_iter_based: taken by the runner's scheduler builder.
+    'parameter scheduler': ('optimizer', 'convert_to_iter_based'),
     'dataset': (),
     'hook': (),
     'metric': (),
@@ -70,7 +73,7 @@ def _parts(cfg: Config) -> Iterator[Tuple[str, dict, str, Optional[str]]]:
             yield f'{split}_cfg', loop, 'loop', default
         loader = cfg.get(f'{split}_dataloader')
         if isinstance(loader, dict):
-            for i, dataset in enumerate(_dataset_cfgs(loader.get('dataset'))):
+            for i, dataset in enumerate(dataset_cfgs(loader.get('dataset'))):
                 where = f'{split}_dataloader.dataset'
                 yield where, dataset, 'dataset', None
         evaluator = cfg.get(f'{split}_evaluator')
@@ -105,9 +108,9 @@ def _parts(cfg: Config) -> Iterator[Tuple[str, dict, str, Optional[str]]]:
 def _lookup(scope: str, registry_name: str, type_name: str, where: str,
             config_path: str):
     """The class ``type_name`` names, or a UserError for an unknown one."""
-    registry = _registry(scope, registry_name)
+    registry = scope_registry(scope, registry_name)
     if registry is None:  # (a Registry has a length: compare with None)
-        registry = _registry('mmengine', registry_name)
+        registry = scope_registry('mmengine', registry_name)
     if registry is None:
         return None
     try:
@@ -118,8 +121,8 @@ def _lookup(scope: str, registry_name: str, type_name: str, where: str,
         return found if inspect.isclass(found) else None
     if '.' in type_name:  # another scope's type, or an import path
         return None
-    close = _close(type_name, _registered_names(registry))
-    hint = f' Did you mean {_quoted(close)}?' if close else \
+    close = close_matches(type_name, registered_names(registry))
+    hint = f' Did you mean {quoted(close)}?' if close else \
         ' Check the spelling, and that the module defining it is imported ' \
         '(custom_imports).'
     raise UserError(f'{where}.type = "{type_name}" in {config_path} is not '
@@ -154,7 +157,7 @@ def check_config_arguments(cfg: Config,
         >>> check_config_arguments(cfg, 'my_config.py')
         Traceback (most recent call last):
         ...
-        mmrla.utils.cli.UserError: train_cfg.max_epoch in my_config.py: \
+        mmrla.utils.errors.UserError: train_cfg.max_epoch in my_config.py: \
 EpochBasedTrainLoop has no argument "max_epoch". Did you mean "max_epochs", \
 "by_epoch"?
     """
@@ -174,14 +177,15 @@ EpochBasedTrainLoop has no argument "max_epoch". Did you mean "max_epochs", \
             valid = _checkpoint_hook_arguments(cls)
         if valid is None:
             continue
-        valid += list(_GIVEN[registry_name]) + ['type']
+        valid = list(
+            dict.fromkeys(valid + list(_GIVEN[registry_name]) + ['type']))
         if registry_name == 'loop' and where == 'train_cfg':
             valid.append('by_epoch')
         for key in node:
             if key not in valid and not key.startswith('_'):
-                close = _close(key, valid)
-                hint = f'Did you mean {_quoted(close)}?' if close else \
-                    f'Its arguments are {_quoted(valid[:12])}.'
+                close = close_matches(key, valid)
+                hint = f'Did you mean {quoted(close)}?' if close else \
+                    f'Its arguments are {quoted(valid[:12])}.'
                 raise UserError(f'{where}.{key} in {config_path}: '
                                 f'{cls.__name__} has no argument "{key}". '
                                 f'{hint}')
@@ -213,8 +217,8 @@ def _check_loader_keys(cfg: Config, config_path: str) -> None:
             continue
         for key in loader:
             if key not in valid and not key.startswith('_'):
-                close = _close(key, valid)
-                hint = f' Did you mean {_quoted(close)}?' if close else ''
+                close = close_matches(key, valid)
+                hint = f' Did you mean {quoted(close)}?' if close else ''
                 raise UserError(f'{split}_dataloader.{key} in {config_path}: '
                                 'a dataloader has no setting '
                                 f'"{key}".{hint}')

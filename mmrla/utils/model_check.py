@@ -9,18 +9,17 @@ for every config of the project) and turn these errors into a line that
 names the config entry, the config file and the closest valid names.
 """
 import contextlib
-import difflib
-import importlib
 import inspect
 import re
-from typing import Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Iterator, List, Mapping, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.config import Config
-from mmengine.registry import Registry
 
 from .build import build_model_without_weights
 from .errors import UserError
+from .registry_names import (close_matches, quoted, registered_names,
+                             scope_registry)
 
 # mmengine's build_from_cfg: "X is not in the mmdet::model registry. ..."
 _NOT_REGISTERED = re.compile(
@@ -45,44 +44,6 @@ def _nodes(node, path: str = '') -> Iterator[Tuple[str, Mapping]]:
             yield from _nodes(value, f'{path}.{i}' if path else str(i))
 
 
-def _close(name: str, candidates: Iterable[str], n: int = 3) -> List[str]:
-    """The candidates closest to ``name``, ignoring case."""
-    by_lower = {c.lower(): c for c in candidates}
-    return [
-        by_lower[c] for c in difflib.get_close_matches(
-            name.lower(), list(by_lower), n=n, cutoff=0.7)
-    ]
-
-
-def _quoted(names: Iterable[str]) -> str:
-    return ', '.join(f'"{n}"' for n in names)
-
-
-def _registry(scope: str, name: str) -> Optional[Registry]:
-    """The registry called ``name`` of package ``scope`` (e.g. mmdet's
-    ``MODELS`` for ``('mmdet', 'model')``), if it can be found."""
-    try:
-        module = importlib.import_module(f'{scope}.registry')
-    except ImportError:
-        return None
-    # The module also imports mmengine's registries, under other names.
-    for value in vars(module).values():
-        if isinstance(value, Registry) and value.name == name and \
-                value.scope == scope:
-            return value
-    return None
-
-
-def _registered_names(registry: Registry) -> List[str]:
-    """Every type ``registry`` builds: its own and its ancestors'."""
-    names: List[str] = []
-    while registry is not None:
-        registry.import_from_location()  # registries fill up lazily
-        names += list(registry.module_dict)
-        registry = registry.parent
-    return names
-
-
 def _resolve(type_name, scope: Optional[str]) -> Optional[type]:
     """The class a config ``type`` names, looked up as the model builders do
     (the scope's model and task-util registries, then mmengine's)."""
@@ -92,7 +53,7 @@ def _resolve(type_name, scope: Optional[str]) -> Optional[type]:
         return None
     for package in (scope, 'mmengine'):
         for name in ('model', 'task util'):
-            registry = _registry(package, name)
+            registry = scope_registry(package, name)
             try:
                 found = registry.get(type_name) if registry else None
             except RuntimeError:  # mmengine: neither registered nor a path
@@ -130,10 +91,10 @@ def _explain_unregistered(match, tree: Mapping, config_path: str) -> str:
         f'{path}.type' for path, node in _nodes(tree)
         if node.get('type') == type_name
     ]
-    registry = _registry(match['scope'], match['registry'])
-    close = _close(type_name, _registered_names(registry)) if registry \
+    registry = scope_registry(match['scope'], match['registry'])
+    close = close_matches(type_name, registered_names(registry)) if registry \
         else []
-    hint = f' Did you mean {_quoted(close)}?' if close else \
+    hint = f' Did you mean {quoted(close)}?' if close else \
         ' Check the spelling, and that the module defining it is imported ' \
         '(custom_imports).'
     entry = f'{" and ".join(where)} = ' if where else 'The type '
@@ -153,15 +114,15 @@ def _explain_arguments(match, missing: Optional[List[str]], tree: Mapping,
             absent = [a for a in missing if a not in node]
             if absent:
                 return (f'{path} in {config_path}: {cls.__name__} needs the '
-                        f'argument {_quoted(absent)}; add it to the config '
+                        f'argument {quoted(absent)}; add it to the config '
                         f'(e.g. --cfg-options {path}.{absent[0]}=...).')
             continue
         arg = match['arg']
         if arg not in node:
             continue
-        close = _close(arg, valid)
-        hint = f'Did you mean {_quoted(close)}?' if close else \
-            f'Its arguments are {_quoted(valid)}.'
+        close = close_matches(arg, valid)
+        hint = f'Did you mean {quoted(close)}?' if close else \
+            f'Its arguments are {quoted(valid)}.'
         return (f'{path}.{arg} in {config_path}: {cls.__name__} has no '
                 f'argument "{arg}". {hint}')
     if missing is None:

@@ -19,7 +19,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .cli import UserError, _dataset_cfgs, _join
+from .dataset_cfg import dataset_cfgs, join_root
+from .errors import UserError
 
 # The recipes of configs/own_data/ and the page that explains them.
 DET_RECIPE = 'configs/own_data/faster_rcnn_r50rla_fpn_1x_own_coco.py'
@@ -111,7 +112,7 @@ def _data_classes(dataset: dict, scope: str) -> Optional[Tuple[list, str]]:
         if not (issubclass(cls, CocoDataset) and isinstance(ann_file, str)
                 and ann_file.endswith('.json')):
             return None
-        path = _join(root, ann_file)
+        path = join_root(root, ann_file)
         if '://' in path or not osp.isfile(path):
             return None
         return [c['name'] for c in read_coco_categories(path)
@@ -129,7 +130,7 @@ def _data_classes(dataset: dict, scope: str) -> Optional[Tuple[list, str]]:
         if osp.isfile(osp.join(root, 'meta', f'{split}.txt')):
             return None
         prefix = prefix or split
-    folder = _join(root, prefix) if prefix else root
+    folder = join_root(root, prefix) if prefix else root
     if '://' in folder or not osp.isdir(folder):
         return None
     # As mmpretrain's CustomDataset finds them (sorted, one per class).
@@ -203,7 +204,7 @@ def match_dataset_classes(cfg: Config, config_path: str,
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             continue
-        for dataset in _dataset_cfgs(loader.get('dataset')):
+        for dataset in dataset_cfgs(loader.get('dataset')):
             found = _data_classes(dataset, scope)
             if found is None:
                 continue

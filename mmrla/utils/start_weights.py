@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmrla.converters import (describe_state_dict, read_state_dict,
                               strip_module_prefix)
 from .checkpoint import checkpoint_mismatch
-from .cli import UserError
+from .errors import UserError
 
 
 def _start_files(

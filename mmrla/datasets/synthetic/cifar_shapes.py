@@ -190,19 +190,18 @@ def accept_generated_cifar(cfg, splits: Sequence[str]) -> None:
         UserError: Naming a generated file changed since, or a file that is
             neither generated nor official, and how to get good files.
     """
-    from .cli import UserError, _dataset_cfgs, _dataset_class, _join
+    from mmrla.utils.dataset_cfg import dataset_cfgs, dataset_class, join_root
     generated = official = 0
     for split in splits:
         loader = cfg.get(f'{split}_dataloader')
-        for dataset in _dataset_cfgs(
-                loader.get('dataset') if loader else None):
-            cls = _dataset_class(dataset)
+        for dataset in dataset_cfgs(loader.get('dataset') if loader else None):
+            cls = dataset_class(dataset)
             fmt = next((k for k, v in FORMATS.items()
                         if v['folder'] == getattr(cls, 'base_folder', None)),
                        None)
             if fmt is None:
                 continue
-            folder = _join(dataset.get('data_root') or '', cls.base_folder)
+            folder = join_root(dataset.get('data_root') or '', cls.base_folder)
             if '://' in folder or not osp.isdir(folder):
                 continue  # check_data_paths names missing data
             state = generated_folder(folder)

@@ -68,8 +68,9 @@ class ExactResumeHook(Hook):
     trained on, sampler_seed=...))``, made of tensors and plain python
     values, which ``torch.load(..., weights_only=True)`` accepts; code that
     does not know the key (plain mmengine, mmpretrain, mmdet) ignores it.
-    docs/training.md shows how a config adds it. With the hook, a run draws different (equally random) numbers than the
-    same config without it, and resuming from a checkpoint saved without
+    docs/training.md shows how a config adds it. With the hook, a run
+    draws different (equally random) numbers than the same config without
+    it, and resuming from a checkpoint saved without
     it falls back to mmengine's behaviour, with a warning.
     """
 
