@@ -125,11 +125,13 @@ def main(argv=None) -> int:
     check_pretrained_weights(cfg)
     check_start_weights(cfg, model)
     del model
+    # How the processes were started comes first: it decides whether the
+    # data checks below run once or on every rank.
+    setup_cpu_distributed(cfg, args.launcher)
     splits = ('train', ) if args.no_validate else ('train', 'val')
     check_data_paths(cfg, splits)
     accept_generated_cifar(cfg, splits)
     match_dataset_classes(cfg, args.config, splits)
-    setup_cpu_distributed(cfg, args.launcher)
     note = batch_size_note(cfg, args.launcher)
     if note and int(os.environ.get('RANK', 0)) == 0:
         print(note, flush=True)

@@ -14,6 +14,7 @@ from mmengine.config import Config
 
 from mmrla.converters import (describe_state_dict, read_state_dict,
                               strip_module_prefix)
+from mmrla.engine.safe_load import CheckpointLoadError
 from .checkpoint import checkpoint_mismatch
 from .errors import UserError
 
@@ -61,6 +62,8 @@ def check_start_weights(cfg: Config, model: nn.Module) -> None:
     for what, filename, module, prefix, fix in _start_files(cfg, model):
         try:
             full = strip_module_prefix(read_state_dict(filename))
+        except CheckpointLoadError as e:  # names the file and the reason
+            raise UserError(f'{e} It is this run\'s {what}: {fix}.') from e
         except Exception as e:  # torch's pickle and zip errors name no file
             raise UserError(
                 f'{filename} ({what}) cannot be read as a PyTorch '

@@ -54,6 +54,6 @@ def test_damaged_resume_file(tmp_path, capsys, content):
     damaged = tmp_path / 'epoch_3.pth'
     damaged.write_bytes(content)
     line = _train(tmp_path, capsys, '--resume', str(damaged))
-    assert line.startswith(f'error: {damaged} (--resume) cannot be read as '
-                           'a PyTorch checkpoint (')
-    assert 'damaged or incomplete' in line
+    assert line.startswith(f'error: Cannot load {damaged} as a PyTorch '
+                           'checkpoint (')
+    assert 'it is incomplete' in line and "this run's --resume" in line
