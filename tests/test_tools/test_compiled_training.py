@@ -26,12 +26,22 @@ def _train(*args):
 
 
 def _losses(work_dir):
+    """The logged training losses: mmengine's scalars.json, or the text log
+    where no visualizer backend wrote one."""
     import glob
     import json
-    paths = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
-    assert len(paths) == 1, paths
-    with open(paths[0]) as f:
-        return [r['loss'] for r in map(json.loads, f) if 'loss' in r]
+    import re
+    paths = glob.glob(osp.join(work_dir, '**', 'scalars.json'), recursive=True)
+    if paths:
+        with open(paths[0]) as f:
+            return [r['loss'] for r in map(json.loads, f) if 'loss' in r]
+    logs = glob.glob(osp.join(work_dir, '**', '*.log'), recursive=True)
+    assert logs, sorted(glob.glob(osp.join(work_dir, '**'), recursive=True))
+    with open(logs[0]) as f:
+        return [
+            float(m.group(1))
+            for m in re.finditer(r'  loss: ([0-9.eE+-]+)', f.read())
+        ]
 
 
 @pytest.fixture(autouse=True)
