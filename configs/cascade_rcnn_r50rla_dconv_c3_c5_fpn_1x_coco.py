@@ -18,6 +18,9 @@ _base_ = 'mmdet::dcn/cascade-rcnn_r50-dconv-c3-c5_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmrla.models'], allow_failed_imports=False)
 
 model = dict(
+    # mmdet's DetDataPreprocessor with a check: an image whose channels the
+    # normalization cannot take (e.g. RGBA) is refused in one line.
+    data_preprocessor=dict(type='CheckedDetDataPreprocessor'),
     backbone=dict(
         type='RLAResNet',
         # mmdet's torchvision ResNet-50 weights -> the converted RLA ones.

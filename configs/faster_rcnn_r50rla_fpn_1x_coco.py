@@ -13,6 +13,9 @@ _base_ = [
 ]
 
 model = dict(
+    # mmdet's DetDataPreprocessor with a check: an image whose channels the
+    # normalization cannot take (e.g. RGBA) is refused in one line.
+    data_preprocessor=dict(type='CheckedDetDataPreprocessor'),
     backbone=dict(_delete_=True, **_base_.pop('r50rla_det_backbone')),
     neck=dict(in_channels=[256, 512, 1024, 2048]))
 

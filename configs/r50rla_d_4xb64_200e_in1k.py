@@ -8,7 +8,7 @@
 # Parameters and FLOPs beside the paper's: docs/paper_tables.md.
 _base_ = [
     '_base_/models/r50rla.py',
-    'mmpretrain::_base_/datasets/imagenet_bs64.py',
+    '_base_/datasets/imagenet_bs64.py',
     '_base_/schedules/rla_resnet_d_bs256_200e.py',
     'mmpretrain::_base_/default_runtime.py',
     '_base_/default_runtime_rla.py',

@@ -15,5 +15,9 @@ _base_ = [
 custom_imports = dict(
     imports=['mmrla.models', 'mmrla.engine'], allow_failed_imports=False)
 
+# mmdet's DetDataPreprocessor with a check: an image whose channels the
+# normalization cannot take (e.g. RGBA) is refused in one line.
+model = dict(data_preprocessor=dict(type='CheckedDetDataPreprocessor'))
+
 # Batch 16 (8 GPUs x 2 images), SGD lr 0.02, as mmdet's 1x schedule.
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -3,7 +3,7 @@
 # 224 for evaluation), 4 GPUs x 64 images, the paper's 100-epoch Nesterov SGD
 # schedule. Leaves add the model.
 _base_ = [
-    'mmpretrain::_base_/datasets/imagenet_bs64.py',
+    'datasets/imagenet_bs64.py',
     'schedules/imagenet_bs256_100e_nesterov.py',
     'mmpretrain::_base_/default_runtime.py',
     'default_runtime_rla.py',

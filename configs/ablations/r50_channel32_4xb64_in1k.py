@@ -3,7 +3,7 @@
 # RLA-ResNet recipe.
 _base_ = [
     'mmpretrain::_base_/models/resnet50.py',
-    'mmpretrain::_base_/datasets/imagenet_bs64.py',
+    '../_base_/datasets/imagenet_bs64.py',
     '../_base_/schedules/rla_resnet_bs256_120e.py',
     'mmpretrain::_base_/default_runtime.py',
 ]

@@ -15,6 +15,9 @@ image_size = 128
 channels = 64  # FPN and head width, small enough for 2 CPU cores
 
 model = dict(
+    # mmdet's DetDataPreprocessor with a check: an image whose channels the
+    # normalization cannot take (e.g. RGBA) is refused in one line.
+    data_preprocessor=dict(type='CheckedDetDataPreprocessor'),
     backbone=dict(
         _delete_=True,
         type='RLAResNet',

@@ -208,3 +208,49 @@ def test_benchmark_times_a_model_from_a_file_outside_the_repository(
         benchmark.main(['--external', 'no-function-here'])
     with pytest.raises(SystemExit, match='no file'):
         benchmark.main(['--external', f'X={tmp_path}/missing.py:f'])
+
+
+def _graphs_of_models(monkeypatch, models: int, allow: bool) -> int:
+    """Compile ``models`` classifiers as ``--compile`` does, run each in
+    inference at two batch sizes and in training; graphs compiled."""
+    import torch
+    from torch._dynamo.testing import CompileCounter
+
+    torch._dynamo.reset()
+    counter = CompileCounter()
+    real = torch.compile
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, 'compile',
+                      lambda fn, **kw: real(fn, backend=counter, **kw))
+        _run_models(models, allow)
+    torch._dynamo.reset()
+    return counter.frame_count
+
+
+def _run_models(models: int, allow: bool) -> None:
+    import torch
+    from mmpretrain.models import ImageClassifier
+    if allow:
+        benchmark.allow_graphs_of_every_model(models)
+    for i in range(models):
+        # Different models, as a group's are (alike ones share graphs).
+        model = benchmark.compiled(
+            ImageClassifier(backbone=dict(type='LeNet5', num_classes=2 + i)))
+        model.eval()
+        with torch.no_grad():
+            for batch in (1, 2):
+                model(torch.rand(batch, 1, 32, 32), mode='tensor')
+        model.train()
+        model(torch.rand(2, 1, 32, 32), mode='tensor')[0].sum().backward()
+
+
+def test_compile_keeps_every_model_of_a_group_compiled(monkeypatch):
+    # Models share ImageClassifier.forward: past dynamo's default cache
+    # limit (8 graphs of one code object), the last would run eagerly.
+    import torch
+    for key in ('cache_size_limit', 'accumulated_cache_size_limit'):
+        monkeypatch.setattr(torch._dynamo.config, key,
+                            getattr(torch._dynamo.config, key))
+    assert torch._dynamo.config.cache_size_limit == 8
+    assert _graphs_of_models(monkeypatch, 4, allow=False) == 8
+    assert _graphs_of_models(monkeypatch, 4, allow=True) == 12

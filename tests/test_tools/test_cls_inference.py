@@ -68,6 +68,28 @@ def test_get_model_and_inferencer(converted):
         result['pred_label']]
 
 
+def test_inferencer_refuses_an_image_of_the_wrong_channel_count(converted):
+    """RGBA arrays get one line that names the fix; gray ones are
+    broadcast, as mmpretrain's preprocessor does."""
+    from mmpretrain.apis import ImageClassificationInferencer
+
+    from mmrla.models.data_preprocessors import ImageChannelError
+    ref, ckpt, images = converted
+    inferencer = ImageClassificationInferencer(CONFIG, pretrained=ckpt)
+    rng = np.random.default_rng(1)
+    rgba = rng.integers(0, 256, (240, 260, 4), dtype=np.uint8)
+    with pytest.raises(ImageChannelError) as info:
+        inferencer(rgba)
+    assert str(info.value) == (
+        'an image has 4 channels, the model takes 3 (or 1, gray): drop the '
+        'alpha channel first, e.g. img[..., :3].')
+    (result, ) = inferencer(rgba[..., :3])
+    assert 0 <= result['pred_label'] < 1000
+    gray = rng.integers(0, 256, (240, 260, 1), dtype=np.uint8)
+    (result, ) = inferencer(gray)
+    assert 0 <= result['pred_label'] < 1000
+
+
 def _result_lines(text):
     # mmengine also prints which backend loaded the checkpoint.
     return [

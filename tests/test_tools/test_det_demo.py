@@ -81,6 +81,26 @@ def test_det_inferencer_loads_a_config_file(confident_checkpoint, tiny_coco,
     assert (pred.bboxes[:, 1::2] <= height).all()
 
 
+def test_det_inferencer_refuses_an_image_of_the_wrong_channel_count(
+        confident_checkpoint):
+    from mmdet.apis import DetInferencer
+
+    from mmrla.models.data_preprocessors import ImageChannelError
+    inferencer = DetInferencer(
+        model=config_path('faster_rcnn', 'r50rla'),
+        weights=confident_checkpoint,
+        device='cpu',
+        show_progress=False)
+    rgba = np.random.default_rng(0).integers(
+        0, 256, (48, 64, 4), dtype=np.uint8)
+    # mmdet's own preprocessor would keep channels 2, 1, 0 and go on.
+    with pytest.raises(ImageChannelError) as info:
+        inferencer(rgba)
+    assert str(info.value) == (
+        'an image has 4 channels, the model takes 3: drop the alpha channel '
+        'first, e.g. img[..., :3].')
+
+
 def _demo(*args):
     import demo.det_demo as det_demo
     return det_demo.main([str(a) for a in args])

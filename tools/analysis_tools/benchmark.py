@@ -313,7 +313,7 @@ class Runner:
             self.mode = 'deploy'
         self.forward = self.model
         if args.compile:
-            self.forward = torch.compile(self.model)
+            self.forward = compiled(self.model)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=1e-4, momentum=0.9)
 
@@ -368,7 +368,7 @@ class Runner:
         self.model.eval()
         extract = self.model.extract_feat
         if self.args.compile:
-            extract = torch.compile(extract)
+            extract = compiled(extract)
 
         def run():
             with torch.no_grad(), self.autocast():
@@ -390,6 +390,27 @@ class Runner:
             self.optimizer.step()
 
         return run
+
+
+def compiled(fn: Callable) -> Callable:
+    """``torch.compile`` with static shapes: one graph per batch size and
+    mode, as a run with a fixed batch gets (dynamic shapes would time the
+    larger batch and training on a graph of symbolic batch size)."""
+    return torch.compile(fn, dynamic=False)
+
+
+def allow_graphs_of_every_model(models: int) -> None:
+    """Let dynamo keep a graph per model, batch size and mode.
+
+    The models of a group share their classifier's ``forward`` code, and
+    dynamo's cache limit (8 by default) counts the graphs of every instance
+    of it: past the limit, it falls back to eager for the rest, and the
+    last models would be timed uncompiled.
+    """
+    config = torch._dynamo.config
+    config.cache_size_limit = max(config.cache_size_limit, 4 * models)
+    config.accumulated_cache_size_limit = max(
+        config.accumulated_cache_size_limit, 4 * models)
 
 
 def count_flops(model, kind: str, args) -> Optional[int]:
@@ -663,6 +684,9 @@ def main(argv=None) -> int:
         allocator = 'stable' if stabilize_allocator() else \
             'not stable (mallopt missing or refused)'
     torch.manual_seed(0)
+    if args.compile:
+        allow_graphs_of_every_model(
+            sum(len(GROUPS[group]) for group in args.groups))
     results = []
     for group in args.groups:
         results += bench_group(group, args)

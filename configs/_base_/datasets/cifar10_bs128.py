@@ -6,3 +6,7 @@ _base_ = 'mmpretrain::_base_/datasets/cifar10_bs16.py'
 train_dataloader = dict(batch_size=128, dataset=dict(download=False))
 val_dataloader = dict(batch_size=128, dataset=dict(download=False))
 test_dataloader = val_dataloader
+
+# mmpretrain's ClsDataPreprocessor with a check: an image whose channels the
+# normalization cannot take (e.g. RGBA) is refused in one line.
+data_preprocessor = dict(type='CheckedClsDataPreprocessor')
