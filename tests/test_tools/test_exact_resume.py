@@ -21,13 +21,11 @@ import torch
 
 from mmrla.datasets.synthetic import generate_shapes
 from mmrla.engine.safe_load import load_checkpoint_file
+from tests.fixtures.det_configs import DEMO_CONFIG, NARROW_DEMO_MODEL
 from tests.fixtures.distributed import free_port
 from tests.fixtures.tiny_imagenet import REPO
 
 pytestmark = pytest.mark.timeout(600)
-
-DEMO_CONFIG = osp.join(REPO, 'configs', 'demo',
-                       'mask_rcnn_r18rla_fpn_shapes.py')
 
 
 @pytest.fixture(scope='module')
@@ -42,15 +40,7 @@ def _config(path, shapes: str, train_cfg: str, num_workers: int) -> str:
     checkpoints every 3 iterations."""
     path.write_text(f"""
 _base_ = {DEMO_CONFIG!r}
-model = dict(
-    backbone=dict(stem_channels=16, base_channels=16, rla_channel=8),
-    neck=dict(in_channels=[16, 32, 64, 128], out_channels=16),
-    rpn_head=dict(in_channels=16, feat_channels=16),
-    roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=16),
-        bbox_head=dict(in_channels=16, fc_out_channels=32),
-        mask_roi_extractor=dict(out_channels=16),
-        mask_head=dict(in_channels=16, conv_out_channels=16)))
+{NARROW_DEMO_MODEL}
 train_dataloader = dict(
     batch_size=2, num_workers={num_workers},
     persistent_workers={num_workers > 0},

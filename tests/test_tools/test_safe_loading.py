@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 
 from mmrla.engine.safe_load import TRUST_ENV, CheckpointLoadError
+from tests.fixtures.det_configs import DEMO_CONFIG, NARROW_DEMO_MODEL
 from tests.fixtures.malicious import marker_path, save_malicious
 from tests.fixtures.tiny_imagenet import tiny_imagenet  # noqa: F401
 from tests.fixtures.tiny_imagenet import REPO, write_tiny_config
 
 CLS_MODEL = 'rla-mobilenet-v2_2xb48_in1k'
 CLS_BASE = 'mobilenetv2rla_2xb48_in1k.py'
-DEMO = osp.join(REPO, 'configs', 'demo', 'mask_rcnn_r18rla_fpn_shapes.py')
 LA20 = osp.join(REPO, 'configs', 'layer_attention',
                 'la-resnet20_b128_cifar10.py')
 LAG = osp.join(REPO, 'configs', 'cifar', 'densenet',
@@ -251,16 +251,8 @@ class Files(dict):
         generate_shapes(shapes, num_train=2, num_val=1, size=64, seed=0)
         path = self.folder / 'det.py'
         path.write_text(f"""
-_base_ = {DEMO!r}
-model = dict(
-    backbone=dict(stem_channels=16, base_channels=16, rla_channel=8),
-    neck=dict(in_channels=[16, 32, 64, 128], out_channels=16),
-    rpn_head=dict(in_channels=16, feat_channels=16),
-    roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=16),
-        bbox_head=dict(in_channels=16, fc_out_channels=32),
-        mask_roi_extractor=dict(out_channels=16),
-        mask_head=dict(in_channels=16, conv_out_channels=16)))
+_base_ = {DEMO_CONFIG!r}
+{NARROW_DEMO_MODEL}
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     dataset=dict(data_root={shapes!r}))
