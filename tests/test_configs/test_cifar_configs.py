@@ -11,6 +11,7 @@ import torch
 from mmengine.config import Config
 
 from tests.fixtures.models import num_params
+from tests.fixtures.sizes import slow_where
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -83,7 +84,15 @@ def test_the_agreed_names_exist():
     assert found == set(CONFIGS) | {DPN}
 
 
-@pytest.mark.parametrize('name', sorted(CONFIGS))
+# The widest depth-164 ablations in the full run only.
+@pytest.mark.parametrize(
+    'name',
+    slow_where(
+        sorted(CONFIGS), {
+            'ablations/r164rla-k24_b128_cifar10.py',
+            'ablations/r164rla-k16_b128_cifar10.py',
+            'ablations/r164rla-convgru_b128_cifar10.py'
+        }))
 def test_config_builds_classifies_and_counts(name):
     from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
     cfg = _cfg(name)

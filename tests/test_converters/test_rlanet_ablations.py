@@ -14,6 +14,7 @@ from mmrla.converters import (ABLATION_ARCHS, convert_rlanet_state_dict,
 from tests.fixtures.reference_models import (RefResNetK, RefRLAResNet,
                                              randomize_)
 from tests.fixtures.rlanet_checkpoints import authors_imagenet_checkpoint
+from tests.fixtures.sizes import slow_where
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -39,7 +40,10 @@ def _model(arch):
     return get_model(cfg).eval()
 
 
-@pytest.mark.parametrize('arch', sorted(ABLATION_ARCHS))
+# v1 and v1p take most of the time (full-width recurrent paths in float64).
+@pytest.mark.parametrize(
+    'arch',
+    slow_where(sorted(ABLATION_ARCHS), {'rlav1_resnet50', 'rlav1p_resnet50'}))
 def test_converted_weights_give_the_authors_logits(arch):
     ref, src = _authors_file(arch)
     converted = convert_rlanet_state_dict(src)
@@ -81,6 +85,7 @@ def _run_tool(*args):
     return main([str(a) for a in args])
 
 
+@pytest.mark.slow
 def test_tool_takes_the_arch_and_names_the_config(tmp_path, capsys):
     _, state_dict = _authors_file('rlav6_resnet50')
     src = tmp_path / 'model_best.pth.tar'

@@ -22,7 +22,10 @@ def _official(model):
 
 @pytest.mark.parametrize('eca,config', [
     (False, 'configs/mobilenetv2rla_2xb48_in1k.py'),
-    (True, 'configs/mobilenetv2rlaeca_2xb48_in1k.py'),
+    pytest.param(
+        True,
+        'configs/mobilenetv2rlaeca_2xb48_in1k.py',
+        marks=pytest.mark.slow),
 ])
 def test_round_trip_gives_equal_outputs(eca, config):
     ref = randomize_(RefRLAMobileNetV2(eca=eca), seed=1).eval()

@@ -24,6 +24,7 @@ import mmrla.models  # noqa: F401 (registers the backbones)
 from mmrla.models.backbones import (ECAResNet, LayerAttentionResNet,
                                     RLAPreActResNet, RLAResNet, RLAXception)
 from mmrla.registry import MODELS
+from tests.fixtures.sizes import slow_where
 
 INPUT = (2, 3, 32, 32)
 
@@ -233,7 +234,10 @@ def _loss(outputs) -> torch.Tensor:
     return sum(o.float().mean() for o in outputs)
 
 
-@pytest.mark.parametrize('name', registered_backbones())
+# The quick loop keeps one backbone; the full run takes them all.
+@pytest.mark.parametrize(
+    'name',
+    slow_where(registered_backbones(), lambda name: name != 'RLAPreActResNet'))
 def test_compiled_training_recompiles_nothing(name):
     """Three training steps, an eval pass, one more step and eval pass: one
     compilation for each mode, both on their first call."""

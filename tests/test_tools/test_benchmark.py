@@ -145,6 +145,7 @@ def test_deploy_times_rla_models_deployed_and_baselines_as_built(tmp_path):
         assert 'memory' not in row
 
 
+@pytest.mark.slow
 def test_table14_and_resnet101_groups_beside_the_papers_figures(
         tmp_path, capsys):
     out = tmp_path / 't14.json'

@@ -45,6 +45,7 @@ def confident_checkpoint(tmp_path_factory):
     return str(path)
 
 
+@pytest.mark.slow
 def test_det_inferencer_loads_a_config_file(confident_checkpoint, tiny_coco,
                                             tmp_path):
     from mmdet.apis import DetInferencer

@@ -141,6 +141,7 @@ def test_hidden_state_pooling_exports_exactly(tmp_path):
         F.pad(h, (0, 1, 0, 1)), 2))
 
 
+@pytest.mark.slow  # traces a full-size RLA-ResNet-50
 def test_jit_trace_follows_other_sizes():
     module, _ = _model(osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py'))
     with torch.no_grad():

@@ -235,7 +235,9 @@ def test_missing_pretrained_file_explains_the_fix(tmp_path):
 
 @pytest.mark.parametrize('kwargs', [
     dict(),
-    dict(eca_kernel_sizes=ECA, share_recurrent_conv=False),
+    pytest.param(
+        dict(eca_kernel_sizes=ECA, share_recurrent_conv=False),
+        marks=pytest.mark.slow),
     dict(out_indices=(1, 2, 4)),
 ])
 def test_fast_paths_equal_the_plain_form(kwargs):

@@ -11,6 +11,7 @@ from mmrla.models import RLAMobileNetV2, RLAResNet
 from tests.fixtures.equivalence import assert_same_training_pass
 from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
                                    assert_with_cp_matches, num_params)
+from tests.fixtures.sizes import slow_where
 
 # The options of configs/ablations/ (see docs_ablations.md).
 VARIANTS = {
@@ -59,7 +60,9 @@ def test_any_input_size_in_both_modes(name):
                                                (256, 5, 4), (512, 3, 2)]
 
 
-@pytest.mark.parametrize('name', sorted(VARIANTS))
+@pytest.mark.parametrize(
+    'name',
+    slow_where(sorted(VARIANTS), {'convgru', 'convlstm', 'noexchange'}))
 def test_every_parameter_gets_a_gradient(name):
     x = torch.rand(2, 3, 64, 64)
     model = _build(name, depth=50).train()

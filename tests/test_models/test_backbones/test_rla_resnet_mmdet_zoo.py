@@ -20,6 +20,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 
 import mmrla.models  # noqa: F401 (registers RLAResNet)
+from tests.fixtures.sizes import slow_where
 
 CONFIG_ROOT = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
 # 128x160, as a small test image; both sides divisible by 32.
@@ -142,9 +143,10 @@ def test_every_mmdet_resnet_setting_runs_with_rlaresnet():
     assert failures == [], '\n'.join(failures)
 
 
-# One config of each kind of setting, for the quick runs: caffe style with
-# frozen norms, DCNv2, GCNet plugins, the dilated C5 of DC5, the three-stage
-# C4 backbone, weight-standardized convs with GN, and YOLOF's single C5.
+# One config of each kind of setting: caffe style with frozen norms, DCNv2,
+# GCNet plugins (these three in the quick run too), then the attention
+# plugins, the dilated C5 of DC5, the three-stage C4 backbone,
+# weight-standardized convs with GN, and YOLOF's single C5.
 REPRESENTATIVE = (
     'faster_rcnn/faster-rcnn_r50-caffe_fpn_1x_coco.py',
     'dcnv2/faster-rcnn_r50-mdconv-c3-c5_fpn_1x_coco.py',
@@ -157,7 +159,8 @@ REPRESENTATIVE = (
 )
 
 
-@pytest.mark.parametrize('config', REPRESENTATIVE)
+@pytest.mark.parametrize('config',
+                         slow_where(REPRESENTATIVE, REPRESENTATIVE[3:]))
 def test_representative_backbones_match_mmdet_resnet(config):
     from mmdet.registry import MODELS
     init_default_scope('mmdet')
