@@ -201,7 +201,7 @@ def detect_rlanet_layout(
         'Not an official RLANet checkpoint: the state dict lacks '
         f'{missing[closest]} (expected for RLANet {closest}). Pass a '
         'checkpoint released at github.com/fangyanwen1106/RLANet, e.g. '
-        'resnet50_rla_2283.pth.tar or faster_rcnn_r50rla_fpn_1x_coco_388.')
+        'resnet50_rla_2283.pth.tar or faster_rcnn_r50rla_fpn_1x_coco_388.pth.')
 
 
 # Two keys that every authors' file of a layout has, under one root, and no

@@ -149,7 +149,11 @@ def test_tool_refuses_wrong_checkpoints(tmp_path, capsys):
     torch.save({'state_dict': torchvision.models.resnet18().state_dict()},
                wrong)
     assert _run_tool(wrong, tmp_path / 'a.pth') == 1
-    assert 'Not an official RLANet checkpoint' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert 'Not an official RLANet checkpoint' in err
+    # The example files keep their extensions.
+    assert err.rstrip().endswith('e.g. resnet50_rla_2283.pth.tar or '
+                                 'faster_rcnn_r50rla_fpn_1x_coco_388.pth.')
     garbage = tmp_path / 'garbage.pth.tar'
     garbage.write_bytes(b'not a checkpoint')
     assert _run_tool(garbage, tmp_path / 'b.pth') == 1
