@@ -9,6 +9,7 @@ import pytest
 from mmengine.config import Config
 
 from mmrla.utils import load_config
+from tests.fixtures.sizes import slow_where
 from tools.analysis_tools.get_flops import count_params
 from tools.analysis_tools.paper_tables import FAMILIES
 
@@ -170,8 +171,11 @@ def test_coco2014_config(name):
 
 # Building is cheap except for the two largest ImageNet models, whose counts
 # tests/test_models/test_backbones/test_layer_attention_resnet.py checks.
+# The CIFAR-100 models (CIFAR-10's with 100 classes) in the full run only.
 @pytest.mark.parametrize(
-    'name', [c for c in CONFIGS if not re.search(r'resnet(50|101)_4xb', c)])
+    'name',
+    slow_where([c for c in CONFIGS if not re.search(r'resnet(50|101)_4xb', c)],
+               lambda name: name.endswith('cifar100')))
 def test_config_builds(name):
     count = count_params(
         load_config(

@@ -21,7 +21,7 @@ from mmengine.config import Config
 
 from mmrla.models.utils import pool_hidden_state
 from tests.fixtures.det_configs import config_path
-from tests.fixtures.sizes import slow_if_deep
+from tests.fixtures.sizes import is_deep, slow_if_deep, slow_where
 from tools.deployment.pytorch2onnx import (build_exportable,
                                            compare_with_onnxruntime, export,
                                            main, verify_shapes)
@@ -63,7 +63,10 @@ def _assert_matches(results, count):
         assert r['max_abs_diff'] <= REL_TOL * r['max_abs_output'], r
 
 
-@pytest.mark.parametrize('name', slow_if_deep(CLS_CONFIGS))
+# The ECA variants and the deep models in the full run only.
+@pytest.mark.parametrize(
+    'name', slow_where(CLS_CONFIGS,
+                       lambda name: is_deep(name) or 'eca' in name))
 def test_classifiers_export_with_dynamic_shapes(name, tmp_path):
     module, task = _model(osp.join(REPO, 'configs', name))
     assert task == 'classification'
@@ -94,7 +97,8 @@ def test_detection_backbone_and_neck_export(family, backbone, tmp_path):
 
 @pytest.mark.parametrize(
     'name', ['r50rla_4xb64_in1k.py', 'mobilenetv2rla_2xb48_in1k.py'])
-@pytest.mark.parametrize('deploy', [False, True])
+@pytest.mark.parametrize(
+    'deploy', [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_static_export_at_an_odd_size(name, deploy, tmp_path):
     """A static graph at 65x47; deployed models (kept split weights; the
     fast tanh is bypassed while exporting) export as exactly."""
