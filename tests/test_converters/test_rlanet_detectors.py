@@ -22,7 +22,7 @@ from tests.fixtures.rlanet_checkpoints import (COCO_CLASSES,
                                                reference_detection_backbone,
                                                released_detector,
                                                save_authors_detector)
-from tests.fixtures.sizes import slow_if_deep
+from tests.fixtures.sizes import is_deep, slow_where
 
 register_all_modules(init_default_scope=False)
 
@@ -43,7 +43,11 @@ def _reference(backbone):
 
 
 @pytest.mark.parametrize('family', FAMILIES)
-@pytest.mark.parametrize('backbone', slow_if_deep(BACKBONES))
+# RLA-ResNet-50 in the quick run; its ECA variant and the deep ones in the
+# full run.
+@pytest.mark.parametrize(
+    'backbone',
+    slow_where(BACKBONES, lambda name: is_deep(name) or 'eca' in name))
 def test_released_detector_converts_loads_strictly_and_matches(
         backbone, family, tmp_path, capsys):
     from tools.model_converters.rlanet_to_mmrla import main as convert
