@@ -62,8 +62,22 @@ alpha channel first, e.g. img[..., :3].
             (' (or 1, gray)' if gray else '') + f': {fix}')
 
 
+class _ChecksChannels:
+    """Checks the batch, then runs the data preprocessor it is mixed into.
+
+    ``accepts_gray``: whether one channel passes too.
+    """
+    accepts_gray = True
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        if self._enable_normalize:
+            check_image_channels(data['inputs'], self.mean.shape[0],
+                                 self.accepts_gray)
+        return super().forward(data, training)
+
+
 @MODELS.register_module()
-class CheckedClsDataPreprocessor(ClsDataPreprocessor):
+class CheckedClsDataPreprocessor(_ChecksChannels, ClsDataPreprocessor):
     """mmpretrain's ``ClsDataPreprocessor`` that checks the channel count.
 
     Same arguments as ``ClsDataPreprocessor``. With ``mean`` set, a batch
@@ -76,14 +90,9 @@ class CheckedClsDataPreprocessor(ClsDataPreprocessor):
         torch.Size([1, 3, 8, 8])
     """
 
-    def forward(self, data: dict, training: bool = False) -> dict:
-        if self._enable_normalize:
-            check_image_channels(data['inputs'], self.mean.shape[0])
-        return super().forward(data, training)
-
 
 @MODELS.register_module()
-class CheckedDetDataPreprocessor(DetDataPreprocessor):
+class CheckedDetDataPreprocessor(_ChecksChannels, DetDataPreprocessor):
     """mmdet's ``DetDataPreprocessor`` that checks the channel count.
 
     Same arguments as ``DetDataPreprocessor``. With ``mean`` set, a batch
@@ -95,9 +104,6 @@ class CheckedDetDataPreprocessor(DetDataPreprocessor):
         >>> pre(dict(inputs=[torch.zeros(3, 8, 8)]))['inputs'].shape
         torch.Size([1, 3, 8, 8])
     """
-
-    def forward(self, data: dict, training: bool = False) -> dict:
-        if self._enable_normalize:
-            check_image_channels(
-                data['inputs'], self.mean.shape[0], gray=False)
-        return super().forward(data, training)
+    # mmengine asserts three channels for a list of images, and its
+    # bgr_to_rgb indexes channel 2: gray is refused here.
+    accepts_gray = False
