@@ -99,6 +99,19 @@ def test_torch_itself_reads_a_runner_checkpoint_once_mmrla_is_imported(
         == pytest.approx(1 / 3)
 
 
+def test_mmengine_own_loader_resumes_a_runner_checkpoint(tmp_path):
+    # What a stock mmengine run calls (not the loaders enable_safe_loading
+    # routes to): torch.load with torch's default, weights-only from torch
+    # 2.6 on, where plain mmengine 0.10.7 cannot read its own checkpoints.
+    from mmengine.runner.checkpoint import load_from_local
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save(_runner_like_checkpoint(), path)
+    checkpoint = load_from_local(path, map_location='cpu')
+    hub = MessageHub('safe_load_stock')
+    hub.load_state_dict(checkpoint['message_hub'])
+    assert hub.get_scalar('train/loss').current() == pytest.approx(1 / 3)
+
+
 def _as_if_pickled_by(numpy_module: str, path: str, out: str) -> str:
     """Rewrite the numpy globals of checkpoint ``path`` to the module name
     ``numpy_module`` (``numpy.core.multiarray`` as numpy 1 pickles them,
