@@ -1,5 +1,9 @@
-from ._startup import register_checkpoint_types, register_models_on_import
+from ._startup import (quiet_torchscript_notice, register_checkpoint_types,
+                       register_models_on_import)
 from .version import __version__
+
+# First: mmpretrain, imported below, imports torch.distributed.optim.
+quiet_torchscript_notice()
 
 # torch's weights-only loading (its default from torch 2.6 on) reads the
 # checkpoints of mmengine's runner once their few types are allowed.

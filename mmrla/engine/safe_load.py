@@ -18,6 +18,7 @@ makes mmengine's ``CheckpointLoader`` (used by ``load_from``, ``--resume``,
 inferencers) load every source this way; the tools call it, and so can a
 script (docs/weights.md, "Safe loading").
 """
+import importlib
 import io
 import logging
 import os
@@ -130,8 +131,10 @@ def checkpoint_globals() -> Tuple[Any, ...]:
     """
     import numpy as np
     from mmengine.logging import HistoryBuffer
-    core = getattr(np, '_core', None) or np.core
-    multiarray = core.multiarray
+    try:  # numpy >= 1.26 (numpy.core is deprecated from numpy 2 on)
+        multiarray = importlib.import_module('numpy._core.multiarray')
+    except ImportError:
+        multiarray = np.core.multiarray
     constructors = (multiarray._reconstruct, multiarray.scalar)
     aliases = tuple(
         _alias(fn, module) for fn in constructors

@@ -1,6 +1,3 @@
-# First: the tools' output starts without the notices of the libraries
-# under them.
-from . import quiet  # noqa: F401
 from .build import build_model_without_weights, drop_pretrained_init
 from .checkpoint import (CheckpointMismatch, check_checkpoint,
                          check_checkpoint_exists, checkpoint_mismatch,

@@ -38,7 +38,7 @@ def _untrusted(monkeypatch):
 @contextmanager
 def _torch_allowlist_only():
     """torch's weights-only loading without the globals anyone added."""
-    added = torch.serialization.get_safe_globals()
+    added = list(torch.serialization.get_safe_globals())
     torch.serialization.clear_safe_globals()
     try:
         yield
