@@ -14,9 +14,11 @@ class UserError(Exception):
 
 
 def main_entry(main: Callable[..., int]) -> Callable[..., int]:
-    """Decorate a tool's ``main``: a :class:`UserError` it raises becomes
-    one line ``error: ...`` on stderr and the exit status 2 (argparse's
-    status for a bad command line).
+    """Decorate a tool's ``main``: every checkpoint it loads through
+    mmengine loads weights-only
+    (:func:`mmrla.engine.safe_load.enable_safe_loading`), and a
+    :class:`UserError` it raises becomes one line ``error: ...`` on stderr
+    and the exit status 2 (argparse's status for a bad command line).
 
     Example:
         >>> @main_entry
@@ -32,6 +34,9 @@ def main_entry(main: Callable[..., int]) -> Callable[..., int]:
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
+        # Imported here: this module is imported by every other one.
+        from mmrla.engine.safe_load import enable_safe_loading
+        enable_safe_loading()
         try:
             return main(*args, **kwargs)
         except UserError as e:

@@ -15,7 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mmrla.engine.safe_load import TRUST_ENV, CheckpointLoadError
+from mmrla.engine.safe_load import (TRUST_ENV, CheckpointLoadError,
+                                    enable_safe_loading)
 from tests.fixtures.det_configs import DEMO_CONFIG, NARROW_DEMO_MODEL
 from tests.fixtures.malicious import marker_path, save_malicious
 from tests.fixtures.tiny_imagenet import tiny_imagenet  # noqa: F401
@@ -46,6 +47,8 @@ class Context:
 
 
 def _api(load) -> str:
+    """Call ``load`` as a script would after the documented switch."""
+    enable_safe_loading()
     try:
         load()
     except CheckpointLoadError as e:
