@@ -16,8 +16,8 @@ import torch
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmpretrain.models.utils import ClsDataPreprocessor
 
+from mmrla.errors import UserError
 from mmrla.registry import MODELS
-from mmrla.utils.errors import UserError
 
 __all__ = [
     'ImageChannelError', 'check_image_channels', 'CheckedClsDataPreprocessor',

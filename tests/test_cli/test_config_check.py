@@ -4,8 +4,8 @@ backbone argument does)."""
 import pytest
 from mmengine.config import Config
 
-from mmrla.utils import UserError
-from mmrla.utils.config_check import check_config_arguments
+from mmrla.cli.config_check import check_config_arguments
+from mmrla.errors import UserError
 from tests.fixtures.console import REPO, screen
 
 CIFAR = f'{REPO}/configs/cifar/r110rla_b128_cifar10.py'

@@ -2,8 +2,8 @@ import pytest
 from mmengine.config import Config
 
 import mmrla.models  # noqa: F401  (custom_imports of the configs)
-from mmrla.utils import (UserError, check_model_config, explain_build_error,
-                         load_config)
+from mmrla.cli import check_model_config, explain_build_error, load_config
+from mmrla.errors import UserError
 
 DET = 'configs/faster_rcnn_r50rla_fpn_1x_coco.py'
 

@@ -5,9 +5,10 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmrla.utils import (UserError, build_runner, check_data_paths,
-                         check_pretrained_weights, load_config,
-                         parse_runner_args, set_launcher_and_work_dir)
+from mmrla.cli import (build_runner, check_data_paths, load_config,
+                       parse_runner_args, set_launcher_and_work_dir)
+from mmrla.errors import UserError
+from mmrla.weights import check_pretrained_weights
 
 
 @pytest.fixture

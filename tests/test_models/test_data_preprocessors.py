@@ -5,11 +5,11 @@ import torch
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmpretrain.models.utils import ClsDataPreprocessor
 
+from mmrla.errors import UserError
 from mmrla.models.data_preprocessors import (CheckedClsDataPreprocessor,
                                              CheckedDetDataPreprocessor,
                                              ImageChannelError,
                                              check_image_channels)
-from mmrla.utils import UserError
 
 MEAN_STD = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 # (parent, checked, arguments as the configs give them)

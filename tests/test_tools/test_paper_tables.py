@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 import torch
 
-from mmrla.utils import load_config
+from mmrla.cli import load_config
 from tests.fixtures.console import REPO
 from tools.analysis_tools.cifar_params import main
 from tools.analysis_tools.get_flops import count

@@ -100,8 +100,8 @@ def backbone_init_cfg(ctx, path):
     mmengine's PretrainedInit)."""
     from mmpretrain.registry import MODELS
 
-    from mmrla.utils import load_config
-    from mmrla.utils.build import mmengine_log_level
+    from mmrla.cli import load_config
+    from mmrla.cli.build import mmengine_log_level
     cfg = load_config(ctx.files['cls_config'])
     cfg.model.backbone.init_cfg = dict(
         type='Pretrained', checkpoint=str(path), prefix='backbone.')
@@ -115,7 +115,7 @@ def mmpretrain_init_cfg(ctx, path):
     PretrainedInit reads through mmengine's CheckpointLoader."""
     from mmpretrain.models import ResNet
 
-    from mmrla.utils.build import mmengine_log_level
+    from mmrla.cli.build import mmengine_log_level
     model = ResNet(
         depth=18, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     with mmengine_log_level(logging.WARNING):
@@ -165,9 +165,9 @@ def shared_weights_tool(ctx, path):
 
 
 def key_checks(ctx, path):
-    from mmrla.converters import check_checkpoint_file
-    from mmrla.utils import (UserError, build_model_without_weights,
-                             check_checkpoint, load_config)
+    from mmrla.cli import build_model_without_weights, load_config
+    from mmrla.errors import UserError
+    from mmrla.weights import check_checkpoint, check_checkpoint_file
     model = build_model_without_weights(load_config(ctx.files['cls_config']))
     try:
         check_checkpoint(model, str(path))
@@ -206,7 +206,7 @@ def _save_weights(path, model) -> str:
 def _built(config, options=()):
     from mmengine.config import DictAction
 
-    from mmrla.utils import build_model_without_weights, load_config
+    from mmrla.cli import build_model_without_weights, load_config
     parsed = {}
     for option in options:
         key, value = option.split('=')

@@ -1,13 +1,15 @@
-"""A file of another model loaded into an RLA backbone, by any loader, is
-refused with one line saying what the file is, instead of leaving the
-backbone random."""
+"""A file of another model is refused with one line saying what the file
+is, by the checks of :mod:`mmrla.weights` that the tools run and that
+library code calls; the models themselves load any state dict they are
+given, as torch's and mmengine's modules do."""
 import pytest
 import torch
 import torchvision
-from mmengine.runner import load_checkpoint
+from mmengine.config import Config
 
-from mmrla.converters import (ForeignCheckpointError, check_foreign_state_dict,
-                              describe_state_dict)
+from mmrla.errors import UserError
+from mmrla.weights import (check_start_weights, describe_state_dict,
+                           load_checked_checkpoint)
 from tests.fixtures.tiny_imagenet import REPO  # noqa: F401  (mmrla on path)
 
 
@@ -50,64 +52,59 @@ def test_torchvision_resnets_are_named_with_their_depth(
         f'a torchvision ResNet-{depth} classification file'
 
 
-def test_get_model_refuses_a_torchvision_file(torchvision_file):
+def test_loading_a_torchvision_file_into_a_named_model_is_refused(
+        torchvision_file):
     import mmpretrain
 
     import mmrla  # noqa: F401  (registers the model names)
-    with pytest.raises(ForeignCheckpointError) as error:
-        mmpretrain.get_model(
-            'rla-resnet50_4xb64_in1k', pretrained=torchvision_file)
+    model = mmpretrain.get_model('rla-resnet50_4xb64_in1k')
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(UserError) as error:
+        load_checked_checkpoint(model, torchvision_file)
     message = str(error.value)
     assert '\n' not in message
-    assert message.startswith('The checkpoint sets only 0 of the ')
-    assert 'it is a torchvision ResNet-18 classification file' in message
+    assert message.startswith(f'{torchvision_file} does not fit the model')
+    assert 'keep random weights' in message
+    assert 'Use the config that the checkpoint was trained' in message
+    # Nothing was loaded.
+    assert all(
+        torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
-def test_load_checkpoint_refuses_a_torchvision_file(torchvision_file):
-    model = _classifier()
-    with pytest.raises(ForeignCheckpointError, match='torchvision ResNet-18'):
-        load_checkpoint(model, torchvision_file, logger='silent')
-
-
-def test_keys_that_fit_by_name_but_not_by_shape_count_as_unset(tmp_path):
-    from mmpretrain.registry import MODELS
-    other = MODELS.build(
-        dict(type='RLAResNet', depth=18, base_channels=32, stem_channels=32))
-    with pytest.raises(ForeignCheckpointError, match='sets only'):
-        _classifier().backbone.load_state_dict(
-            other.state_dict(), strict=False)
-
-
-def test_checkpoints_of_the_model_still_load(tmp_path):
+def test_a_checkpoint_of_the_model_loads(tmp_path):
     model = _classifier()
     path = str(tmp_path / 'own.pth')
-    torch.save(dict(state_dict=model.state_dict()), path)
-    load_checkpoint(_classifier(), path, logger='silent')
-    # Half of the backbone set is still a deliberate partial load ...
-    state = model.backbone.state_dict()
-    keys = [k for k in state if not k.endswith('num_batches_tracked')]
-    half = {k: state[k] for k in keys[:len(keys) // 2 + 1]}
-    _classifier().backbone.load_state_dict(half, strict=False)
-    check_foreign_state_dict(model.backbone, half)
-    # ... fewer is not.
-    fewer = {k: state[k] for k in keys[:len(keys) // 2 - 1]}
-    with pytest.raises(ForeignCheckpointError, match='sets only'):
-        _classifier().backbone.load_state_dict(fewer, strict=False)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(epoch=3)), path)
+    other = _classifier()
+    checkpoint = load_checked_checkpoint(other, path)
+    assert checkpoint['meta'] == dict(epoch=3)
+    for key, value in model.state_dict().items():
+        assert torch.equal(other.state_dict()[key], value), key
 
 
-def test_backbone_init_cfg_with_a_prefix_the_file_lacks(torchvision_file):
-    from mmpretrain.registry import MODELS
-    backbone = MODELS.build(
+def test_models_load_any_state_dict_they_are_given(torchvision_file):
+    # Refusing files is the checks' job: a backbone loads non-strictly as
+    # every torch module does, and reports what did not fit.
+    state_dict = torch.load(torchvision_file, weights_only=True)
+    result = _classifier().backbone.load_state_dict(state_dict, strict=False)
+    assert 'fc.weight' in result.unexpected_keys
+    assert result.missing_keys
+
+
+def test_a_backbone_init_cfg_with_a_prefix_the_file_lacks(torchvision_file):
+    cfg = Config(
         dict(
-            type='RLAResNet',
-            depth=18,
-            init_cfg=dict(
-                type='Pretrained',
-                checkpoint=torchvision_file,
-                prefix='backbone.')))
-    with pytest.raises(ForeignCheckpointError) as error:
-        backbone.init_weights()
-    assert str(error.value).startswith(
-        f"{torchvision_file} (init_cfg, prefix 'backbone.'): The checkpoint "
-        'sets only 0 of the ')
-    assert 'a torchvision ResNet-18 classification file' in str(error.value)
+            model=dict(
+                backbone=dict(
+                    init_cfg=dict(
+                        type='Pretrained',
+                        checkpoint=torchvision_file,
+                        prefix='backbone')))))
+    with pytest.raises(UserError) as error:
+        check_start_weights(cfg, _classifier())
+    message = str(error.value)
+    assert message.startswith(
+        f'{torchvision_file} (model.backbone.init_cfg) would set only 0 of '
+        'the ')
+    assert 'a torchvision ResNet-18 classification file' in message
+    assert 'model.backbone.init_cfg=None' in message

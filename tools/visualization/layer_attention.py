@@ -49,7 +49,8 @@ import torch
 import torch.nn as nn
 from mmengine.config import DictAction
 
-from mmrla.utils import UserError, load_config, main_entry
+from mmrla.cli import load_config, main_entry
+from mmrla.errors import UserError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.tif', '.tiff',
                     '.webp')

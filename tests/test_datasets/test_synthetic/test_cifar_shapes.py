@@ -13,7 +13,7 @@ from mmrla.datasets.synthetic.cifar_shapes import (MANIFEST,
                                                    accept_generated_cifar,
                                                    generated_folder,
                                                    write_cifar)
-from mmrla.utils import UserError
+from mmrla.errors import UserError
 from tests.fixtures.console import REPO
 
 CONFIG = osp.join(REPO, 'configs', 'cifar', 'r110rla_b128_cifar10.py')
