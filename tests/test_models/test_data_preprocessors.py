@@ -93,3 +93,35 @@ def test_without_normalization_nothing_is_checked(checked):
     # No mean: no channel count to hold the images to; as the parents.
     out = checked()(dict(inputs=_images(4, True)))['inputs']
     assert out.shape[1] == 4
+
+
+def test_configs_build_the_det_preprocessor_by_its_name():
+    from mmdet.registry import MODELS
+    built = MODELS.build(
+        dict(type='CheckedDetDataPreprocessor', bgr_to_rgb=True, **MEAN_STD))
+    assert type(built) is CheckedDetDataPreprocessor
+    with pytest.raises(ImageChannelError):
+        built(dict(inputs=_images(1, False)))
+
+
+@pytest.mark.slow
+def test_classification_does_not_import_mmdet_models():
+    import os
+    import subprocess
+    import sys
+
+    from tests.fixtures.console import REPO
+    code = ('import sys, torch, mmrla.models; '
+            'from mmpretrain.registry import MODELS; '
+            'pre = MODELS.build(dict(type="CheckedClsDataPreprocessor", '
+            'mean=[0.] * 3, std=[1.] * 3)); '
+            'pre(dict(inputs=[torch.zeros(3, 4, 4)])); '
+            'print("mmdet.models" in sys.modules)')
+    proc = subprocess.run([sys.executable, '-c', code],
+                          cwd=REPO,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'),
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-1] == 'False'
