@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmrla.cli import load_config
-from tests.fixtures.console import REPO
+from tests.fixtures.console import REPO, assert_line
 from tools.analysis_tools.get_flops import count
 from tools.analysis_tools.paper_tables import FAMILIES, HEADER
 from tools.analysis_tools.paper_tables import main as tables_main
@@ -125,10 +125,11 @@ def test_default_is_every_config_of_the_folder(two_configs, tmp_path, capsys):
 
 def test_missing_config_is_an_error(tmp_path, capsys):
     assert tables_main([str(tmp_path / 'nope.py')] + CIFAR) == 2
-    assert capsys.readouterr().err == \
-        f'error: no such config: {tmp_path / "nope.py"}\n'
+    assert_line(capsys.readouterr().err, 'error: no such config',
+                str(tmp_path / 'nope.py'))
     assert tables_main(['--config-dir', str(tmp_path)] + CIFAR) == 2
-    assert capsys.readouterr().err == f'error: no config under {tmp_path}\n'
+    assert_line(capsys.readouterr().err, 'error: no config under',
+                str(tmp_path))
 
 
 def _cells(line):
