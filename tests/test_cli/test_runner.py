@@ -8,7 +8,6 @@ from mmengine.config import Config
 from mmrla.cli import (build_runner, check_data_paths, load_config,
                        parse_runner_args, set_launcher_and_work_dir)
 from mmrla.errors import UserError
-from mmrla.weights import check_pretrained_weights
 from tests.fixtures.console import assert_line
 
 
@@ -178,21 +177,6 @@ def test_missing_evaluator_annotations_are_named(tmp_path):
             match=r'test evaluator\'s ann_file .* '
             r'--cfg-options test_evaluator\.ann_file='):
         check_data_paths(cfg, ('test', ))
-
-
-def test_missing_pretrained_backbone_weights(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    cfg = Config(
-        dict(
-            model=dict(
-                backbone=dict(
-                    init_cfg=dict(
-                        type='Pretrained',
-                        checkpoint='checkpoints/rla_resnet50_in1k.pth')))))
-    with pytest.raises(UserError, match='rla_resnet50_in1k.pth'):
-        check_pretrained_weights(cfg)
-    cfg.model.backbone.init_cfg = None
-    check_pretrained_weights(cfg)
 
 
 def test_build_runner_explains_a_misspelled_type(tmp_path):

@@ -106,22 +106,13 @@ def test_configs_build_the_det_preprocessor_by_its_name():
 
 @pytest.mark.slow
 def test_classification_does_not_import_mmdet_models():
-    import os
-    import subprocess
-    import sys
-
-    from tests.fixtures.console import REPO
+    from tests.fixtures.console import run_tool
     code = ('import sys, torch, mmrla.models; '
             'from mmpretrain.registry import MODELS; '
             'pre = MODELS.build(dict(type="CheckedClsDataPreprocessor", '
             'mean=[0.] * 3, std=[1.] * 3)); '
             'pre(dict(inputs=[torch.zeros(3, 4, 4)])); '
             'print("mmdet.models" in sys.modules)')
-    proc = subprocess.run([sys.executable, '-c', code],
-                          cwd=REPO,
-                          env=dict(os.environ, OMP_NUM_THREADS='1'),
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = run_tool('-c', code)
+    assert proc.returncode == 0, proc.stdout[-2000:]
     assert proc.stdout.split()[-1] == 'False'

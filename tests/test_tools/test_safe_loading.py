@@ -96,8 +96,8 @@ def tools_test(ctx, path):
 
 
 def backbone_init_cfg(ctx, path):
-    """An RLA backbone's ``init_cfg`` ``Pretrained`` (its own check, then
-    mmengine's PretrainedInit)."""
+    """An RLA backbone's ``init_cfg`` ``Pretrained``, read by mmengine's
+    PretrainedInit."""
     from mmpretrain.registry import MODELS
 
     from mmrla.cli import load_config

@@ -8,8 +8,8 @@ import torchvision
 from mmengine.config import Config
 
 from mmrla.errors import UserError
-from mmrla.weights import (check_start_weights, describe_state_dict,
-                           load_checked_checkpoint)
+from mmrla.weights import (check_pretrained_weights, check_start_weights,
+                           describe_state_dict, load_checked_checkpoint)
 from tests.fixtures.tiny_imagenet import REPO  # noqa: F401  (mmrla on path)
 
 
@@ -91,15 +91,23 @@ def test_models_load_any_state_dict_they_are_given(torchvision_file):
     assert result.missing_keys
 
 
+def _pretrained_backbone(checkpoint: str, **init_cfg) -> Config:
+    """A config whose backbone starts from ``checkpoint``."""
+    init_cfg = dict(type='Pretrained', checkpoint=checkpoint, **init_cfg)
+    return Config(dict(model=dict(backbone=dict(init_cfg=init_cfg))))
+
+
+def test_missing_pretrained_backbone_weights(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = _pretrained_backbone('checkpoints/rla_resnet50_in1k.pth')
+    with pytest.raises(UserError, match='rla_resnet50_in1k.pth'):
+        check_pretrained_weights(cfg)
+    cfg.model.backbone.init_cfg = None
+    check_pretrained_weights(cfg)
+
+
 def test_a_backbone_init_cfg_with_a_prefix_the_file_lacks(torchvision_file):
-    cfg = Config(
-        dict(
-            model=dict(
-                backbone=dict(
-                    init_cfg=dict(
-                        type='Pretrained',
-                        checkpoint=torchvision_file,
-                        prefix='backbone')))))
+    cfg = _pretrained_backbone(torchvision_file, prefix='backbone')
     with pytest.raises(UserError) as error:
         check_start_weights(cfg, _classifier())
     message = str(error.value)
