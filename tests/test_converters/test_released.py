@@ -82,10 +82,9 @@ def test_detectors_refuse_an_unconverted_detector(detector_file):
 def test_classifiers_refuse_an_unconverted_imagenet_file(imagenet_file):
     from mmpretrain.apis import get_model
 
-    # The authors' keys sit at the root of the classifier, outside the
-    # backbone's part of the state dict.
+    # The key as mmengine would load it: ``module.`` removed.
     _assert_loading_refused(
-        get_model(CLS_CONFIG), imagenet_file, "'module.stage_bns.0.0.weight'")
+        get_model(CLS_CONFIG), imagenet_file, "'stage_bns.0.0.weight'")
 
 
 def test_pretrained_init_cfg_refuses_an_unconverted_imagenet_file(
