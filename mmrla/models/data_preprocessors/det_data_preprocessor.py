@@ -3,7 +3,7 @@
 A gray image is refused: mmengine's normalization of an image list asserts
 three channels (and its ``bgr_to_rgb`` indexes channel 2). This module
 imports mmdet; the registry builds the class through
-:func:`~mmrla.models.data_preprocessors.build_checked_det_data_preprocessor`,
+:func:`~.det_entry.build_checked_det_data_preprocessor`,
 so that only detection imports it.
 """
 from mmdet.models.data_preprocessors import DetDataPreprocessor
@@ -17,7 +17,7 @@ class CheckedDetDataPreprocessor(ChecksChannels, DetDataPreprocessor):
     Same arguments as ``DetDataPreprocessor``. With ``mean`` set, a batch
     whose images do not have ``len(mean)`` channels raises
     :class:`~.channels.ImageChannelError` before normalization (example:
-    :func:`~mmrla.models.data_preprocessors.build_checked_det_data_preprocessor`).
+    :func:`~.det_entry.build_checked_det_data_preprocessor`).
     """
     # mmengine asserts three channels for a list of images, and its
     # bgr_to_rgb indexes channel 2: gray is refused here.
