@@ -1,10 +1,10 @@
 """mmpretrain's and mmdet's data preprocessors, refusing images whose
 channel count the normalization cannot take.
 
-``CheckedDetDataPreprocessor`` subclasses mmdet's preprocessor, and
-importing mmdet's models takes seconds that classification does not need:
-its registry entry is a function that imports it when a detection config
-builds one, and the class is imported on first access.
+``CheckedDetDataPreprocessor`` subclasses mmdet's preprocessor, and only
+detection needs mmdet: its registry entry is a function that imports it
+when a detection config builds one, and the class is imported on first
+access, so that the classifiers work where mmdet is not installed.
 """
 from .channels import ImageChannelError, check_image_channels
 from .cls_data_preprocessor import CheckedClsDataPreprocessor
