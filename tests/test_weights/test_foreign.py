@@ -8,8 +8,10 @@ import torchvision
 from mmengine.config import Config
 
 from mmrla.errors import UserError
-from mmrla.weights import (check_pretrained_weights, check_start_weights,
-                           describe_state_dict, load_checked_checkpoint)
+from mmrla.weights import (check_pretrained_file, check_pretrained_weights,
+                           check_start_weights, describe_state_dict,
+                           load_checked_checkpoint)
+from tests.fixtures.console import assert_line
 from tests.fixtures.tiny_imagenet import REPO  # noqa: F401  (mmrla on path)
 
 
@@ -111,6 +113,18 @@ def test_missing_pretrained_backbone_weights(tmp_path, monkeypatch):
         check_pretrained_weights(cfg)
     cfg.model.backbone.init_cfg = None
     check_pretrained_weights(cfg)
+
+
+def test_a_missing_released_backbone_names_the_converter(tmp_path):
+    # The file name of the converted RLA-MobileNetV2 weights, in another
+    # folder than the configs': the authors' file is still named.
+    missing = str(tmp_path / 'rla_mobilenetv2_in1k.pth')
+    with pytest.raises(FileNotFoundError) as error:
+        check_pretrained_file(missing)
+    assert_line(
+        str(error.value), missing, 'not found',
+        'rlanet_to_mmrla.py dsrla_mobilenetv2_k32_2762.pth.tar',
+        '--cfg-options model.backbone.init_cfg=None')
 
 
 def test_a_backbone_init_cfg_with_a_prefix_the_file_lacks(torchvision_file):
