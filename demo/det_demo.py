@@ -21,7 +21,8 @@ from typing import List, Optional
 
 from mmengine.config import DictAction
 
-from mmrla.utils import UserError, main_entry
+from mmrla.cli import main_entry
+from mmrla.errors import UserError
 
 # The image suffixes DetInferencer reads from a folder.
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
@@ -103,8 +104,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     # before mmdet.apis keeps torch's TorchScript notice out of the output
     # (mmrla/_startup.py).
     from mmrla.apis import model_config_path
-    from mmrla.utils import (check_checkpoint, check_checkpoint_exists,
-                             check_model_config, load_config)
+    from mmrla.cli import check_model_config, load_config
+    from mmrla.weights import check_checkpoint, check_checkpoint_exists
     try:
         # A .py path is a config file (load_config explains a missing one);
         # anything else may be a model name.

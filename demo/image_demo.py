@@ -19,7 +19,8 @@ from typing import List
 
 import numpy as np
 
-from mmrla.utils import UserError, main_entry
+from mmrla.cli import main_entry
+from mmrla.errors import UserError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
@@ -60,8 +61,8 @@ def main(argv=None) -> int:
             f'({", ".join(IMAGE_EXTENSIONS)}).')
     from mmpretrain.apis import ImageClassificationInferencer, get_model
 
-    from mmrla.utils import (check_checkpoint_exists, explained_build_errors,
-                             load_checked_checkpoint, load_config)
+    from mmrla.cli import explained_build_errors, load_config
+    from mmrla.weights import check_checkpoint_exists, load_checked_checkpoint
     cfg = load_config(args.config)
     check_checkpoint_exists(args.checkpoint, args.config)
     # Without weights: its class names are the config's dataset's.

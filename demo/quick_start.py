@@ -31,8 +31,8 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.config import Config
 
+from mmrla.cli import build_model_without_weights, main_entry
 from mmrla.datasets.synthetic import generate_shapes
-from mmrla.utils import build_model_without_weights, main_entry
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RLA_CONFIG = osp.join(ROOT, 'configs/demo/mask_rcnn_r18rla_fpn_shapes.py')

@@ -43,7 +43,7 @@ def test_import_mmrla_replaces_nothing_and_registers_its_own_things():
 def test_a_tool_loads_weights_only_from_its_start():
     out = _run("""
         import mmengine.runner.checkpoint as c
-        from mmrla.utils import main_entry
+        from mmrla.cli import main_entry
         from mmrla.engine import safe_load
 
         @main_entry

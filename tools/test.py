@@ -18,13 +18,14 @@ command, instead of evaluating a partly random model.
 import argparse
 import sys
 
+from mmrla.cli import (build_runner, check_data_paths, check_model_config,
+                       load_config, main_entry, match_dataset_classes,
+                       parse_runner_args, set_launcher_and_work_dir)
 from mmrla.datasets.synthetic import accept_generated_cifar
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import (UserError, build_runner, check_checkpoint,
-                         check_checkpoint_exists, check_converted,
-                         check_data_paths, check_model_config, load_config,
-                         main_entry, match_dataset_classes, parse_runner_args,
-                         set_launcher_and_work_dir)
+from mmrla.errors import UserError
+from mmrla.weights import (check_checkpoint, check_checkpoint_exists,
+                           check_converted)
 
 
 def parse_args(argv=None):

@@ -13,14 +13,14 @@ import os.path as osp
 import sys
 from typing import Optional
 
+from mmrla.cli import (build_runner, check_data_paths, check_model_config,
+                       load_config, main_entry, match_dataset_classes,
+                       parse_runner_args, set_launcher_and_work_dir)
 from mmrla.datasets.synthetic import accept_generated_cifar
 from mmrla.engine import setup_cpu_distributed
 from mmrla.engine.safe_load import CheckpointLoadError
-from mmrla.utils import (UserError, build_runner, check_data_paths,
-                         check_model_config, check_pretrained_weights,
-                         check_start_weights, load_config, main_entry,
-                         match_dataset_classes, parse_runner_args,
-                         set_launcher_and_work_dir)
+from mmrla.errors import UserError
+from mmrla.weights import check_pretrained_weights, check_start_weights
 
 
 def parse_args(argv=None):

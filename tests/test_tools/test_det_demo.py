@@ -11,7 +11,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
-from tests.fixtures.console import run_tool, screen
+from tests.fixtures.console import assert_line, run_tool, screen
 from tests.fixtures.det_configs import SMALL_SCALE, config_path
 from tests.fixtures.rlanet_checkpoints import save_authors_detector
 from tests.fixtures.tiny_coco import tiny_coco_fixture  # noqa: F401
@@ -97,9 +97,9 @@ def test_det_inferencer_refuses_an_image_of_the_wrong_channel_count(
     # mmdet's own preprocessor would keep channels 2, 1, 0 and go on.
     with pytest.raises(ImageChannelError) as info:
         inferencer(rgba)
-    assert str(info.value) == (
-        'an image has 4 channels, the model takes 3: drop the alpha channel '
-        'first, e.g. img[..., :3].')
+    assert_line(
+        str(info.value), 'an image has 4 channels', 'the model takes 3:',
+        'img[..., :3]')
 
 
 def _demo(*args):

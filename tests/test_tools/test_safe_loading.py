@@ -99,12 +99,12 @@ def tools_test(ctx, path):
 
 
 def backbone_init_cfg(ctx, path):
-    """An RLA backbone's ``init_cfg`` ``Pretrained`` (its own check, then
-    mmengine's PretrainedInit)."""
+    """An RLA backbone's ``init_cfg`` ``Pretrained``, read by mmengine's
+    PretrainedInit."""
     from mmpretrain.registry import MODELS
 
-    from mmrla.utils import load_config
-    from mmrla.utils.build import mmengine_log_level
+    from mmrla.cli import load_config
+    from mmrla.cli.build import mmengine_log_level
     cfg = load_config(ctx.files['cls_config'])
     cfg.model.backbone.init_cfg = dict(
         type='Pretrained', checkpoint=str(path), prefix='backbone.')
@@ -118,7 +118,7 @@ def mmpretrain_init_cfg(ctx, path):
     PretrainedInit reads through mmengine's CheckpointLoader."""
     from mmpretrain.models import ResNet
 
-    from mmrla.utils.build import mmengine_log_level
+    from mmrla.cli.build import mmengine_log_level
     model = ResNet(
         depth=18, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     with mmengine_log_level(logging.WARNING):
@@ -168,9 +168,9 @@ def shared_weights_tool(ctx, path):
 
 
 def key_checks(ctx, path):
-    from mmrla.converters import check_checkpoint_file
-    from mmrla.utils import (UserError, build_model_without_weights,
-                             check_checkpoint, load_config)
+    from mmrla.cli import build_model_without_weights, load_config
+    from mmrla.errors import UserError
+    from mmrla.weights import check_checkpoint, check_checkpoint_file
     model = build_model_without_weights(load_config(ctx.files['cls_config']))
     try:
         check_checkpoint(model, str(path))
@@ -209,7 +209,7 @@ def _save_weights(path, model) -> str:
 def _built(config, options=()):
     from mmengine.config import DictAction
 
-    from mmrla.utils import build_model_without_weights, load_config
+    from mmrla.cli import build_model_without_weights, load_config
     parsed = {}
     for option in options:
         key, value = option.split('=')

@@ -62,7 +62,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 import torch.nn.functional as F
 
-from mmrla.utils import build_model_without_weights, load_config
+from mmrla.cli import build_model_without_weights, load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

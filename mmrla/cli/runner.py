@@ -1,20 +1,50 @@
-"""Config loading, input checks and options shared by the command-line
-tools."""
+"""Config loading, input checks, options and the error report shared by
+the command-line tools."""
 import argparse
 import difflib
+import functools
 import glob
 import os
 import os.path as osp
-from typing import Iterator, List, Optional, Sequence, Tuple
+import sys
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 
-from mmrla.converters import (UnconvertedCheckpointError,
-                              check_checkpoint_file, check_pretrained_file)
-from mmrla.engine.safe_load import CheckpointLoadError
-from .dataset_cfg import dataset_cfgs, dataset_class, join_root
-from .errors import UserError
+from mmrla.datasets.dataset_cfg import dataset_cfgs, dataset_class, join_root
+from mmrla.engine.safe_load import enable_safe_loading
+from mmrla.errors import UserError
 from .model_check import explained_build_errors
+
+
+def main_entry(main: Callable[..., int]) -> Callable[..., int]:
+    """Decorate a tool's ``main``: every checkpoint it loads through
+    mmengine loads weights-only (:func:`mmrla.engine.enable_safe_loading`),
+    and a :class:`UserError` it raises becomes one line ``error: ...`` on
+    stderr and the exit status 2 (argparse's status for a bad command line).
+
+    Example:
+        >>> @main_entry
+        ... def main(argv=None):
+        ...     raise UserError('--shape must be positive, got [-1].')
+        >>> import contextlib, io
+        >>> err = io.StringIO()
+        >>> with contextlib.redirect_stderr(err):
+        ...     status = main()
+        >>> status, err.getvalue()
+        (2, 'error: --shape must be positive, got [-1].\\n')
+    """
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs) -> int:
+        enable_safe_loading()
+        try:
+            return main(*args, **kwargs)
+        except UserError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+
+    return wrapper
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -223,47 +253,6 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
                     'not exist. Point it at the annotations, e.g. '
                     f'--cfg-options {split}_evaluator.ann_file='
                     '/path/to/annotations.json')
-
-
-def check_converted(filename: str) -> None:
-    """Fail early, with the converter command, on an authors' released file,
-    and with one line on a file that must not be loaded.
-
-    Raises:
-        UserError: If the local file ``filename`` is in the authors'
-            unconverted layout, is not a checkpoint, or asks for more than
-            weights-only loading allows (:mod:`mmrla.engine.safe_load`).
-    """
-    try:
-        check_checkpoint_file(filename)
-    except (UnconvertedCheckpointError, CheckpointLoadError) as e:
-        raise UserError(str(e)) from e
-
-
-def check_pretrained_weights(cfg: Config) -> None:
-    """Fail early, with the fix, when the weights to start from are unusable.
-
-    Raises:
-        UserError: If ``model.backbone.init_cfg`` names a missing local file,
-            or it, ``load_from`` or the checkpoint ``resume`` picks is an
-            authors' released file that was not converted (the message
-            names the converter command), not a checkpoint, or refused by
-            weights-only loading.
-    """
-    init_cfg = cfg.get('model', {}).get('backbone', {}).get('init_cfg')
-    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-        try:
-            check_pretrained_file(init_cfg.get('checkpoint'))
-        except (FileNotFoundError, UnconvertedCheckpointError,
-                CheckpointLoadError) as e:
-            raise UserError(str(e)) from e
-    load_from = cfg.get('load_from')
-    if load_from is None and cfg.get('resume') and cfg.get('work_dir'):
-        # --resume without a path: the checkpoint mmengine will pick.
-        from mmengine.runner import find_latest_checkpoint
-        load_from = find_latest_checkpoint(cfg.work_dir)
-    if isinstance(load_from, str) and os.path.isfile(load_from):
-        check_converted(load_from)
 
 
 def build_runner(cfg: Config, config_path: str):

@@ -16,8 +16,8 @@ from typing import Iterator, List, Mapping, Optional, Tuple
 import torch.nn as nn
 from mmengine.config import Config
 
+from mmrla.errors import UserError
 from .build import build_model_without_weights
-from .errors import UserError
 from .registry_names import (close_matches, quoted, registered_names,
                              scope_registry)
 
@@ -212,7 +212,7 @@ def check_model_config(cfg: Config, config_path: str) -> nn.Module:
         UserError: A one-line explanation of a misspelled ``type`` or
             argument of the model (see :func:`explain_build_error`) or of
             another runner part (see
-            :func:`~mmrla.utils.config_check.check_config_arguments`), or
+            :func:`~mmrla.cli.config_check.check_config_arguments`), or
             the message of a value the model's classes refuse
             (``ValueError``).
     """

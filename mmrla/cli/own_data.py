@@ -19,8 +19,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .dataset_cfg import dataset_cfgs, join_root
-from .errors import UserError
+from mmrla.datasets.dataset_cfg import dataset_cfgs, join_root
+from mmrla.errors import UserError
 
 # The recipes of configs/own_data/ and the page that explains them.
 DET_RECIPE = 'configs/own_data/faster_rcnn_r50rla_fpn_1x_own_coco.py'

@@ -4,9 +4,9 @@ backbone argument does)."""
 import pytest
 from mmengine.config import Config
 
-from mmrla.utils import UserError
-from mmrla.utils.config_check import check_config_arguments
-from tests.fixtures.console import REPO, screen
+from mmrla.cli.config_check import check_config_arguments
+from mmrla.errors import UserError
+from tests.fixtures.console import REPO, assert_line, screen
 
 CIFAR = f'{REPO}/configs/cifar/r110rla_b128_cifar10.py'
 DET = f'{REPO}/configs/faster_rcnn_r50rla_fpn_1x_coco.py'
@@ -68,7 +68,8 @@ def test_train_tool_prints_the_one_line_before_anything(tmp_path, capsys):
     ]) == 2
     out = capsys.readouterr()
     assert out.out == ''
-    assert screen(out.err) == [
-        f'error: train_cfg.max_epoch in {CIFAR}: EpochBasedTrainLoop has no '
-        'argument "max_epoch". Did you mean "max_epochs", "by_epoch"?'
-    ]
+    lines = screen(out.err)
+    assert len(lines) == 1
+    assert_line(lines[0], f'error: train_cfg.max_epoch in {CIFAR}',
+                'EpochBasedTrainLoop has no argument "max_epoch"',
+                'Did you mean "max_epochs"')

@@ -3,7 +3,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmrla.utils import build_model_without_weights, drop_pretrained_init
+from mmrla.cli import build_model_without_weights, drop_pretrained_init
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -1,28 +1,16 @@
-"""mmpretrain's and mmdet's data preprocessors, refusing images whose
-channel count the normalization cannot take.
+"""The channel check of mmrla's data preprocessors.
 
 An inferencer given an array with an alpha channel (H, W, 4) would otherwise
 fail deep in the normalization with "The size of tensor a (4) must match the
-size of tensor b (3)". These subclasses check the batch first and raise
-:class:`ImageChannelError`, one line that names the channel counts and the
-fix. A gray image (one channel) passes mmpretrain's check, whose
-normalization broadcasts it over the channels; mmdet's refuses it, as
-mmengine's normalization of an image list asserts three channels (and its
-``bgr_to_rgb`` indexes channel 2).
+size of tensor b (3)". The checked preprocessors check the batch first and
+raise :class:`ImageChannelError`, one line that names the channel counts and
+the fix.
 """
 from typing import Sequence, Union
 
 import torch
-from mmdet.models.data_preprocessors import DetDataPreprocessor
-from mmpretrain.models.utils import ClsDataPreprocessor
 
-from mmrla.registry import MODELS
-from mmrla.utils.errors import UserError
-
-__all__ = [
-    'ImageChannelError', 'check_image_channels', 'CheckedClsDataPreprocessor',
-    'CheckedDetDataPreprocessor'
-]
+from mmrla.errors import UserError
 
 
 class ImageChannelError(UserError, ValueError):
@@ -62,7 +50,7 @@ alpha channel first, e.g. img[..., :3].
             (' (or 1, gray)' if gray else '') + f': {fix}')
 
 
-class _ChecksChannels:
+class ChecksChannels:
     """Checks the batch, then runs the data preprocessor it is mixed into.
 
     ``accepts_gray``: whether one channel passes too.
@@ -74,36 +62,3 @@ class _ChecksChannels:
             check_image_channels(data['inputs'], self.mean.shape[0],
                                  self.accepts_gray)
         return super().forward(data, training)
-
-
-@MODELS.register_module()
-class CheckedClsDataPreprocessor(_ChecksChannels, ClsDataPreprocessor):
-    """mmpretrain's ``ClsDataPreprocessor`` that checks the channel count.
-
-    Same arguments as ``ClsDataPreprocessor``. With ``mean`` set, a batch
-    whose images have neither ``len(mean)`` channels nor one raises
-    :class:`ImageChannelError` before normalization.
-
-    Example:
-        >>> pre = CheckedClsDataPreprocessor(mean=[0.] * 3, std=[1.] * 3)
-        >>> pre(dict(inputs=[torch.zeros(3, 8, 8)]))['inputs'].shape
-        torch.Size([1, 3, 8, 8])
-    """
-
-
-@MODELS.register_module()
-class CheckedDetDataPreprocessor(_ChecksChannels, DetDataPreprocessor):
-    """mmdet's ``DetDataPreprocessor`` that checks the channel count.
-
-    Same arguments as ``DetDataPreprocessor``. With ``mean`` set, a batch
-    whose images do not have ``len(mean)`` channels raises
-    :class:`ImageChannelError` before normalization.
-
-    Example:
-        >>> pre = CheckedDetDataPreprocessor(mean=[0.] * 3, std=[1.] * 3)
-        >>> pre(dict(inputs=[torch.zeros(3, 8, 8)]))['inputs'].shape
-        torch.Size([1, 3, 8, 8])
-    """
-    # mmengine asserts three channels for a list of images, and its
-    # bgr_to_rgb indexes channel 2: gray is refused here.
-    accepts_gray = False

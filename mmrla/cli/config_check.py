@@ -14,8 +14,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .dataset_cfg import dataset_cfgs
-from .errors import UserError
+from mmrla.datasets.dataset_cfg import dataset_cfgs
+from mmrla.errors import UserError
 from .registry_names import (close_matches, quoted, registered_names,
                              scope_registry)
 
@@ -157,7 +157,7 @@ def check_config_arguments(cfg: Config,
         >>> check_config_arguments(cfg, 'my_config.py')
         Traceback (most recent call last):
         ...
-        mmrla.utils.errors.UserError: train_cfg.max_epoch in my_config.py: \
+        mmrla.errors.UserError: train_cfg.max_epoch in my_config.py: \
 EpochBasedTrainLoop has no argument "max_epoch". Did you mean "max_epochs", \
 "by_epoch"?
     """
