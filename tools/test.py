@@ -25,6 +25,7 @@ from mmrla.utils import (UserError, build_runner, check_checkpoint,
                          check_data_paths, check_model_config, load_config,
                          main_entry, match_dataset_classes, parse_runner_args,
                          set_launcher_and_work_dir)
+from mmrla.utils.data_check import add_skip_broken_argument, check_data
 
 
 def parse_args(argv=None):
@@ -44,6 +45,7 @@ def parse_args(argv=None):
         'of the run)')
     parser.add_argument(
         '--wait-time', type=float, default=0, help='seconds between shows')
+    add_skip_broken_argument(parser)
     return parse_runner_args(parser, argv)
 
 
@@ -85,6 +87,7 @@ def main(argv=None) -> int:
     accept_generated_cifar(cfg, ('test', ))
     if match_dataset_classes(cfg, args.config, ('test', )):
         model = check_model_config(cfg, args.config)
+    check_data(cfg, ('test', ), args.skip_broken)
     # A wrong file is refused before mmengine's loader lists every key.
     check_checkpoint(model, args.checkpoint)
     del model

@@ -141,11 +141,16 @@ def check_checkpoint(model: nn.Module,
         problems.append(f'{len(mismatch.unexpected)} keys are not in the '
                         f'model: {_first(mismatch.unexpected, 3)}')
     if problems:
+        # tools/train.py dumps the config it trained with into the work dir.
+        from .trained_classes import saved_config
+        saved = saved_config(filename)
+        use = f'Pass {saved}, the config saved with it by tools/train.py' \
+            if saved else 'Use the config that the checkpoint was trained ' \
+            'or converted for'
         raise UserError(
             f'{filename} does not fit the model of the config, so part of '
             f'the model would keep random weights: {"; ".join(problems)}. '
-            'Use the config that the checkpoint was trained or converted '
-            'for.')
+            f'{use}.')
 
 
 def load_checked_checkpoint(model: nn.Module,
