@@ -77,6 +77,8 @@ class ClassOrderCocoDataset(CocoDataset):
         ...            metainfo=dict(classes=('flower', 'person')))
     """
     COCOAPI = _ClassOrderCOCO
+    # Read by the tools' class check (mmrla.utils.own_data).
+    labels_follow_classes = True
 
     def load_data_list(self) -> List[dict]:
         if self._metainfo.get('classes') is None:

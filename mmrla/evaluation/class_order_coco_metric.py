@@ -26,6 +26,8 @@ class ClassOrderCocoMetric(CocoMetric):
         ...            ann_file='data/own_coco/annotations/'
         ...            'instances_val.json', metric='bbox')
     """
+    # Read by the tools' class check (mmrla.utils.own_data).
+    labels_follow_classes = True
 
     def compute_metrics(self, results: list) -> dict:
         # Without ann_file, CocoMetric writes the categories itself, in the

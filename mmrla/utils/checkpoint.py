@@ -3,6 +3,7 @@
 mmengine loads checkpoints non-strictly and only logs what does not fit, so
 a wrong file evaluates a partly random model. The tools refuse that first.
 """
+import glob
 import os.path as osp
 from typing import List, Mapping, NamedTuple, Optional
 
@@ -97,6 +98,14 @@ def _first(keys: List[str], n: int = 10) -> str:
     return ', '.join(keys[:n]) + more
 
 
+def saved_config(checkpoint: str) -> Optional[str]:
+    """The config ``tools/train.py`` saved next to ``checkpoint`` (the
+    runner dumps the config it trains with into the work dir), if there is
+    one."""
+    found = glob.glob(osp.join(osp.dirname(checkpoint) or '.', '*.py'))
+    return found[0] if len(found) == 1 else None
+
+
 def check_checkpoint(model: nn.Module,
                      filename: str,
                      allow_unexpected: bool = True) -> None:
@@ -141,8 +150,6 @@ def check_checkpoint(model: nn.Module,
         problems.append(f'{len(mismatch.unexpected)} keys are not in the '
                         f'model: {_first(mismatch.unexpected, 3)}')
     if problems:
-        # tools/train.py dumps the config it trained with into the work dir.
-        from .trained_classes import saved_config
         saved = saved_config(filename)
         use = f'Pass {saved}, the config saved with it by tools/train.py' \
             if saved else 'Use the config that the checkpoint was trained ' \

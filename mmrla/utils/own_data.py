@@ -269,9 +269,6 @@ def _refuse_swapped_labels(cfg: Config, dataset: dict, given: list,
     if file_order == given:
         return
     from mmdet.evaluation import CocoMetric
-
-    from mmrla.datasets import ClassOrderCocoDataset
-    from mmrla.evaluation import ClassOrderCocoMetric
     fix = (f'Use type=\'ClassOrderCocoDataset\' and '
            f'type=\'ClassOrderCocoMetric\' (custom_imports: mmrla.datasets, '
            f'mmrla.evaluation), whose labels follow the classes, as '
@@ -280,7 +277,9 @@ def _refuse_swapped_labels(cfg: Config, dataset: dict, given: list,
            f'{tuple(file_order)!r}.')
     swapped = next(f'{a!r} would be labelled {b!r}'
                    for a, b in zip(file_order, given) if a != b)
-    if not issubclass(_registered(dataset, 'mmdet'), ClassOrderCocoDataset):
+    # mmrla's ClassOrderCocoDataset and ClassOrderCocoMetric say so.
+    if not getattr(
+            _registered(dataset, 'mmdet'), 'labels_follow_classes', False):
         raise UserError(
             f'The {split} dataset of {config_path} lists its classes '
             f'{_quoted(given, 3)} in another order than {where}, and '
@@ -297,7 +296,7 @@ def _refuse_swapped_labels(cfg: Config, dataset: dict, given: list,
         except (KeyError, RuntimeError):
             cls = None
         if cls is not None and issubclass(cls, CocoMetric) and \
-                not issubclass(cls, ClassOrderCocoMetric):
+                not getattr(cls, 'labels_follow_classes', False):
             raise UserError(
                 f'The {split} evaluator of {config_path} ({metric["type"]}) '
                 f'maps the labels to the categories of {metric["ann_file"]} '

@@ -7,14 +7,13 @@ saves the classes in the checkpoint's ``dataset_meta``. The demos and the
 inferencers build the model from the config itself, so they take the
 classes, and the heads' size, from that ``dataset_meta`` the same way.
 """
-import glob
-import os.path as osp
 from collections.abc import Mapping
 from typing import Optional, Tuple
 
 from mmengine.config import Config
 
 from mmrla.engine.safe_load import CheckpointLoadError, load_checkpoint_file
+from .checkpoint import check_checkpoint_exists
 from .dataset_cfg import dataset_cfgs
 from .errors import UserError
 from .own_data import match_dataset_classes, set_num_classes
@@ -41,13 +40,6 @@ def checkpoint_dataset_meta(filename: str) -> dict:
     if meta.get('CLASSES'):
         return {'classes': tuple(meta['CLASSES'])}
     return {}
-
-
-def saved_config(checkpoint: str) -> Optional[str]:
-    """The config ``tools/train.py`` saved next to ``checkpoint`` (the
-    runner dumps it into the work dir), if there is one."""
-    found = sorted(glob.glob(osp.join(osp.dirname(checkpoint) or '.', '*.py')))
-    return found[0] if len(found) == 1 else None
 
 
 def use_trained_classes(cfg: Config, checkpoint: str,
@@ -106,7 +98,6 @@ def load_trained_config(config_path: str,
         >>> cfg = load_trained_config('my_coco.py', 'epoch_12.pth')
         >>> DetInferencer(model=cfg, weights='epoch_12.pth')
     """
-    from .checkpoint import check_checkpoint_exists
     from .cli import load_config
     cfg = load_config(config_path, cfg_options)
     check_checkpoint_exists(checkpoint, config_path)
