@@ -23,7 +23,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .dataset_cfg import dataset_cfgs, join_root
+from .dataset_cfg import dataset_cfgs, join_root, split_datasets
 from .errors import UserError
 from .own_data import _registered
 
@@ -249,44 +249,37 @@ def check_datasets(cfg: Config,
     scope = cfg.get('default_scope') or 'mmpretrain'
     checked: List[Tuple[dict, DataReport]] = []
     seen: Dict[str, DataReport] = {}
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if not loader:
+    for split, dataset in split_datasets(cfg, splits):
+        cls = _registered(dataset, scope)
+        if cls is None:
             continue
-        for dataset in dataset_cfgs(loader.get('dataset')):
-            cls = _registered(dataset, scope)
-            if cls is None:
-                continue
-            # test_dataloader = val_dataloader: the same data, read once.
-            key = json.dumps(
-                {
-                    k: v
-                    for k, v in dataset.items() if k != 'pipeline'
-                },
-                sort_keys=True,
-                default=str)
-            if key in seen:
-                checked.append((dataset, seen[key]))
-                continue
-            report = None
-            if scope == 'mmdet':
-                from mmdet.datasets import CocoDataset
-                ann_file = dataset.get('ann_file')
-                if issubclass(cls, CocoDataset) and isinstance(
-                        ann_file, str) and osp.isfile(
-                            join_root(
-                                dataset.get('data_root') or '', ann_file)):
-                    report = _check_coco(
-                        dataset, split,
-                        dataset.get('test_mode', split != 'train'))
-            else:
-                from mmpretrain.datasets import CustomDataset
-                if issubclass(cls, CustomDataset) and \
-                        not dataset.get('ann_file'):
-                    report = _check_folder(dataset, split)
-            if report is not None:
-                seen[key] = report
-                checked.append((dataset, report))
+        # test_dataloader = val_dataloader: the same data, read once.
+        key = json.dumps({
+            k: v
+            for k, v in dataset.items() if k != 'pipeline'
+        },
+                         sort_keys=True,
+                         default=str)
+        if key in seen:
+            checked.append((dataset, seen[key]))
+            continue
+        report = None
+        if scope == 'mmdet':
+            from mmdet.datasets import CocoDataset
+            ann_file = dataset.get('ann_file')
+            if issubclass(cls, CocoDataset) and isinstance(
+                    ann_file, str) and osp.isfile(
+                        join_root(dataset.get('data_root') or '', ann_file)):
+                report = _check_coco(
+                    dataset, split, dataset.get('test_mode', split != 'train'))
+        else:
+            from mmpretrain.datasets import CustomDataset
+            if issubclass(cls, CustomDataset) and \
+                    not dataset.get('ann_file'):
+                report = _check_folder(dataset, split)
+        if report is not None:
+            seen[key] = report
+            checked.append((dataset, report))
     return checked
 
 

@@ -13,7 +13,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from .dataset_cfg import dataset_cfgs
+from .dataset_cfg import split_datasets
 from .errors import UserError
 
 _SPLITS = ('train', 'val', 'test')
@@ -23,11 +23,8 @@ def _path_keys(cfg: Config) -> Iterator[Tuple[str, dict, str]]:
     """``(config path, dict, key)`` of every dataset ``data_root`` and
     evaluator ``ann_file`` of the runner config."""
     for split in _SPLITS:
-        loader = cfg.get(f'{split}_dataloader')
-        if isinstance(loader, dict):
-            for dataset in dataset_cfgs(loader.get('dataset')):
-                yield (f'{split}_dataloader.dataset.data_root', dataset,
-                       'data_root')
+        for _, dataset in split_datasets(cfg, (split, )):
+            yield f'{split}_dataloader.dataset.data_root', dataset, 'data_root'
         evaluator = cfg.get(f'{split}_evaluator')
         metrics = evaluator if isinstance(evaluator, list) else [evaluator]
         for i, metric in enumerate(metrics):

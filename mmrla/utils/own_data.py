@@ -19,7 +19,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .dataset_cfg import dataset_cfgs, join_root
+from .dataset_cfg import join_root, split_datasets
 from .errors import UserError
 
 # The recipes of configs/own_data/ and the page that explains them.
@@ -205,30 +205,26 @@ def match_dataset_classes(cfg: Config, config_path: str,
     """
     scope = cfg.get('default_scope') or 'mmpretrain'
     classes = None
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if not loader:
+    for split, dataset in split_datasets(cfg, splits):
+        found = _data_classes(dataset, scope)
+        if found is None:
             continue
-        for dataset in dataset_cfgs(loader.get('dataset')):
-            found = _data_classes(dataset, scope)
-            if found is None:
-                continue
-            names, where, in_file = found
-            given = _config_classes(dataset, scope)
-            if given is None:
-                if classes is None:
-                    classes = list(names)
-                if scope == 'mmdet':
-                    dataset['metainfo'] = dict(
-                        dataset.get('metainfo') or {}, classes=tuple(classes))
-                given = classes
-            elif classes is None:
-                classes = list(given)
-            _refuse_unknown_classes(
-                list(given), names, where, split, config_path, scope)
-            if in_file is not None:
-                _refuse_swapped_labels(cfg, dataset, list(given), in_file,
-                                       where, split, config_path)
+        names, where, in_file = found
+        given = _config_classes(dataset, scope)
+        if given is None:
+            if classes is None:
+                classes = list(names)
+            if scope == 'mmdet':
+                dataset['metainfo'] = dict(
+                    dataset.get('metainfo') or {}, classes=tuple(classes))
+            given = classes
+        elif classes is None:
+            classes = list(given)
+        _refuse_unknown_classes(
+            list(given), names, where, split, config_path, scope)
+        if in_file is not None:
+            _refuse_swapped_labels(cfg, dataset, list(given), in_file, where,
+                                   split, config_path)
     if classes is None:
         return False
     return set_num_classes(cfg, classes)
