@@ -67,7 +67,8 @@ def example_output(title: str, after: str) -> List[str]:
     with open(DOCS, encoding='utf-8') as f:
         text = f.read()
     section = text.split(f'\n## {title}\n', 1)[1].split('\n## ', 1)[0]
-    rest = section.split(after, 1)[1]
+    # Past the fence that closes the command's block.
+    rest = section.split(after, 1)[1].split('```', 1)[1]
     block = re.search(r'```\n(.*?)```', rest, re.S)[1]
     return [line.strip() for line in block.splitlines() if line.strip()]
 
