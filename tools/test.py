@@ -87,9 +87,9 @@ def main(argv=None) -> int:
     accept_generated_cifar(cfg, ('test', ))
     if match_dataset_classes(cfg, args.config, ('test', )):
         model = check_model_config(cfg, args.config)
-    check_data(cfg, ('test', ), args.skip_broken)
     # A wrong file is refused before mmengine's loader lists every key.
     check_checkpoint(model, args.checkpoint)
+    check_data(cfg, ('test', ), args.skip_broken)
     del model
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg, args.config)

@@ -99,10 +99,13 @@ def _first(keys: List[str], n: int = 10) -> str:
 
 
 def saved_config(checkpoint: str) -> Optional[str]:
-    """The config ``tools/train.py`` saved next to ``checkpoint`` (the
-    runner dumps the config it trains with into the work dir), if there is
-    one."""
-    found = glob.glob(osp.join(osp.dirname(checkpoint) or '.', '*.py'))
+    """The config ``tools/train.py`` saved next to ``checkpoint``, if it
+    is in a work dir (the runner dumps the config it trains with there,
+    and its checkpoint hook writes ``last_checkpoint``)."""
+    folder = osp.dirname(checkpoint) or '.'
+    if not osp.isfile(osp.join(folder, 'last_checkpoint')):
+        return None
+    found = glob.glob(osp.join(folder, '*.py'))
     return found[0] if len(found) == 1 else None
 
 

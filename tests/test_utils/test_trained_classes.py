@@ -61,7 +61,9 @@ def test_without_stored_classes_the_saved_config_is_named(tmp_path):
     work = tmp_path / 'work_dirs' / 'mine'
     work.mkdir(parents=True)
     checkpoint = _save(work / 'epoch_1.pth', check_model_config(cfg, FOLDER))
+    # What tools/train.py leaves in its work dir.
     cfg.dump(str(work / 'r50rla_own_folder.py'))
+    (work / 'last_checkpoint').write_text(checkpoint)
     cfg = load_trained_config(FOLDER, checkpoint,
                               {'model.backbone.init_cfg': None})
     with pytest.raises(UserError) as error:
