@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -107,7 +108,9 @@ class DataReport:
 def _files(paths: Sequence[str]) -> Iterator[str]:
     if len(paths) > PROGRESS_FROM:
         from mmengine.utils import track_iter_progress
-        yield from track_iter_progress(list(paths))
+
+        # The stdout of now (mmengine's default is the one of its import).
+        yield from track_iter_progress(list(paths), file=sys.stdout)
     else:
         yield from paths
 

@@ -237,3 +237,13 @@ def test_exif_rotated_photo_reads_upright(tmp_path):
     assert mmcv.imread(path).shape[:2] == HOPPER_SIZE[::-1]
     save_truncated(hopper(), path)
     assert image_problem(path) == 'truncated'
+
+
+def test_large_sets_get_a_progress_bar(own_coco, monkeypatch, capsys):
+    from mmrla.utils import data_check
+    cfg = _det_cfg(own_coco.root)
+    monkeypatch.setattr(data_check, 'PROGRESS_FROM', 5)
+    check_data(cfg, ('train', 'val'), True, log=lambda line: None)
+    out = capsys.readouterr().out
+    # The 9 training images get a bar; the 2 of validation do not.
+    assert '9/9' in out and '2/2' not in out
