@@ -123,7 +123,7 @@ def _check_coco(dataset: dict, split: str, test_mode: bool) -> DataReport:
     root = dataset.get('data_root') or ''
     path = join_root(root, dataset['ann_file'])
     try:
-        with open(path) as f:
+        with open(path, encoding='utf-8') as f:
             data = json.load(f)
         images = data['images']
         annotations = data.get('annotations') or []
@@ -200,7 +200,7 @@ def _check_coco(dataset: dict, split: str, test_mode: bool) -> DataReport:
     bare = len(with_ann - with_box)
     if bare:
         report.notes.append(
-            f'{_plural(bare, "image")} left with no usable box, trained as '
+            f'{_plural(bare, "image")} left with no usable box, kept as '
             'negatives')
     return report
 
