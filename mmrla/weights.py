@@ -12,6 +12,7 @@ or checks a config with :func:`check_pretrained_weights` and
 Files are read weights-only and memory-mapped: the checks look at keys and
 shapes, not at the tensors.
 """
+import glob
 import os
 import os.path as osp
 import re
@@ -278,6 +279,17 @@ def _first(keys: List[str], n: int = 10) -> str:
     return ', '.join(keys[:n]) + more
 
 
+def saved_config(checkpoint: str) -> Optional[str]:
+    """The config ``tools/train.py`` saved next to ``checkpoint``, if it
+    is in a work dir (the runner dumps the config it trains with there,
+    and its checkpoint hook writes ``last_checkpoint``)."""
+    folder = osp.dirname(checkpoint) or '.'
+    if not osp.isfile(osp.join(folder, 'last_checkpoint')):
+        return None
+    found = glob.glob(osp.join(folder, '*.py'))
+    return found[0] if len(found) == 1 else None
+
+
 def check_checkpoint(model: nn.Module,
                      filename: str,
                      allow_unexpected: bool = True) -> None:
@@ -322,11 +334,14 @@ def check_checkpoint(model: nn.Module,
         problems.append(f'{len(mismatch.unexpected)} keys are not in the '
                         f'model: {_first(mismatch.unexpected, 3)}')
     if problems:
+        saved = saved_config(filename)
+        use = f'Pass {saved}, the config saved with it by tools/train.py' \
+            if saved else 'Use the config that the checkpoint was trained ' \
+            'or converted for'
         raise UserError(
             f'{filename} does not fit the model of the config, so part of '
             f'the model would keep random weights: {"; ".join(problems)}. '
-            'Use the config that the checkpoint was trained or converted '
-            'for.')
+            f'{use}.')
 
 
 def load_checked_checkpoint(model: nn.Module,

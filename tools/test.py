@@ -21,6 +21,7 @@ import sys
 from mmrla.cli import (build_runner, check_data_paths, check_model_config,
                        load_config, main_entry, match_dataset_classes,
                        parse_runner_args, set_launcher_and_work_dir)
+from mmrla.cli.data_check import add_skip_broken_argument, check_data
 from mmrla.datasets.synthetic import accept_generated_cifar
 from mmrla.engine import setup_cpu_distributed
 from mmrla.errors import UserError
@@ -45,6 +46,7 @@ def parse_args(argv=None):
         'of the run)')
     parser.add_argument(
         '--wait-time', type=float, default=0, help='seconds between shows')
+    add_skip_broken_argument(parser)
     return parse_runner_args(parser, argv)
 
 
@@ -88,6 +90,7 @@ def main(argv=None) -> int:
         model = check_model_config(cfg, args.config)
     # A wrong file is refused before mmengine's loader lists every key.
     check_checkpoint(model, args.checkpoint)
+    check_data(cfg, ('test', ), args.skip_broken)
     del model
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg, args.config)

@@ -19,7 +19,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from mmrla.datasets.dataset_cfg import dataset_cfgs, join_root
+from mmrla.datasets.dataset_cfg import join_root, split_datasets
 from mmrla.errors import UserError
 
 # The recipes of configs/own_data/ and the page that explains them.
@@ -28,8 +28,9 @@ CLS_RECIPE = 'configs/own_data/r50rla_own_folder.py'
 DOCS = 'docs/own_data.md'
 
 
-def read_coco_categories(path: str) -> List[dict]:
-    """The ``categories`` of a COCO-format annotation file, by id.
+def read_coco_categories(path: str, by_id: bool = True) -> List[dict]:
+    """The ``categories`` of a COCO-format annotation file, by id (or in
+    the file's order with ``by_id=False``).
 
     The list sits at the end of the files COCO's tools write, so it is
     decoded from there without parsing the (often hundreds of MB of)
@@ -73,7 +74,8 @@ def read_coco_categories(path: str) -> List[dict]:
             f'The annotation file {path} has no "categories" list of '
             '{"id": ..., "name": ...} entries, which a COCO-format file '
             'needs to name its classes.')
-    return sorted(categories, key=lambda c: c['id'])
+    return sorted(categories, key=lambda c: c['id']) if by_id else \
+        categories
 
 
 def _valid_categories(categories) -> bool:
@@ -97,11 +99,13 @@ def _registered(dataset: dict, scope: str) -> Optional[type]:
         return None
 
 
-def _data_classes(dataset: dict, scope: str) -> Optional[Tuple[list, str]]:
-    """The classes the data of a dataset config defines, and where from:
-    a COCO-format annotation file's categories, or an image folder's class
-    subfolders (mmpretrain's ``CustomDataset`` without an ``ann_file``).
-    None for other datasets, or data that cannot be read here."""
+def _data_classes(dataset: dict,
+                  scope: str) -> Optional[Tuple[list, str, Optional[list]]]:
+    """The classes the data of a dataset config defines, where from (a
+    COCO-format annotation file's categories, or an image folder's class
+    subfolders: mmpretrain's ``CustomDataset`` without an ``ann_file``),
+    and for a COCO file its category names in the file's order. None for
+    other datasets, or data that cannot be read here."""
     cls = _registered(dataset, scope)
     if cls is None:
         return None
@@ -115,8 +119,9 @@ def _data_classes(dataset: dict, scope: str) -> Optional[Tuple[list, str]]:
         path = join_root(root, ann_file)
         if '://' in path or not osp.isfile(path):
             return None
-        return [c['name'] for c in read_coco_categories(path)
-                ], f'the categories of {path}'
+        in_file = [c['name'] for c in read_coco_categories(path, False)]
+        by_id = [c['name'] for c in read_coco_categories(path)]
+        return by_id, f'the categories of {path}', in_file
     from mmpretrain.datasets import CustomDataset
     if not issubclass(cls, CustomDataset) or dataset.get('ann_file'):
         return None
@@ -137,7 +142,7 @@ def _data_classes(dataset: dict, scope: str) -> Optional[Tuple[list, str]]:
     names = sorted(
         e.name for e in os.scandir(folder)
         if e.is_dir() and not e.name.startswith('.'))
-    return names, f'the class subfolders of {folder}'
+    return names, f'the class subfolders of {folder}', None
 
 
 def _config_classes(dataset: dict, scope: str):
@@ -200,30 +205,29 @@ def match_dataset_classes(cfg: Config, config_path: str,
     """
     scope = cfg.get('default_scope') or 'mmpretrain'
     classes = None
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if not loader:
+    for split, dataset in split_datasets(cfg, splits):
+        found = _data_classes(dataset, scope)
+        if found is None:
             continue
-        for dataset in dataset_cfgs(loader.get('dataset')):
-            found = _data_classes(dataset, scope)
-            if found is None:
-                continue
-            names, where = found
-            given = _config_classes(dataset, scope)
-            if given is None:
-                if classes is None:
-                    classes = list(names)
-                if scope == 'mmdet':
-                    dataset['metainfo'] = dict(
-                        dataset.get('metainfo') or {}, classes=tuple(classes))
-                given = classes
-            elif classes is None:
-                classes = list(given)
-            _refuse_unknown_classes(
-                list(given), names, where, split, config_path, scope)
+        names, where, in_file = found
+        given = _config_classes(dataset, scope)
+        if given is None:
+            if classes is None:
+                classes = list(names)
+            if scope == 'mmdet':
+                dataset['metainfo'] = dict(
+                    dataset.get('metainfo') or {}, classes=tuple(classes))
+            given = classes
+        elif classes is None:
+            classes = list(given)
+        _refuse_unknown_classes(
+            list(given), names, where, split, config_path, scope)
+        if in_file is not None:
+            _refuse_swapped_labels(cfg, dataset, list(given), in_file, where,
+                                   split, config_path)
     if classes is None:
         return False
-    return _match_num_classes(cfg, classes)
+    return set_num_classes(cfg, classes)
 
 
 def _refuse_unknown_classes(given: list, names: list, where: str, split: str,
@@ -252,7 +256,58 @@ def _refuse_unknown_classes(given: list, names: list, where: str, split: str,
         f'{tuple(names)!r}.')
 
 
-def _match_num_classes(cfg: Config, classes: list) -> bool:
+def _refuse_swapped_labels(cfg: Config, dataset: dict, given: list,
+                           in_file: list, where: str, split: str,
+                           config_path: str) -> None:
+    """Refuse mmdet's COCO dataset or metric where they would number the
+    classes in the file's order rather than in the order of ``given``."""
+    file_order = [n for n in in_file if n in given]
+    if file_order == given:
+        return
+    from mmdet.evaluation import CocoMetric
+    fix = (f'Use type=\'ClassOrderCocoDataset\' and '
+           f'type=\'ClassOrderCocoMetric\' (custom_imports: mmrla.datasets, '
+           f'mmrla.evaluation), whose labels follow the classes, as '
+           f'{DET_RECIPE} does ({DOCS}), or write the classes in the '
+           f'file\'s order: {split}_dataloader.dataset.metainfo.classes = '
+           f'{tuple(file_order)!r}.')
+    swapped = next(f'{a!r} would be labelled {b!r}'
+                   for a, b in zip(file_order, given) if a != b)
+    # mmrla's ClassOrderCocoDataset and ClassOrderCocoMetric say so.
+    if not getattr(
+            _registered(dataset, 'mmdet'), 'labels_follow_classes', False):
+        raise UserError(
+            f'The {split} dataset of {config_path} lists its classes '
+            f'{_quoted(given, 3)} in another order than {where}, and '
+            f'{dataset["type"]} numbers them in the file\'s order: '
+            f'{swapped}. {fix}')
+    evaluator = cfg.get(f'{split}_evaluator')
+    for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
+        if not isinstance(metric, dict) or not metric.get('ann_file') or \
+                not isinstance(metric.get('type'), str):
+            continue
+        from mmdet.registry import METRICS
+        try:
+            cls = METRICS.get(metric['type'])
+        except (KeyError, RuntimeError):
+            cls = None
+        if cls is not None and issubclass(cls, CocoMetric) and \
+                not getattr(cls, 'labels_follow_classes', False):
+            raise UserError(
+                f'The {split} evaluator of {config_path} ({metric["type"]}) '
+                f'maps the labels to the categories of {metric["ann_file"]} '
+                'in the file\'s order, not in the order of the classes '
+                f'{_quoted(given, 3)}: {swapped}. {fix}')
+
+
+def set_num_classes(cfg: Config, classes: Sequence[str]) -> bool:
+    """Set every ``num_classes`` of the model (and of
+    ``data_preprocessor``) to ``len(classes)``, and drop top-k accuracies
+    above it from the evaluators.
+
+    Returns:
+        bool: Whether the model's ``num_classes`` changed.
+    """
     entries = list(_num_classes_entries(cfg.get('model'), 'model'))
     preprocessor = cfg.get('data_preprocessor')
     if isinstance(preprocessor, dict) and 'num_classes' in preprocessor:

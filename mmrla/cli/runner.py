@@ -14,6 +14,7 @@ from mmengine.config import Config, DictAction
 from mmrla.datasets.dataset_cfg import dataset_cfgs, dataset_class, join_root
 from mmrla.engine.safe_load import enable_safe_loading
 from mmrla.errors import UserError
+from .data_root import move_data_root
 from .model_check import explained_build_errors
 
 
@@ -54,7 +55,9 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         path (str): A config file, or a config of an installed package as
             ``_base_`` names them, e.g.
             ``mmpretrain::resnet/resnet50_8xb32_in1k.py``.
-        cfg_options (dict, optional): Settings to merge.
+        cfg_options (dict, optional): Settings to merge; ``data_root``
+            moves the paths that derive from it
+            (:func:`~mmrla.cli.data_root.move_data_root`).
 
     Raises:
         UserError: If the file is missing (suggesting close names) or does
@@ -66,6 +69,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
             cfg = Config.fromstring(f'_base_ = {path!r}', '.py')
         except (FileNotFoundError, ImportError, ValueError) as e:
             raise UserError(f'Cannot find config {path}: {e}') from e
+        cfg_options = move_data_root(cfg, cfg_options, path)
         if cfg_options:
             cfg.merge_from_dict(cfg_options)
         return cfg
@@ -84,6 +88,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     except (SyntaxError, NameError, ImportError, KeyError) as e:
         raise UserError(f'Cannot parse config {path}: '
                         f'{type(e).__name__}: {e}') from e
+    cfg_options = move_data_root(cfg, cfg_options, path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

@@ -1,7 +1,7 @@
 """Walking the dataset configs of a runner config (shared by the config
 checks of the tools)."""
 import os.path as osp
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence, Tuple
 
 
 def dataset_cfgs(dataset) -> Iterator[dict]:
@@ -14,6 +14,16 @@ def dataset_cfgs(dataset) -> Iterator[dict]:
                 yield from dataset_cfgs(d)
         else:
             yield dataset
+
+
+def split_datasets(cfg, splits: Sequence[str]) -> Iterator[Tuple[str, dict]]:
+    """Yield ``(split, leaf dataset config)`` of the dataloaders
+    ``{split}_dataloader`` of a runner config that are set."""
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        if loader:
+            for dataset in dataset_cfgs(loader.get('dataset')):
+                yield split, dataset
 
 
 def join_root(root: str, path: str) -> str:

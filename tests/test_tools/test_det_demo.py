@@ -135,6 +135,8 @@ def test_demo_draws_detections_of_an_image_and_a_folder(
         preds = json.load(f)
     assert len(preds['bboxes']) == len(preds['scores']) > 0
     assert min(preds['scores']) > 0.9 and set(preds['labels']) == {0}
+    # The names of the checkpoint's classes beside the labels.
+    assert set(preds['label_names']) == {'person'}
 
     # A folder: one drawn image per image; a 1.0 threshold draws nothing.
     out = tmp_path / 'folder'
@@ -205,5 +207,6 @@ def test_demo_prints_its_results_and_no_warning(confident_checkpoint,
     assert screen(proc.stdout) == [
         f'Loads checkpoint by local backend from path: {confident_checkpoint}',
         f'drawn detections saved to {out / "vis"}',
-        f'predictions saved to {out / "preds"}'
+        f'predictions saved to {out / "preds"} and '
+        f'{out / "coco_results.json"}'
     ]
