@@ -95,10 +95,11 @@ def load_trained_config(config_path: str,
 
     Example:
         >>> from mmdet.apis import DetInferencer  # doctest: +SKIP
-        >>> cfg = load_trained_config('my_coco.py', 'epoch_12.pth')
-        >>> DetInferencer(model=cfg, weights='epoch_12.pth')
+        >>> cfg = load_trained_config('my_coco.py',  # doctest: +SKIP
+        ...                           'epoch_12.pth')
+        >>> DetInferencer(model=cfg, weights='epoch_12.pth')  # doctest: +SKIP
     """
-    from .cli import load_config
+    from .runner import load_config
     cfg = load_config(config_path, cfg_options)
     check_checkpoint_exists(checkpoint, config_path)
     use_trained_classes(cfg, checkpoint, config_path)

@@ -29,8 +29,9 @@ def ordered_cat_ids(coco: COCO, classes: Optional[Sequence[str]]) -> List[int]:
         classes (Sequence[str], optional): Category names.
 
     Example:
-        >>> import json, tempfile
-        >>> with tempfile.NamedTemporaryFile('w', suffix='.json') as f:
+        >>> import contextlib, io, json, tempfile
+        >>> with tempfile.NamedTemporaryFile('w', suffix='.json') as f, \
+        ...         contextlib.redirect_stdout(io.StringIO()):  # its log
         ...     json.dump(dict(images=[], annotations=[], categories=[
         ...         dict(id=3, name='person'), dict(id=7, name='flower')]), f)
         ...     f.flush()
