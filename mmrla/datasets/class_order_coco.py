@@ -30,8 +30,8 @@ def ordered_cat_ids(coco: COCO, classes: Optional[Sequence[str]]) -> List[int]:
 
     Example:
         >>> import contextlib, io, json, tempfile
-        >>> with tempfile.NamedTemporaryFile('w', suffix='.json') as f, \
-        ...         contextlib.redirect_stdout(io.StringIO()):  # its log
+        >>> quiet = contextlib.redirect_stdout(io.StringIO())  # COCO's log
+        >>> with tempfile.NamedTemporaryFile('w', suffix='.json') as f, quiet:
         ...     json.dump(dict(images=[], annotations=[], categories=[
         ...         dict(id=3, name='person'), dict(id=7, name='flower')]), f)
         ...     f.flush()
