@@ -82,15 +82,15 @@ def test_detections_match_by_label_and_iou():
     args = parse_args(['c.py', 'c.pth', 'i.png'])
     ref = _instances([[0, 0, 10, 10], [20, 20, 40, 40], [0, 0, 50, 50]],
                      [0.9, 0.8, 0.1], [0, 1, 2])
-    # Another order, a box off by 0.2 px, a score off by 1e-3.
-    out = _instances([[20, 20, 40.2, 40], [0, 0, 10, 10]], [0.801, 0.9],
+    # Another order, a box off by 0.1 px, a score off by 1e-4.
+    out = _instances([[20, 20, 40.1, 40], [0, 0, 10, 10]], [0.8001, 0.9],
                      [1, 0])
     result = compare_detections(ref, out, args)
     assert result['compared'] == (2, 2) and result['matched'] == 2
     assert result['unmatched'] == 0 and result['ok']
-    assert result['box_diff'] == pytest.approx(0.2, abs=1e-5)
-    assert result['score_diff'] == pytest.approx(1e-3, abs=1e-6)
-    assert result['min_iou'] == pytest.approx(400 / 404, abs=1e-5)
+    assert result['box_diff'] == pytest.approx(0.1, abs=1e-5)
+    assert result['score_diff'] == pytest.approx(1e-4, abs=1e-6)
+    assert result['min_iou'] == pytest.approx(400 / 402, abs=1e-5)
 
     # A label that differs: PyTorch's box of label 1 has no partner, and
     # the backend's box of label 2 pairs with PyTorch's other label-2 box,
@@ -107,23 +107,23 @@ def test_detections_match_by_label_and_iou():
     result = compare_detections(ref, low, args)
     assert result['score_diff'] == pytest.approx(0.505) and not result['ok']
     # A box moved too far.
-    moved = _instances([[20, 25, 40, 45], [0, 0, 10, 10]], [0.8, 0.9], [1, 0])
+    moved = _instances([[20, 21, 40, 41], [0, 0, 10, 10]], [0.8, 0.9], [1, 0])
     result = compare_detections(ref, moved, args)
-    assert result['matched'] == 2 and result['min_iou'] < 0.9
+    assert result['matched'] == 2 and result['min_iou'] < 0.99
     assert not result['ok']
 
 
 def test_masks_are_compared_by_iou():
     args = parse_args(['c.py', 'c.pth', 'i.png'])
-    masks = torch.zeros(1, 20, 20, dtype=torch.bool)
-    masks[0, :10, :10] = True
+    masks = torch.zeros(1, 40, 40, dtype=torch.bool)
+    masks[0, :20, :20] = True
     ref = _instances([[0, 0, 10, 10]], [0.9], [0])
     out = _instances([[0, 0, 10, 10]], [0.9], [0])
     ref.masks, out.masks = masks, masks.clone()
-    out.masks[0, 9, :] = False  # 10 of 100 pixels
+    out.masks[0, 19, :] = False  # 20 of 400 pixels
     result = compare_detections(ref, out, args)
-    assert result['min_mask_iou'] == pytest.approx(0.9) and result['ok']
-    out.masks[0, 8, :] = False
+    assert result['min_mask_iou'] == pytest.approx(0.95) and result['ok']
+    out.masks[0, 18, :] = False
     assert not compare_detections(ref, out, args)['ok']
 
 
@@ -135,7 +135,7 @@ def _sample(scores):
 def test_top_k_classes_allow_swaps_of_near_ties_only():
     args = parse_args(['c.py', 'c.pth', 'i.png', '--topk', '3'])
     ref = _sample([0.5, 0.2, 0.2001, 0.05, 0.0499])
-    same = compare_classes(ref, _sample([0.5, 0.2001, 0.2, 0.05, 0.0499]),
+    same = compare_classes(ref, _sample([0.5, 0.2001, 0.2, 0.05, 0.0498]),
                            args)
     assert same['ref_top'] == [0, 2, 1] and same['out_top'] == [0, 1, 2]
     assert same['ok']
@@ -155,33 +155,40 @@ class TestBadInput:
         assert err.startswith('error: mmdeploy is not installed')
         assert err.rstrip().endswith('pip install -r requirements/deploy.txt')
 
-    def test_one_line_for_each_mistake(self, tmp_path):
-        config = osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py')
-        image = tmp_path / 'image.png'
+    def test_one_line_for_each_mistake(self, tmp_path, capsys):
         import numpy as np
         from PIL import Image
+        config = osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py')
+        image = tmp_path / 'image.png'
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
+        tensorrt = deploy_config_path('classification', 'tensorrt')
         cases = [
             ([config, 'missing.pth', image], 'error: Checkpoint missing.pth '
              'does not exist.'),
             ([config, 'c.pth', tmp_path / 'none.png'],
              f'error: image {tmp_path / "none.png"} does not exist.'),
-            ([
-                config, 'c.pth', image, '--deploy-cfg',
-                deploy_config_path('classification', 'tensorrt')
-            ], 'error: '),
+            ([config, 'c.pth', image, '--deploy-cfg',
+              tensorrt], f'error: {tensorrt} is a tensorrt deploy config, not '
+             'onnxruntime'),
+            ([config, 'c.pth', image, '--deploy-cfg',
+              config], f'error: {config} is not an mmdeploy deploy config'),
             (['configs/r50rla.py', 'c.pth',
               image], 'error: Config file configs/r50rla.py does not exist.'),
         ]
         for args, start in cases:
-            result = run_tool(TOOL, *args, '--work-dir', tmp_path / 'w')
-            lines = screen(result.stdout)
-            assert result.returncode == 2, result.stdout
-            assert len(lines) == 1 and lines[0].startswith(start), lines
-        assert 'is a tensorrt deploy config, not onnxruntime' in screen(
-            run_tool(TOOL, config, 'c.pth', image, '--deploy-cfg',
-                     deploy_config_path('classification',
-                                        'tensorrt')).stdout)[0]
+            assert main([*map(str, args), '--work-dir',
+                         str(tmp_path / 'w')]) == 2
+            err = capsys.readouterr().err
+            assert err.count('\n') == 1 and err.startswith(start), err
+        assert not (tmp_path / 'w').exists()
+
+    def test_the_tool_runs_from_the_command_line(self, tmp_path):
+        result = run_tool(TOOL, 'configs/r50rla.py', 'c.pth', 'i.png')
+        assert result.returncode == 2
+        assert screen(result.stdout) == [
+            'error: Config file configs/r50rla.py does not exist. Did you '
+            'mean r50rla_4xb64_in1k.py?'
+        ]
 
 
 # Classifiers: the real configs at 64x64 (the test pipeline resizes to 73
@@ -244,7 +251,7 @@ def test_classifier_deploys_and_matches(name, photo, tmp_path, capsys):
 
 def _shapes_data(shapes: str) -> str:
     """Config lines that train and test on ``shapes`` at 64 px, with the
-    demo's recipe (AdamW) at a constant lr, for 12 epochs."""
+    demo's recipe (AdamW) at a constant lr, for 24 epochs."""
     test_pipeline = """[
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(64, 64), keep_ratio=True),
@@ -276,13 +283,13 @@ test_dataloader = dict(
 val_dataloader = test_dataloader
 val_evaluator = dict(ann_file={shapes + 'annotations/instances_val.json'!r})
 test_evaluator = val_evaluator
-train_cfg = dict(max_epochs=12, val_interval=100)
+train_cfg = dict(max_epochs=24, val_interval=100)
 optim_wrapper = dict(
     _delete_=True,
     optimizer=dict(type='AdamW', lr=4e-3, weight_decay=1e-4),
     clip_grad=dict(max_norm=10, norm_type=2))
 param_scheduler = []
-default_hooks = dict(checkpoint=dict(interval=12))
+default_hooks = dict(checkpoint=dict(interval=24))
 randomness = dict(seed=0)
 """
 
@@ -313,7 +320,7 @@ def _train(tmp_path, shapes: str, model: str, name: str):
     work_dir = tmp_path / name
     assert train([str(config), '--work-dir',
                   str(work_dir), '--no-validate']) == 0
-    return str(config), str(work_dir / 'epoch_12.pth')
+    return str(config), str(work_dir / 'epoch_24.pth')
 
 
 @pytest.fixture(scope='module')
@@ -327,7 +334,8 @@ def shapes(tmp_path_factory) -> str:
 
 @pytest.fixture(scope='module')
 def trained_mask_rcnn(shapes, tmp_path_factory):
-    """The narrow demo Mask R-CNN trained for 48 iterations."""
+    """The narrow demo Mask R-CNN trained for 96 iterations (about a
+    minute on 2 cores): its best boxes score 0.5-0.7."""
     return _train(
         tmp_path_factory.mktemp('mask_rcnn'), shapes, MASK_RCNN, 'mask_rcnn')
 
@@ -383,7 +391,8 @@ model = dict(
     type='FasterRCNN',
     roi_head=dict(mask_roi_extractor=None, mask_head=None))
 """)
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    from mmrla.engine.safe_load import load_checkpoint_file
+    state = load_checkpoint_file(checkpoint, map_location='cpu')
     state = {
         k: v
         for k, v in state['state_dict'].items()
@@ -401,7 +410,10 @@ model = dict(
 @pytest.mark.slow
 def test_retinanet_deploys_and_matches(shapes, tmp_path, capsys):
     config, checkpoint = _train(tmp_path, shapes, RETINANET, 'retinanet')
-    images = _deploy(config, checkpoint, shapes, tmp_path / 'deploy')
+    # Focal loss scores lower: after 96 iterations its best boxes score
+    # 0.25-0.4, the next ones spread below.
+    images = _deploy(config, checkpoint, shapes, tmp_path / 'deploy',
+                     '--score-thr', '0.15')
     out = capsys.readouterr().out
     assert '/detection_onnxruntime_dynamic.py' in out
     _check_detections(out, len(images))

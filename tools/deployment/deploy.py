@@ -97,17 +97,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--iou-thr',
         type=float,
-        default=0.9,
+        default=0.99,
         help='box IoU a matched detection must reach')
     parser.add_argument(
         '--mask-iou-thr',
         type=float,
-        default=0.9,
+        default=0.95,
         help='mask IoU a matched detection must reach (instance masks)')
     parser.add_argument(
         '--score-atol',
         type=float,
-        default=0.01,
+        default=1e-3,
         help='largest score difference allowed (detections and class '
         'scores)')
     parser.add_argument(
@@ -170,7 +170,7 @@ def find_images(paths: Sequence[str]) -> List[str]:
             images.append(path)
         else:
             raise UserError(f'image {path} does not exist.')
-    return images
+    return list(dict.fromkeys(images))  # each image once, in order
 
 
 def build_checked_model(cfg: Config, config: str,
