@@ -91,9 +91,13 @@ def export_end2end(model: nn.Module, inputs: torch.Tensor,
     """
     import_mmdeploy()
     from mmdeploy.apis.onnx import export
-    from mmdeploy.utils import get_backend, get_dynamic_axes, get_onnx_config
+    from mmdeploy.codebase import import_codebase
+    from mmdeploy.utils import (get_backend, get_codebase, get_dynamic_axes,
+                                get_onnx_config)
 
-    from . import deploy_rewriters  # noqa: F401 (registers them)
+    # mmdeploy's rewriters of the codebase (mmdet, mmpretrain), then ours.
+    import_codebase(get_codebase(deploy_cfg))
+    from . import deploy_rewriters  # noqa: F401
     onnx_cfg = get_onnx_config(deploy_cfg)
     names = onnx_cfg['input_names'] + onnx_cfg['output_names']
     export(
