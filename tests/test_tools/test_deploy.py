@@ -162,6 +162,7 @@ class TestBadInput:
         image = tmp_path / 'image.png'
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
         tensorrt = deploy_config_path('classification', 'tensorrt')
+        detection = deploy_config_path('detection')
         cases = [
             ([config, 'missing.pth', image], 'error: Checkpoint missing.pth '
              'does not exist.'),
@@ -172,6 +173,9 @@ class TestBadInput:
              'onnxruntime'),
             ([config, 'c.pth', image, '--deploy-cfg',
               config], f'error: {config} is not an mmdeploy deploy config'),
+            ([config, 'c.pth', image, '--deploy-cfg', detection],
+             f'error: {detection} deploys mmdet models, and the model config '
+             'is an mmpretrain classification model'),
             (['configs/r50rla.py', 'c.pth',
               image], 'error: Config file configs/r50rla.py does not exist.'),
         ]

@@ -36,6 +36,7 @@ may swap) and every class score within ``--score-atol``.
 import argparse
 import copy
 import glob
+import logging
 import os
 import os.path as osp
 import sys
@@ -44,6 +45,7 @@ from typing import Dict, List, Sequence
 import torch
 import torch.nn as nn
 from mmengine.config import Config, DictAction
+from mmengine.logging import MMLogger
 
 from mmrla.apis.deploy import (BACKENDS, deploy_config_path, export_end2end,
                                import_mmdeploy, model_task)
@@ -121,8 +123,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_deploy_cfg(path: str, backend: str) -> Config:
-    """The deploy config, checked to be for ``backend``."""
+def load_deploy_cfg(path: str, backend: str, task: str) -> Config:
+    """The deploy config, checked to be for ``backend`` and the model's
+    ``task`` (:func:`~mmrla.apis.deploy.model_task`)."""
     cfg = load_config(path)
     for key in ('onnx_config', 'codebase_config', 'backend_config'):
         if key not in cfg:
@@ -133,6 +136,12 @@ def load_deploy_cfg(path: str, backend: str) -> Config:
             f'{path} is a {cfg.backend_config.get("type")} deploy config, '
             f'not {backend}: pass --backend '
             f'{cfg.backend_config.get("type")} or another --deploy-cfg.')
+    codebase = 'mmpretrain' if task == 'classification' else 'mmdet'
+    if cfg.codebase_config.get('type') != codebase:
+        raise UserError(
+            f'{path} deploys {cfg.codebase_config.get("type")} models, and '
+            f'the model config is an {codebase} {task} model: leave '
+            '--deploy-cfg out or name one of its task (configs/deploy/).')
     return cfg
 
 
@@ -365,12 +374,16 @@ def main(argv=None) -> int:
     from mmdeploy.apis import build_task_processor
     from mmdeploy.apis.utils import to_backend
     from mmdeploy.backend.sdk.export_info import export2SDK
-    from mmdeploy.utils import get_backend
+    from mmdeploy.utils import get_backend, get_root_logger
 
+    # mmdeploy's progress lines and mmengine's notes about registry scopes
+    # while mmdeploy builds its wrappers; errors still show.
+    get_root_logger().setLevel(logging.ERROR)
+    MMLogger.get_current_instance().setLevel(logging.ERROR)
     cfg = with_test_pipeline(load_config(args.config, args.cfg_options))
     task = model_task(cfg)
     deploy_cfg_path = args.deploy_cfg or deploy_config_path(task, args.backend)
-    deploy_cfg = load_deploy_cfg(deploy_cfg_path, args.backend)
+    deploy_cfg = load_deploy_cfg(deploy_cfg_path, args.backend, task)
     images = find_images([args.img] + args.test_img)
     model = build_checked_model(cfg, args.config, args.checkpoint)
     os.makedirs(args.work_dir, exist_ok=True)
