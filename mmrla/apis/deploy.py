@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from mmrla.utils import UserError
+from mmrla.errors import UserError
 from .model_index import model_index_root
 
 INSTALL = 'pip install -r requirements/deploy.txt'

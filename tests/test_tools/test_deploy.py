@@ -206,7 +206,7 @@ SMALL_CLS = [
 
 
 def _classifier_checkpoint(config: str, path) -> str:
-    from mmrla.utils import build_model_without_weights
+    from mmrla.cli import build_model_without_weights
     torch.manual_seed(0)
     model = build_model_without_weights(
         Config.fromfile(config), init_weights=True).eval()

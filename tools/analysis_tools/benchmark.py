@@ -798,7 +798,7 @@ def main(argv=None) -> int:
             return 2
         if not args.memory_child:
             from mmrla.apis.deploy import import_mmdeploy
-            from mmrla.utils import UserError
+            from mmrla.errors import UserError
             try:
                 import_mmdeploy()
             except UserError as e:

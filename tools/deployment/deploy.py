@@ -49,9 +49,10 @@ from mmengine.logging import MMLogger
 
 from mmrla.apis.deploy import (BACKENDS, deploy_config_path, export_end2end,
                                import_mmdeploy, model_task)
-from mmrla.utils import (UserError, build_model_without_weights,
-                         check_checkpoint_exists, check_converted,
-                         load_checked_checkpoint, load_config, main_entry)
+from mmrla.cli import build_model_without_weights, load_config, main_entry
+from mmrla.errors import UserError
+from mmrla.weights import (check_checkpoint_exists, check_converted,
+                           load_checked_checkpoint)
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
