@@ -321,12 +321,26 @@ def load_checkpoint_file(file: Union[str, IO[bytes]],
 # mmengine's CheckpointLoader schemes, loading weights-only ----------------
 
 
+def _converted(checkpoint: Any, source: str) -> Any:
+    """``checkpoint``, unless it is in the layout of the authors' released
+    RLANet files: mmengine would load those non-strictly into an mmrla
+    model, leaving it random, so they stop with the converter command."""
+    from mmrla.converters import UnconvertedCheckpointError, check_unconverted
+    if isinstance(checkpoint, dict):
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        try:
+            check_unconverted(state_dict, source)
+        except UnconvertedCheckpointError as e:
+            raise CheckpointLoadError(str(e)) from None
+    return checkpoint
+
+
 def load_from_local(filename: str, map_location=None) -> Any:
     """mmengine's ``load_from_local``, weights-only."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    return load_checkpoint_file(filename, map_location)
+    return _converted(load_checkpoint_file(filename, map_location), filename)
 
 
 def load_from_http(filename: str,
@@ -356,7 +370,7 @@ def load_from_http(filename: str,
         torch.distributed.barrier()
         if rank > 0:
             checkpoint = _load(load, filename)
-    return checkpoint
+    return _converted(checkpoint, filename)
 
 
 def load_from_torchvision(filename: str, map_location=None) -> Any:
@@ -400,7 +414,9 @@ def load_from_ceph(filename: str,
     file_backend = get_file_backend(
         filename, backend_args={'backend': backend})
     with io.BytesIO(file_backend.get(filename)) as buffer:
-        return load_checkpoint_file(buffer, map_location, source=filename)
+        return _converted(
+            load_checkpoint_file(buffer, map_location, source=filename),
+            filename)
 
 
 def load_from_pavi(filename: str, map_location=None) -> Any:
@@ -415,7 +431,9 @@ def load_from_pavi(filename: str, map_location=None) -> Any:
     with tempfile.TemporaryDirectory() as tmp_dir:
         downloaded = osp.join(tmp_dir, model.name)
         model.download(downloaded)
-        return load_checkpoint_file(downloaded, map_location, source=filename)
+        return _converted(
+            load_checkpoint_file(downloaded, map_location, source=filename),
+            filename)
 
 
 # mmengine's scheme prefixes and the loaders that replace its own.
@@ -448,8 +466,10 @@ def enable_safe_loading() -> None:
     needed on every torch: mmengine loads local files with torch's default
     (full pickle before torch 2.6) and downloads through torch.hub, which
     unpickles in full on every torch; and the replacement gives each
-    refusal its one line and the trust opt-in. Calling it again changes
-    nothing.
+    refusal its one line and the trust opt-in. The replaced loaders also
+    refuse a file in the layout of the authors' released RLANet checkpoints
+    with the converter command, where mmengine would leave an mmrla model
+    random. Calling it again changes nothing.
 
     Example:
         >>> from mmengine.runner import CheckpointLoader

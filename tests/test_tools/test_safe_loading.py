@@ -351,6 +351,18 @@ def test_a_file_that_is_no_checkpoint_gets_one_line(path, ctx, tmp_path):
     assert error.count('\n') == 1, error
 
 
+@pytest.mark.parametrize(
+    'path', [get_model, classification_inferencer, backbone_init_cfg],
+    ids=_id)
+def test_an_unconverted_authors_file_stops_with_the_converter_command(
+        path, ctx, files):
+    # mmengine would load it non-strictly and leave the model random.
+    error = path(ctx, files['authors_mobilenet'])
+    assert error.count('\n') == 1, error
+    assert files['authors_mobilenet'] in error
+    assert 'tools/model_converters/rlanet_to_mmrla.py' in error
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('path', PATHS, ids=_id)
 def test_a_genuine_file_loads(path, ctx, files):
