@@ -352,8 +352,7 @@ def test_a_file_that_is_no_checkpoint_gets_one_line(path, ctx, tmp_path):
 
 
 @pytest.mark.parametrize(
-    'path', [get_model, classification_inferencer, backbone_init_cfg],
-    ids=_id)
+    'path', [get_model, classification_inferencer, backbone_init_cfg], ids=_id)
 def test_an_unconverted_authors_file_stops_with_the_converter_command(
         path, ctx, files):
     # mmengine would load it non-strictly and leave the model random.
