@@ -17,17 +17,19 @@ Groups:
     det        Faster R-CNN with RLA-R50 vs mmdet's Faster R-CNN R50
                (baseline), inference at a reduced size: the whole detector
                (infer_b1) and its backbone with FPN (feat_b1)
-    fastpaths-resnet, fastpaths-mobilenet
-               what the exact speed paths buy: RLA-ResNet-50 or
-               RLA-MobileNetV2 with ``set_fast_paths(False)`` (baseline),
-               as built (fast paths on) and after ``switch_to_deploy()``
-               (inference only)
+    deploy-resnet, deploy-mobilenet
+               what ``switch_to_deploy()`` buys: RLA-ResNet-50 or
+               RLA-MobileNetV2 as built (baseline) and deployed (inference
+               only)
 
 ``--deploy`` times inference of every model in its inference form: the RLA
-backbones after ``switch_to_deploy()`` (split and stacked weights kept,
-the faster CPU tanh; no norm is folded), the baselines as built, since
-those rewrites have no counterpart in them. Training and memory, which a
-deployed model does not do, are skipped.
+backbones after ``switch_to_deploy()``, every other model (the baselines,
+an ``--external`` model) after mmcv's ``fuse_conv_bn``, which folds each
+batch norm into the conv registered before it, as mmdet's ``--fuse-conv-bn``
+does. So both sides have their norms folded. A fold that changes a model's
+outputs (a norm that does not follow the conv registered before it) stops
+the run with a line that says so. Training and memory, which a deployed
+model does not do, are skipped.
 
 With random weights, RoIAlign's adaptive sampling (``sampling_ratio=0``)
 makes the RoI head's cost follow the sizes of the random proposals, which
@@ -67,8 +69,8 @@ from mmrla.utils import build_model_without_weights, load_config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # name -> (config, kind[, mode]); the first model of each group is its
-# baseline. mode 'plain' turns the backbone's fast paths off; 'deploy' times
-# inference after switch_to_deploy() and skips training.
+# baseline. mode 'deploy' times inference of the inference form (see
+# deploy_model) and skips training.
 GROUPS: Dict[str, List[tuple]] = {
     'resnet': [
         ('ResNet-50', 'mmpretrain::_base_/models/resnet50.py', 'cls'),
@@ -93,18 +95,13 @@ GROUPS: Dict[str, List[tuple]] = {
         ('Faster R-CNN RLA-R50', 'configs/faster_rcnn_r50rla_fpn_1x_coco.py',
          'det'),
     ],
-    'fastpaths-resnet': [
-        ('RLA-ResNet-50 plain', 'configs/_base_/models/r50rla.py', 'cls',
-         'plain'),
-        ('RLA-ResNet-50 fast', 'configs/_base_/models/r50rla.py', 'cls'),
+    'deploy-resnet': [
+        ('RLA-ResNet-50', 'configs/_base_/models/r50rla.py', 'cls'),
         ('RLA-ResNet-50 deploy', 'configs/_base_/models/r50rla.py', 'cls',
          'deploy'),
     ],
-    'fastpaths-mobilenet': [
-        ('RLA-MobileNetV2 plain', 'configs/mobilenetv2rla_2xb48_in1k.py',
-         'cls', 'plain'),
-        ('RLA-MobileNetV2 fast', 'configs/mobilenetv2rla_2xb48_in1k.py',
-         'cls'),
+    'deploy-mobilenet': [
+        ('RLA-MobileNetV2', 'configs/mobilenetv2rla_2xb48_in1k.py', 'cls'),
         ('RLA-MobileNetV2 deploy', 'configs/mobilenetv2rla_2xb48_in1k.py',
          'cls', 'deploy'),
     ],
@@ -150,8 +147,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--deploy',
         action='store_true',
-        help='inference only, each RLA backbone after switch_to_deploy() '
-        '(the baselines have no such form and run as built)')
+        help='inference only, each RLA backbone after switch_to_deploy(), '
+        "every other model after mmcv's fuse_conv_bn")
     parser.add_argument(
         '--amp',
         choices=['fp16', 'bf16'],
@@ -281,6 +278,37 @@ def stabilize_allocator() -> bool:
     return all(r == 1 for r in results)
 
 
+def deploy_model(model: torch.nn.Module, name: str, kind: str,
+                 x: torch.Tensor) -> None:
+    """Put ``model`` in its inference form, in place: eval mode, then the
+    backbone's ``switch_to_deploy()`` where it has one (the RLA backbones),
+    else mmcv's ``fuse_conv_bn`` (each batch norm folded into the conv
+    registered before it). Exits with one line if the outputs change."""
+    from mmcv.cnn import fuse_conv_bn
+    model.eval()
+
+    def outputs():
+        if kind == 'det':
+            return model.extract_feat(x)
+        return model(x, mode='tensor')
+
+    with torch.no_grad():
+        before = outputs()
+        backbone = getattr(model, 'backbone', None)
+        if hasattr(backbone, 'switch_to_deploy'):
+            backbone.switch_to_deploy()
+        else:
+            fuse_conv_bn(model)
+        after = outputs()
+    for a, b in zip(
+            torch.utils._pytree.tree_leaves(after),
+            torch.utils._pytree.tree_leaves(before)):
+        if not torch.allclose(a, b, rtol=1e-3, atol=1e-3 * b.abs().max()):
+            sys.exit(f'error: the inference form of {name} changes its '
+                     f'outputs (by {(a - b).abs().max():.3g}); run it '
+                     'without --deploy.')
+
+
 def sync(device: str) -> None:
     if device == 'cuda':
         torch.cuda.synchronize()
@@ -298,8 +326,6 @@ class Runner:
                  with_flops: bool = True) -> None:
         self.name, self.kind, self.args, self.mode = name, kind, args, mode
         self.model = build_model(config).to(args.device)
-        if mode == 'plain':
-            self.model.backbone.set_fast_paths(False)
         if kind == 'det':
             fix_roi_sampling(self.model)
         self.params = sum(p.numel() for p in self.model.parameters())
@@ -307,9 +333,8 @@ class Runner:
             else None
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        if mode == 'deploy' or (args.deploy and hasattr(
-                getattr(self.model, 'backbone', None), 'switch_to_deploy')):
-            self.model.backbone.switch_to_deploy()
+        if mode == 'deploy' or args.deploy:
+            deploy_model(self.model, name, kind, self.inputs(1))
             self.mode = 'deploy'
         self.forward = self.model
         if args.compile:
@@ -711,7 +736,7 @@ def main(argv=None) -> int:
         json.dump(dict(meta=meta, results=results), f, indent=2)
     if args.deploy:
         print('Inference only; RLA backbones after switch_to_deploy(), '
-              'baselines as built (no norm folded on either side).')
+              "the other models after mmcv's fuse_conv_bn.")
     print(to_markdown(results))
     print(f'[benchmark] wrote {args.out}')
     return 0
