@@ -117,6 +117,7 @@ def test_deploy_model_refuses_a_fold_that_changes_the_outputs():
             self.other = nn.Conv2d(3, 4, 1)
             self.norm = nn.BatchNorm2d(4)
             self.norm.running_mean.fill_(1.)
+            self.norm.running_var.fill_(4.)
 
         def forward(self, x, mode='tensor'):
             return self.norm(self.conv(x)) + self.other(x)
