@@ -139,7 +139,10 @@ class RLABottleneckDeploy(nn.Module):
             branch = block.se(branch)
         if block.eca is not None:
             branch = block.eca(branch)
-        out = block.relu(branch + identity)
+        if block.rla_norm is not None and block.rla_source == 'residual':
+            out = block.relu(branch + identity)
+        else:  # in place: nothing reads the branch after the sum
+            out = block.relu(branch.add_(identity))
         if block.rla_norm is None:
             return out, None
         out_conv, shared = block._rla_modules(out_conv, shared)

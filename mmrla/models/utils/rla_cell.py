@@ -103,12 +103,6 @@ class RLACell:
         """The zero state, shaped like the first update."""
         return torch.zeros_like(update)
 
-    def _cell_input(self, h: torch.Tensor,
-                    update: Optional[torch.Tensor]) -> torch.Tensor:
-        """``h + update``; ``update=None`` (the update enters after the
-        cell) gives ``h``."""
-        return h if update is None else h + update
-
     def hidden(self, state: Optional[State]) -> Optional[torch.Tensor]:
         """The ``h`` fed to the main network and the classifier (None, the
         zero state before the first block, stays None)."""
@@ -116,8 +110,10 @@ class RLACell:
 
     def __call__(self, h: torch.Tensor, update: Optional[torch.Tensor],
                  own: nn.Module, shared: nn.Module) -> torch.Tensor:
-        """One step: ``shared(tanh(own(h + update)))``."""
-        return shared(torch.tanh(own(self._cell_input(h, update))))
+        """One step: ``shared(tanh(own(h + update)))``; ``update=None``
+        (the update enters after the cell) steps ``h`` alone."""
+        x = h if update is None else h + update
+        return shared(torch.tanh(own(x)))
 
 
 @MODELS.register_module()
@@ -142,7 +138,8 @@ class PostActRLACell(RLACell):
     def __call__(self, h: torch.Tensor, update: Optional[torch.Tensor],
                  own: nn.Module, shared: nn.Module) -> torch.Tensor:
         """One step: ``tanh(own(shared(h + update)))``."""
-        return torch.tanh(own(shared(self._cell_input(h, update))))
+        x = h if update is None else h + update
+        return torch.tanh(own(shared(x)))
 
 
 class _GatedCell(RLACell):
@@ -406,12 +403,6 @@ def dense_pool_state(state, factor: int, spacing: int):
     return dense_pool_hidden_state(state, factor, spacing)
 
 
-def _pool_state(state: State, stride: int) -> State:
-    if isinstance(state, tuple):
-        return tuple(pool_hidden_state(s, stride) for s in state)
-    return pool_hidden_state(state, stride)
-
-
 def rla_step(cell,
              state: Optional[State],
              update: torch.Tensor,
@@ -436,8 +427,12 @@ def rla_step(cell,
     Returns:
         Tensor | tuple: The new state, (N, k, H', W') each.
     """
-    state = cell.initial_state(update) if state is None else \
-        _pool_state(state, stride)
+    if state is None:
+        state = cell.initial_state(update)
+    elif isinstance(state, tuple):
+        state = tuple(pool_hidden_state(s, stride) for s in state)
+    else:
+        state = pool_hidden_state(state, stride)
     if position == 'before':
         return cell(state, update, own, shared)
     return cell(state, None, own, shared) + update
