@@ -17,10 +17,13 @@ Groups:
     det        Faster R-CNN with RLA-R50 vs mmdet's Faster R-CNN R50
                (baseline), inference at a reduced size: the whole detector
                (infer_b1) and its backbone with FPN (feat_b1)
-    deploy-resnet, deploy-mobilenet
-               what ``switch_to_deploy()`` buys: RLA-ResNet-50 or
-               RLA-MobileNetV2 as built (baseline) and deployed (inference
-               only)
+    deploy-resnet
+               the steps of RLA-ResNet-50's ``switch_to_deploy()`` against
+               ResNet-50 with its norms folded (baseline): both as built,
+               RLA-ResNet-50 with its norms folded only and deployed
+               (inference only)
+    deploy-mobilenet
+               RLA-MobileNetV2 as built (baseline) and deployed
 
 ``--deploy`` times inference of every model in its inference form: the RLA
 backbones after ``switch_to_deploy()``, every other model (the baselines,
@@ -69,8 +72,9 @@ from mmrla.utils import build_model_without_weights, load_config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # name -> (config, kind[, mode]); the first model of each group is its
-# baseline. mode 'deploy' times inference of the inference form (see
-# deploy_model) and skips training.
+# baseline. mode 'deploy' times inference of the inference form, 'fold'
+# of the model with its norms folded by mmcv's fuse_conv_bn (see
+# deploy_model); both skip training.
 GROUPS: Dict[str, List[tuple]] = {
     'resnet': [
         ('ResNet-50', 'mmpretrain::_base_/models/resnet50.py', 'cls'),
@@ -96,7 +100,13 @@ GROUPS: Dict[str, List[tuple]] = {
          'det'),
     ],
     'deploy-resnet': [
-        ('RLA-ResNet-50', 'configs/_base_/models/r50rla.py', 'cls'),
+        ('ResNet-50 folded', 'mmpretrain::_base_/models/resnet50.py', 'cls',
+         'fold'),
+        ('ResNet-50 as built', 'mmpretrain::_base_/models/resnet50.py',
+         'cls'),
+        ('RLA-ResNet-50 as built', 'configs/_base_/models/r50rla.py', 'cls'),
+        ('RLA-ResNet-50 folded', 'configs/_base_/models/r50rla.py', 'cls',
+         'fold'),
         ('RLA-ResNet-50 deploy', 'configs/_base_/models/r50rla.py', 'cls',
          'deploy'),
     ],
@@ -278,12 +288,16 @@ def stabilize_allocator() -> bool:
     return all(r == 1 for r in results)
 
 
-def deploy_model(model: torch.nn.Module, name: str, kind: str,
-                 x: torch.Tensor) -> None:
+def deploy_model(model: torch.nn.Module,
+                 name: str,
+                 kind: str,
+                 x: torch.Tensor,
+                 fold_only: bool = False) -> None:
     """Put ``model`` in its inference form, in place: eval mode, then the
-    backbone's ``switch_to_deploy()`` where it has one (the RLA backbones),
-    else mmcv's ``fuse_conv_bn`` (each batch norm folded into the conv
-    registered before it). Exits with one line if the outputs change."""
+    backbone's ``switch_to_deploy()`` where it has one (the RLA backbones)
+    and ``fold_only`` is False, else mmcv's ``fuse_conv_bn`` (each batch
+    norm folded into the conv registered before it). Exits with one line
+    if the outputs change."""
     from mmcv.cnn import fuse_conv_bn
     model.eval()
 
@@ -295,7 +309,7 @@ def deploy_model(model: torch.nn.Module, name: str, kind: str,
     with torch.no_grad():
         before = outputs()
         backbone = getattr(model, 'backbone', None)
-        if hasattr(backbone, 'switch_to_deploy'):
+        if hasattr(backbone, 'switch_to_deploy') and not fold_only:
             backbone.switch_to_deploy()
         else:
             fuse_conv_bn(model)
@@ -333,9 +347,10 @@ class Runner:
             else None
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        if mode == 'deploy' or args.deploy:
-            deploy_model(self.model, name, kind, self.inputs(1))
-            self.mode = 'deploy'
+        if mode in ('deploy', 'fold') or args.deploy:
+            deploy_model(self.model, name, kind, self.inputs(1),
+                         mode == 'fold')
+            self.mode = mode or 'deploy'
         self.forward = self.model
         if args.compile:
             self.forward = compiled(self.model)
@@ -595,7 +610,7 @@ def bench_group(group: str, args) -> List[dict]:
     ]
     progress(f'{group}: building {", ".join(m[0] for m in members)}')
     runners = [Runner(*entry(m)[:3], args, entry(m)[3]) for m in members]
-    trainable = [i for i, r in enumerate(runners) if r.mode != 'deploy']
+    trainable = [i for i, r in enumerate(runners) if r.mode is None]
     kind = runners[0].kind
     figures: Dict[str, List[List[float]]] = {}
     small, large = args.batch_sizes
@@ -626,7 +641,7 @@ def bench_group(group: str, args) -> List[dict]:
             baseline=runners[0].name,
             params=runner.params,
             flops=runner.flops,
-            deployed=runner.mode == 'deploy')
+            deployed=runner.mode is not None)
         for key, times in figures.items():
             if times[i] is not None:
                 row[key] = summarize(times[i], times[0])
@@ -635,12 +650,12 @@ def bench_group(group: str, args) -> List[dict]:
         modes = [r.mode for r in runners]
         del runners
         for row, mode in zip(results, modes):
-            if mode == 'deploy':
+            if mode is not None:  # an inference form does not train
                 continue
             progress(f'{group}: peak memory of {row["model"]}')
             row['memory'] = measure_memory(row['model'], args)
         key = 'cuda_peak_mb' if args.device == 'cuda' else 'step_mb'
-        base = results[0]['memory'][key]
+        base = results[0].get('memory', {}).get(key, 0)
         for row in results:
             if 'memory' in row:
                 row['memory']['ratio'] = round(row['memory'][key] /
@@ -667,8 +682,9 @@ def to_markdown(results: List[dict]) -> str:
         for k in keys:
             if k in row:
                 f = row[k]
+                ratio = f'{f["ratio"]:.2f}x' if 'ratio' in f else 'n/a'
                 cells.append(f'{f["median_ms"]:.1f} [{f["min_ms"]:.1f}-'
-                             f'{f["max_ms"]:.1f}] ({f["ratio"]:.2f}x)')
+                             f'{f["max_ms"]:.1f}] ({ratio})')
             else:
                 cells.append('-')
         mem = row.get('memory')
