@@ -102,8 +102,7 @@ GROUPS: Dict[str, List[tuple]] = {
     'deploy-resnet': [
         ('ResNet-50 folded', 'mmpretrain::_base_/models/resnet50.py', 'cls',
          'fold'),
-        ('ResNet-50 as built', 'mmpretrain::_base_/models/resnet50.py',
-         'cls'),
+        ('ResNet-50 as built', 'mmpretrain::_base_/models/resnet50.py', 'cls'),
         ('RLA-ResNet-50 as built', 'configs/_base_/models/r50rla.py', 'cls'),
         ('RLA-ResNet-50 folded', 'configs/_base_/models/r50rla.py', 'cls',
          'fold'),
