@@ -23,6 +23,23 @@ from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
                    checkpointed, renamed_arguments)
 
 
+def residual_and_step(block: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                      h: Optional[torch.Tensor], out_conv: nn.Module,
+                      shared: nn.Module) -> Tuple[torch.Tensor, ...]:
+    """What an inverted residual block does after its branch output ``y``
+    (of :class:`RLAInvertedResidual` and its inference form): the ECA, the
+    residual sum and the RLA step that ``y`` feeds."""
+    if block.eca is not None:
+        y = block.eca(y)
+    # Out of place, so the RLA path sees the branch output y, as in the
+    # released code.
+    out = x + y if block.use_res_connect else y
+    if block.rla_norm is None:
+        return out, None
+    return out, rla_step(block.rla_cell, h, out_conv(y), block.stride,
+                         block.rla_norm, shared)
+
+
 class RLAInvertedResidual(BaseModule):
     """Inverted residual block with an RLA hidden state.
 
@@ -147,15 +164,7 @@ class RLAInvertedResidual(BaseModule):
         def _inner_forward(x, h):
             e = x if self.expand_conv is None else self.expand_conv(x)
             y = self._branch(e, self.rla_cell.hidden(h))
-            if self.eca is not None:
-                y = self.eca(y)
-            # Out of place, so the RLA path sees the branch output y, as in
-            # the released code.
-            out = x + y if self.use_res_connect else y
-            if self.rla_norm is None:
-                return out, None
-            return out, rla_step(self.rla_cell, h, out_conv(y), self.stride,
-                                 self.rla_norm, shared)
+            return residual_and_step(self, x, y, h, out_conv, shared)
 
         return checkpointed(_inner_forward, self.with_cp, x, h)
 
@@ -275,13 +284,7 @@ class RLAInvertedResidualDeploy(nn.Module):
         e = x if self.expand_conv is None else self.expand_conv(x)
         y = self.linear_e(self.act(self.depthwise_e(e)))
         y = y + self._hidden_part(self.rla_cell.hidden(h))
-        if self.eca is not None:
-            y = self.eca(y)
-        out = x + y if self.use_res_connect else y
-        if self.rla_norm is None:
-            return out, None
-        return out, rla_step(self.rla_cell, h, out_conv(y), self.stride,
-                             self.rla_norm, shared)
+        return residual_and_step(self, x, y, h, out_conv, shared)
 
 
 @MODELS.register_module()
