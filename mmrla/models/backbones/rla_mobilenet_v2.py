@@ -195,8 +195,8 @@ class RLAInvertedResidualDeploy(nn.Module):
         >>> x, h = torch.rand(2, 16, 9, 9), torch.rand(2, 32, 9, 9)
         >>> with torch.no_grad():
         ...     y, _ = block(x, h, out_conv, rec_conv)
-        ...     fast = RLAInvertedResidualDeploy(block)
-        ...     z, _ = fast(x, h, out_conv, rec_conv)
+        ...     deployed = RLAInvertedResidualDeploy(block)
+        ...     z, _ = deployed(x, h, out_conv, rec_conv)
         >>> bool(torch.allclose(y, z, atol=1e-5))
         True
     """
