@@ -2,8 +2,8 @@
 
 For every backbone registered by mmrla, and for the options that change the
 code of a forward (the RLA cells, the ablation switches, classification and
-detection modes, ECA/SE, gradient checkpointing, the plain form and the
-deployed form, the CIFAR models, the DenseNet aggregations and the layer
+detection modes, ECA/SE, gradient checkpointing, the deployed forms, the
+CIFAR models, the DenseNet aggregations and the layer
 attention variants), ``torch._dynamo.explain`` finds one graph and no graph
 break, in training and in eval mode, and a short compiled training loop
 recompiles nothing after its first step.
@@ -49,8 +49,7 @@ GRU = dict(cell_cfg=dict(type='ConvGRUCell'), readout='none')
 
 
 def case(name: str, form: Optional[str] = None, **kwargs) -> tuple:
-    """A backbone with ``kwargs``, as built (``form=None``), in its plain
-    form (``'plain'``: ``set_fast_paths(False)``) or deployed
+    """A backbone with ``kwargs``, as built (``form=None``) or deployed
     (``'deploy'``: ``switch_to_deploy()``, traced in eval mode only)."""
     return name, kwargs, form
 
@@ -61,8 +60,6 @@ OPTION_SETS = {
     case('RLAResNet', depth=18, **POSTACT),
     'RLAResNet-ConvLSTMCell':
     case('RLAResNet', depth=18, **LSTM),
-    'RLAResNet-ConvLSTMCell-plain':
-    case('RLAResNet', 'plain', depth=18, **LSTM),
     'RLAResNet-ConvGRUCell-unshared':
     case('RLAResNet', depth=18, share_rla_convs=False, **GRU),
     # The ablation switches (paper, Figure 4 and Table 11).
@@ -74,7 +71,7 @@ OPTION_SETS = {
     'RLAResNet-no-exchange-norm_tanh':
     case('RLAResNet', depth=18, exchange=False, readout='norm_tanh'),
     # Classification and detection modes, ECA and SE, checkpointing, the
-    # plain and the deployed forms.
+    # deployed forms.
     'RLAResNet-50-ECA':
     case('RLAResNet', depth=50, **ECA),
     'RLAResNet-50-det-frozen':
@@ -83,8 +80,8 @@ OPTION_SETS = {
     case('RLAResNet', depth=18, se_ratio=16, **DET),
     'RLAResNet-50-ECA-with_cp':
     case('RLAResNet', depth=50, with_cp=True, **ECA),
-    'RLAResNet-plain':
-    case('RLAResNet', 'plain', depth=18),
+    'RLAResNet-deep_stem-avg_down-deploy':
+    case('RLAResNet', 'deploy', depth=18, deep_stem=True, avg_down=True),
     'RLAResNet-50-ECA-deploy':
     case('RLAResNet', 'deploy', depth=50, **ECA),
     'RLAMobileNetV2-ECA-unshared-PostActRLACell':
@@ -95,8 +92,6 @@ OPTION_SETS = {
         cell_cfg=dict(type='PostActRLACell')),
     'RLAMobileNetV2-det-with_cp':
     case('RLAMobileNetV2', out_indices=(1, 2, 4, 6), with_cp=True),
-    'RLAMobileNetV2-plain':
-    case('RLAMobileNetV2', 'plain'),
     'RLAMobileNetV2-deploy':
     case('RLAMobileNetV2', 'deploy'),
     # The CIFAR models and their baselines.
@@ -183,9 +178,7 @@ def build(name: str, kwargs: dict, form: Optional[str] = None):
     except TypeError as e:
         pytest.fail(f'cannot build {name} with {kwargs} ({e}); give it '
                     f'small arguments in SMALL_ARGS of {__file__}.')
-    if form == 'plain':
-        model.set_fast_paths(False)
-    elif form == 'deploy':
+    if form == 'deploy':
         model.switch_to_deploy()
     return model
 

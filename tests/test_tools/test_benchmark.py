@@ -148,29 +148,50 @@ def test_adaptive_roi_sampling_is_fixed_for_detectors():
     assert [m.sampling_ratio for m in model] == [2, 3]
 
 
+def test_deploy_model_refuses_a_fold_that_changes_the_outputs():
+    import torch
+    import torch.nn as nn
+
+    class Net(nn.Module):
+        # The norm follows ``conv`` in the forward but is registered after
+        # ``other``, so a fold by registration order would be wrong.
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 1)
+            self.other = nn.Conv2d(3, 4, 1)
+            self.norm = nn.BatchNorm2d(4)
+            self.norm.running_mean.fill_(1.)
+            self.norm.running_var.fill_(4.)
+
+        def forward(self, x, mode='tensor'):
+            return self.norm(self.conv(x)) + self.other(x)
+
+    with pytest.raises(SystemExit) as err:
+        benchmark.deploy_model(Net(), 'Net', 'cls', torch.rand(1, 3, 4, 4))
+    assert 'Net' in str(err.value) and 'changes its outputs' in str(err.value)
+
+
 @pytest.mark.slow
-def test_fastpaths_group_times_plain_fast_and_deployed_models(tmp_path):
+def test_deploy_group_times_a_model_and_its_deployed_form(tmp_path):
     out = tmp_path / 'fast.json'
     assert benchmark.main([
-        '--groups', 'fastpaths-mobilenet', '--img-size', '32', '--batch-sizes',
+        '--groups', 'deploy-mobilenet', '--img-size', '32', '--batch-sizes',
         '1', '2', '--train-batch', '2', '--warmup', '1', '--repeats', '2',
         '--train-repeats', '1', '--skip-memory', '--out',
         str(out)
     ]) == 0
     with open(out) as f:
         rows = json.load(f)['results']
-    assert [r['model'] for r in rows] == [
-        'RLA-MobileNetV2 plain', 'RLA-MobileNetV2 fast',
-        'RLA-MobileNetV2 deploy'
-    ]
+    assert [r['model']
+            for r in rows] == ['RLA-MobileNetV2', 'RLA-MobileNetV2 deploy']
     # Same model, same parameters; a deployed model only infers.
     assert len({r['params'] for r in rows}) == 1
     assert all('infer_b2' in r for r in rows)
-    assert 'train_b2' in rows[1] and 'train_b2' not in rows[2]
+    assert 'train_b2' in rows[0] and 'train_b2' not in rows[1]
 
 
 @pytest.mark.slow
-def test_deploy_times_rla_models_deployed_and_baselines_as_built(tmp_path):
+def test_deploy_times_every_model_in_its_inference_form(tmp_path):
     out = tmp_path / 'deploy.json'
     assert benchmark.main([
         '--groups', 'mobilenet', '--deploy', '--img-size', '32',
@@ -181,7 +202,7 @@ def test_deploy_times_rla_models_deployed_and_baselines_as_built(tmp_path):
         report = json.load(f)
     assert report['meta']['deploy'] is True
     base, rla = report['results']
-    assert (base['deployed'], rla['deployed']) == (False, True)
+    assert base['deployed'] and rla['deployed']
     for row in (base, rla):
         assert 'infer_b1' in row and 'infer_b2' in row
         # A deployed model does not train: no training step, no memory.

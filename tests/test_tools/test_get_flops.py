@@ -104,9 +104,9 @@ def test_rla_resnet50_over_resnet50_as_the_paper_counts(capsys):
     assert round(100 * (params / base_params - 1), 1) == 1.2
 
 
-def test_counts_do_not_depend_on_the_fast_paths():
-    # The plain form is counted whatever the model was built with: the
-    # first RLA step over the zero state included (MobileNetV2: 351.8M).
+def test_counts_include_the_first_step_over_the_zero_state():
+    # The model's one forward is the paper's computation: the first RLA
+    # step over the zero state included (MobileNetV2: 351.8M).
     from mmengine.config import Config
 
     from tools.analysis_tools.get_flops import count

@@ -100,8 +100,9 @@ def test_detection_backbone_and_neck_export(family, backbone, tmp_path):
 @pytest.mark.parametrize(
     'deploy', [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_static_export_at_an_odd_size(name, deploy, tmp_path):
-    """A static graph at 65x47; deployed models (kept split weights; the
-    fast tanh is bypassed while exporting) export as exactly."""
+    """A static graph at 65x47; deployed models (norms folded, RLA-ResNet's
+    update convs stacked with the next conv1, RLA-MobileNetV2's convs over
+    cat(e, h) on the parts) export as exactly."""
     module, _ = _model(osp.join(REPO, 'configs', name), deploy)
     out = str(tmp_path / 'model.onnx')
     export(module, out, (65, 47))

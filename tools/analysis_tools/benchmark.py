@@ -17,17 +17,22 @@ Groups:
     det        Faster R-CNN with RLA-R50 vs mmdet's Faster R-CNN R50
                (baseline), inference at a reduced size: the whole detector
                (infer_b1) and its backbone with FPN (feat_b1)
-    fastpaths-resnet, fastpaths-mobilenet
-               what the exact speed paths buy: RLA-ResNet-50 or
-               RLA-MobileNetV2 with ``set_fast_paths(False)`` (baseline),
-               as built (fast paths on) and after ``switch_to_deploy()``
+    deploy-resnet
+               the steps of RLA-ResNet-50's ``switch_to_deploy()`` against
+               ResNet-50 with its norms folded (baseline): both as built,
+               RLA-ResNet-50 with its norms folded only and deployed
                (inference only)
+    deploy-mobilenet
+               RLA-MobileNetV2 as built (baseline) and deployed
 
 ``--deploy`` times inference of every model in its inference form: the RLA
-backbones after ``switch_to_deploy()`` (split and stacked weights kept,
-the faster CPU tanh; no norm is folded), the baselines as built, since
-those rewrites have no counterpart in them. Training and memory, which a
-deployed model does not do, are skipped.
+backbones after ``switch_to_deploy()``, every other model (the baselines,
+an ``--external`` model) after mmcv's ``fuse_conv_bn``, which folds each
+batch norm into the conv registered before it, as mmdet's ``--fuse-conv-bn``
+does. So both sides have their norms folded. A fold that changes a model's
+outputs (a norm that does not follow the conv registered before it) stops
+the run with a line that says so. Training and memory, which a deployed
+model does not do, are skipped.
 
 ``--onnxruntime`` times every model as it is served: exported whole with
 mmdeploy (``configs/deploy/``: a classifier to its class scores, a
@@ -78,8 +83,9 @@ from mmrla.cli import build_model_without_weights, load_config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # name -> (config, kind[, mode]); the first model of each group is its
-# baseline. mode 'plain' turns the backbone's fast paths off; 'deploy' times
-# inference after switch_to_deploy() and skips training.
+# baseline. mode 'deploy' times inference of the inference form, 'fold'
+# of the model with its norms folded by mmcv's fuse_conv_bn (see
+# deploy_model); both skip training.
 GROUPS: Dict[str, List[tuple]] = {
     'resnet': [
         ('ResNet-50', 'mmpretrain::_base_/models/resnet50.py', 'cls'),
@@ -104,18 +110,18 @@ GROUPS: Dict[str, List[tuple]] = {
         ('Faster R-CNN RLA-R50', 'configs/faster_rcnn_r50rla_fpn_1x_coco.py',
          'det'),
     ],
-    'fastpaths-resnet': [
-        ('RLA-ResNet-50 plain', 'configs/_base_/models/r50rla.py', 'cls',
-         'plain'),
-        ('RLA-ResNet-50 fast', 'configs/_base_/models/r50rla.py', 'cls'),
+    'deploy-resnet': [
+        ('ResNet-50 folded', 'mmpretrain::_base_/models/resnet50.py', 'cls',
+         'fold'),
+        ('ResNet-50 as built', 'mmpretrain::_base_/models/resnet50.py', 'cls'),
+        ('RLA-ResNet-50 as built', 'configs/_base_/models/r50rla.py', 'cls'),
+        ('RLA-ResNet-50 folded', 'configs/_base_/models/r50rla.py', 'cls',
+         'fold'),
         ('RLA-ResNet-50 deploy', 'configs/_base_/models/r50rla.py', 'cls',
          'deploy'),
     ],
-    'fastpaths-mobilenet': [
-        ('RLA-MobileNetV2 plain', 'configs/mobilenetv2rla_2xb48_in1k.py',
-         'cls', 'plain'),
-        ('RLA-MobileNetV2 fast', 'configs/mobilenetv2rla_2xb48_in1k.py',
-         'cls'),
+    'deploy-mobilenet': [
+        ('RLA-MobileNetV2', 'configs/mobilenetv2rla_2xb48_in1k.py', 'cls'),
         ('RLA-MobileNetV2 deploy', 'configs/mobilenetv2rla_2xb48_in1k.py',
          'cls', 'deploy'),
     ],
@@ -161,8 +167,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--deploy',
         action='store_true',
-        help='inference only, each RLA backbone after switch_to_deploy() '
-        '(the baselines have no such form and run as built)')
+        help='inference only, each RLA backbone after switch_to_deploy(), '
+        "every other model after mmcv's fuse_conv_bn")
     parser.add_argument(
         '--onnxruntime',
         action='store_true',
@@ -302,6 +308,41 @@ def stabilize_allocator() -> bool:
     return all(r == 1 for r in results)
 
 
+def deploy_model(model: torch.nn.Module,
+                 name: str,
+                 kind: str,
+                 x: torch.Tensor,
+                 fold_only: bool = False) -> None:
+    """Put ``model`` in its inference form, in place: eval mode, then the
+    backbone's ``switch_to_deploy()`` where it has one (the RLA backbones)
+    and ``fold_only`` is False, else mmcv's ``fuse_conv_bn`` (each batch
+    norm folded into the conv registered before it). Exits with one line
+    if the outputs change."""
+    from mmcv.cnn import fuse_conv_bn
+    model.eval()
+
+    def outputs():
+        if kind == 'det':
+            return model.extract_feat(x)
+        return model(x, mode='tensor')
+
+    with torch.no_grad():
+        before = outputs()
+        backbone = getattr(model, 'backbone', None)
+        if hasattr(backbone, 'switch_to_deploy') and not fold_only:
+            backbone.switch_to_deploy()
+        else:
+            fuse_conv_bn(model)
+        after = outputs()
+    for a, b in zip(
+            torch.utils._pytree.tree_leaves(after),
+            torch.utils._pytree.tree_leaves(before)):
+        if not torch.allclose(a, b, rtol=1e-3, atol=1e-3 * b.abs().max()):
+            sys.exit(f'error: the inference form of {name} changes its '
+                     f'outputs (by {(a - b).abs().max():.3g}); run it '
+                     'without --deploy.')
+
+
 def sync(device: str) -> None:
     if device == 'cuda':
         torch.cuda.synchronize()
@@ -319,8 +360,6 @@ class Runner:
                  with_flops: bool = True) -> None:
         self.name, self.kind, self.args, self.mode = name, kind, args, mode
         self.model = build_model(config).to(args.device)
-        if mode == 'plain':
-            self.model.backbone.set_fast_paths(False)
         if kind == 'det':
             fix_roi_sampling(self.model)
         self.params = sum(p.numel() for p in self.model.parameters())
@@ -328,10 +367,10 @@ class Runner:
             else None
         if args.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        if mode == 'deploy' or (args.deploy and hasattr(
-                getattr(self.model, 'backbone', None), 'switch_to_deploy')):
-            self.model.backbone.switch_to_deploy()
-            self.mode = 'deploy'
+        if mode in ('deploy', 'fold') or args.deploy:
+            deploy_model(self.model, name, kind, self.inputs(1),
+                         mode == 'fold')
+            self.mode = mode or 'deploy'
         self.session = None
         if args.onnxruntime:
             self.session = ort_session(
@@ -683,7 +722,7 @@ def bench_group(group: str, args) -> List[dict]:
     ]
     progress(f'{group}: building {", ".join(m[0] for m in members)}')
     runners = [Runner(*entry(m)[:3], args, entry(m)[3]) for m in members]
-    trainable = [i for i, r in enumerate(runners) if r.mode != 'deploy']
+    trainable = [i for i, r in enumerate(runners) if r.mode is None]
     kind = runners[0].kind
     figures: Dict[str, List[List[float]]] = {}
     small, large = args.batch_sizes
@@ -714,7 +753,7 @@ def bench_group(group: str, args) -> List[dict]:
             baseline=runners[0].name,
             params=runner.params,
             flops=runner.flops,
-            deployed=runner.mode == 'deploy')
+            deployed=runner.mode is not None)
         for key, times in figures.items():
             if times[i] is not None:
                 row[key] = summarize(times[i], times[0])
@@ -729,7 +768,7 @@ def bench_group(group: str, args) -> List[dict]:
         modes = [r.mode for r in runners]
         del runners
         for row, mode in zip(results, modes):
-            if mode == 'deploy':
+            if mode is not None:  # an inference form does not train
                 continue
             progress(f'{group}: peak memory of {row["model"]}')
             row['memory'] = measure_memory(row['model'], args)
@@ -766,8 +805,9 @@ def to_markdown(results: List[dict], memory: str = 'train') -> str:
         for k in keys:
             if k in row:
                 f = row[k]
+                ratio = f'{f["ratio"]:.2f}x' if 'ratio' in f else 'n/a'
                 cells.append(f'{f["median_ms"]:.1f} [{f["min_ms"]:.1f}-'
-                             f'{f["max_ms"]:.1f}] ({f["ratio"]:.2f}x)')
+                             f'{f["max_ms"]:.1f}] ({ratio})')
             else:
                 cells.append('-')
         mem = row.get('memory')
@@ -857,7 +897,7 @@ def main(argv=None) -> int:
               'mmdeploy; RLA backbones after switch_to_deploy().')
     elif args.deploy:
         print('Inference only; RLA backbones after switch_to_deploy(), '
-              'baselines as built (no norm folded on either side).')
+              "the other models after mmcv's fuse_conv_bn.")
     print(
         to_markdown(results, 'ONNX Runtime' if args.onnxruntime else 'train'))
     print(f'[benchmark] wrote {args.out}')

@@ -16,9 +16,9 @@ as the authors' thop counts their ECA's ``nn.AdaptiveAvgPool2d``);
 element-wise additions and products, activations, tanh, max pooling and
 the RLA hidden state's 2x2 average pooling count zero.
 A module called several times (RLA's shared convs) counts at every call;
-its parameters count once. The model is counted in its plain form
-(``set_fast_paths(False)``), the computation the paper describes: every
-RLA step, the first over the all-zero state included. The authors printed
+its parameters count once. The model's forward is the computation the
+paper describes: every RLA step, the first over the all-zero state
+included. The authors printed
 their figures with thop in units of 2**20 / 2**30; which of Table 3's
 figures ours equal, and why the others differ, is in docs/paper_tables.md
 (``python tools/analysis_tools/paper_tables.py --family imagenet``).
@@ -111,10 +111,6 @@ def count(cfg, shape=None) -> Dict[str, object]:
     height, width = _input_shape(shape, detection)
     # Counting must not need the pretrained weights a config may name.
     model = build_model_without_weights(cfg).eval()
-    # The paper's computation: no exact speed path may skip a step.
-    for module in model.modules():
-        if hasattr(module, 'set_fast_paths'):
-            module.set_fast_paths(False)
     inputs = torch.rand(1, 3, height, width)
     if detection:
         from functools import partial

@@ -1,6 +1,6 @@
 """What the RLA backbones share: checks, the stage loop, initialization,
 the update conv, the classification read-out of ``h``, freezing,
-``norm_eval``, the speed-path switches and renamed arguments."""
+``norm_eval``, the switch to the inference form and renamed arguments."""
 import functools
 import warnings
 from typing import Callable, List, Optional, Sequence, Tuple, Union
@@ -187,16 +187,9 @@ class RLABackbone(StageFreezing, BaseModule):
     they are frozen as well. With ``zero_init_residual`` each block's
     ``zero_init_layer`` starts at zero.
 
-    Two switches keep the paper's math visible:
-
-    - :meth:`set_fast_paths`: ``False`` runs the plain form of every
-      computation (e.g. ``conv1`` over the materialized ``cat(x, h)``); the
-      default ``True`` allows exact speed paths that change neither the
-      training math nor the state dict.
-    - :meth:`switch_to_deploy`: inference-only rewrites (split weights
-      kept instead of sliced per call, a faster CPU tanh), as
-      mmpretrain's RepVGG does. A deployed model is for inference; it
-      refuses ``train()``.
+    The forwards have one path. :meth:`switch_to_deploy` rewrites a model
+    for inference into modules of its own, as mmpretrain's RepVGG does; a
+    deployed model refuses ``train()``.
     """
 
     deploy: bool = False
@@ -321,26 +314,17 @@ class RLABackbone(StageFreezing, BaseModule):
             h = self.rla_out_norm(h)
         return h if self.rla_out_act is None else self.rla_out_act(h)
 
-    def set_fast_paths(self, enabled: bool = True) -> 'RLABackbone':
-        """Allow (True, default) or forbid (False) the exact split forms of
-        the layers over ``cat(x, h)``: one flag on the cell type, which
-        every block of this backbone shares."""
-        if self.rla_cell is not None:  # None: a plain baseline, no RLA
-            self.rla_cell.fast = bool(enabled)
-        return self
-
-    @property
-    def fast_paths(self) -> bool:
-        """Whether the exact speed paths are allowed (see
-        :meth:`set_fast_paths`)."""
-        return self.rla_cell is not None and self.rla_cell.fast
-
     def switch_to_deploy(self) -> 'RLABackbone':
-        """Apply the inference-only rewrites and switch to eval mode."""
+        """Switch to the inference form: eval mode, then each submodule's
+        own ``switch_to_deploy()`` (e.g. batch norms folded into convs).
+        The result computes what the model computed in eval mode; it
+        refuses ``train()``.
+
+        Returns:
+            RLABackbone: This model.
+        """
         self.eval()
-        if self.rla_cell is not None:
-            self.rla_cell.deploy = True
-        for m in self.modules():
+        for m in list(self.modules()):
             if m is not self and hasattr(m, 'switch_to_deploy'):
                 m.switch_to_deploy()
         self.deploy = True

@@ -17,11 +17,27 @@ from mmengine.model import BaseModule
 from mmpretrain.models.utils import make_divisible
 
 from mmrla.registry import MODELS
-from ..utils import (ECALayer, RLACell, build_rla_cell, conv_over_concat,
-                     depthwise_over_concat, rla_step)
-from ..utils.concat_conv import keep_split_weights, kept_split_weights
+from ..utils import ECALayer, RLACell, build_rla_cell, rla_step
+from ..utils.fold import fold_norm_into_conv, fold_norms
 from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
                    checkpointed, renamed_arguments)
+
+
+def residual_and_step(block: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                      h: Optional[torch.Tensor], out_conv: nn.Module,
+                      shared: nn.Module) -> Tuple[torch.Tensor, ...]:
+    """What an inverted residual block does after its branch output ``y``
+    (of :class:`RLAInvertedResidual` and its inference form): the ECA, the
+    residual sum and the RLA step that ``y`` feeds."""
+    if block.eca is not None:
+        y = block.eca(y)
+    # Out of place, so the RLA path sees the branch output y, as in the
+    # released code.
+    out = x + y if block.use_res_connect else y
+    if block.rla_norm is None:
+        return out, None
+    return out, rla_step(block.rla_cell, h, out_conv(y), block.stride,
+                         block.rla_norm, shared)
 
 
 class RLAInvertedResidual(BaseModule):
@@ -121,22 +137,9 @@ class RLAInvertedResidual(BaseModule):
                 h: Optional[torch.Tensor]) -> torch.Tensor:
         """``linear_conv(depthwise_conv(cat(e, h)))``; ``h=None`` stands for
         the zero state."""
-        channels = [self.hidden_channels, self.rla_channel]
-        parts = depthwise_over_concat(self.depthwise_conv, [e, h], channels,
-                                      self.rla_cell.fast,
-                                      kept_split_weights(self, 'dw_split'))
-        return conv_over_concat(self.linear_conv, parts, channels,
-                                self.rla_cell.fast,
-                                kept_split_weights(self, 'linear_split'))
-
-    def switch_to_deploy(self) -> None:
-        """Keep the conv weights split by part instead of slicing them per
-        call (inference only)."""
-        channels = [self.hidden_channels, self.rla_channel]
-        keep_split_weights(self, 'dw_split', self.depthwise_conv.conv.weight,
-                           channels, 0)
-        keep_split_weights(self, 'linear_split', self.linear_conv.conv.weight,
-                           channels, 1)
+        if h is None:
+            h = e.new_zeros(e.shape[0], self.rla_channel, *e.shape[2:])
+        return self.linear_conv(self.depthwise_conv(torch.cat([e, h], 1)))
 
     def forward(
         self, x: torch.Tensor, h: Optional[torch.Tensor],
@@ -161,17 +164,127 @@ class RLAInvertedResidual(BaseModule):
         def _inner_forward(x, h):
             e = x if self.expand_conv is None else self.expand_conv(x)
             y = self._branch(e, self.rla_cell.hidden(h))
-            if self.eca is not None:
-                y = self.eca(y)
-            # Out of place, so the RLA path sees the branch output y, as in
-            # the released code.
-            out = x + y if self.use_res_connect else y
-            if self.rla_norm is None:
-                return out, None
-            return out, rla_step(self.rla_cell, h, out_conv(y), self.stride,
-                                 self.rla_norm, shared)
+            return residual_and_step(self, x, y, h, out_conv, shared)
 
         return checkpointed(_inner_forward, self.with_cp, x, h)
+
+
+class RLAInvertedResidualDeploy(nn.Module):
+    """The inference form of an :class:`RLAInvertedResidual`, built by
+    ``RLAMobileNetV2.switch_to_deploy()``.
+
+    Its batch norms are folded into the convs, and the depthwise conv and
+    the linear conv over ``cat(e, h)`` run on ``e`` and on ``h`` apart:
+    a depthwise conv and its activation act on each channel alone, and a
+    1x1 conv over a concatenation is the sum of the 1x1 convs over its
+    parts. So the ``hidden + k`` channel copy is never written, and the
+    state runs channels_last, where oneDNN's depthwise convs are several
+    times faster on CPU than in NCHW (docs/performance.md). The zero state
+    before the first block contributes a constant per output channel.
+
+    Args:
+        block (RLAInvertedResidual): The block in eval mode; see
+            :meth:`can_replace`.
+
+    Example:
+        >>> import torch
+        >>> block = RLAInvertedResidual(16, 24, 32, stride=2,
+        ...                             expand_ratio=6).eval()
+        >>> out_conv = torch.nn.Conv2d(24, 32, 1, bias=False)
+        >>> rec_conv = torch.nn.Conv2d(32, 32, 3, padding=1, groups=32)
+        >>> x, h = torch.rand(2, 16, 9, 9), torch.rand(2, 32, 9, 9)
+        >>> with torch.no_grad():
+        ...     y, _ = block(x, h, out_conv, rec_conv)
+        ...     deployed = RLAInvertedResidualDeploy(block)
+        ...     z, _ = deployed(x, h, out_conv, rec_conv)
+        >>> bool(torch.allclose(y, z, atol=1e-5))
+        True
+    """
+
+    def __init__(self, block: RLAInvertedResidual) -> None:
+        super().__init__()
+        if not self.can_replace(block):
+            raise ValueError(
+                'RLAInvertedResidualDeploy needs an eval-mode block with '
+                'plain convs and batch norms; keep the block as it is.')
+        self.stride = block.stride
+        self.use_res_connect = block.use_res_connect
+        self.rla_channel = block.rla_channel
+        self.rla_cell = block.rla_cell
+        self.rla_norm = block.rla_norm
+        self.eca = block.eca
+        self.expand_conv = block.expand_conv
+        if self.expand_conv is not None:
+            fold_norms(self.expand_conv,
+                       [('conv', self.expand_conv.norm_name)])
+        hidden = block.hidden_channels
+        depthwise = fold_norm_into_conv(block.depthwise_conv.conv,
+                                        block.depthwise_conv.norm)
+        linear = fold_norm_into_conv(block.linear_conv.conv,
+                                     block.linear_conv.norm)
+        self.act = block.depthwise_conv.activate
+        self.depthwise_e, self.depthwise_h = (
+            self._depthwise_part(depthwise, part)
+            for part in (slice(0, hidden), slice(hidden, None)))
+        like = dict(device=linear.weight.device, dtype=linear.weight.dtype)
+        self.linear_e = nn.Conv2d(hidden, linear.out_channels, 1, **like)
+        self.linear_h = nn.Conv2d(
+            self.rla_channel, linear.out_channels, 1, bias=False, **like)
+        with torch.no_grad():
+            self.linear_e.weight.copy_(linear.weight[:, :hidden])
+            self.linear_e.bias.copy_(linear.bias)
+            self.linear_h.weight.copy_(linear.weight[:, hidden:])
+
+    @staticmethod
+    def can_replace(block: nn.Module) -> bool:
+        """Whether ``block`` is an eval-mode :class:`RLAInvertedResidual`
+        whose depthwise and linear conv modules fold exactly."""
+        return isinstance(block, RLAInvertedResidual) and \
+            not block.training and all(
+                m.with_norm and m.order == ('conv', 'norm', 'act')
+                and fold_norm_into_conv(m.conv, m.norm) is not None
+                for m in (block.depthwise_conv, block.linear_conv))
+
+    @staticmethod
+    def _depthwise_part(conv: nn.Conv2d, part: slice) -> nn.Conv2d:
+        weight, bias = conv.weight[part], conv.bias[part]
+        out = nn.Conv2d(
+            weight.shape[0],
+            weight.shape[0],
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            groups=weight.shape[0],
+            device=weight.device,
+            dtype=weight.dtype)
+        with torch.no_grad():
+            out.weight.copy_(weight)
+            out.bias.copy_(bias)
+        return out
+
+    def _hidden_part(self, h: Optional[torch.Tensor]) -> torch.Tensor:
+        """``linear_h(act(depthwise_h(h)))``: the state's share of the
+        branch; for the zero state, ``act`` of the bias, one constant per
+        channel."""
+        if h is None:
+            bias = self.depthwise_h.bias.reshape(1, -1, 1, 1).clone()
+            return self.linear_h(self.act(bias))
+        return self.linear_h(self.act(self.depthwise_h(h)))
+
+    def forward(
+            self, x: torch.Tensor, h: Optional[torch.Tensor],
+            out_conv: nn.Module,
+            shared: nn.Module) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """What :meth:`RLAInvertedResidual.forward` computes in eval
+        mode."""
+        if isinstance(h, torch.Tensor):
+            # The layout carries through the cell's sums and convs.
+            h = h.contiguous(memory_format=torch.channels_last)
+        e = x if self.expand_conv is None else self.expand_conv(x)
+        y = self.linear_e(self.act(self.depthwise_e(e)))
+        y = y + self._hidden_part(self.rla_cell.hidden(h))
+        return residual_and_step(self, x, y, h, out_conv, shared)
 
 
 @MODELS.register_module()
@@ -404,22 +517,28 @@ class RLAMobileNetV2(RLABackbone):
         self._check_input(x)
         x, outs, h = self._forward_stages(self.conv1(x))
         if self.with_cls_output:
-            outs.append(
-                conv_over_concat(self.conv2,
-                                 [x, self._readout(self.rla_cell.hidden(h))],
-                                 [x.shape[1], self.rla_channel],
-                                 self.fast_paths,
-                                 kept_split_weights(self, 'conv2_split')))
+            h = self._readout(self.rla_cell.hidden(h))
+            outs.append(self.conv2(torch.cat([x, h], dim=1)))
         return tuple(outs)
 
     def switch_to_deploy(self) -> 'RLAMobileNetV2':
-        """Apply the inference-only rewrites (see :class:`RLABackbone`);
-        ``conv2`` keeps its weight split like its input."""
-        super().switch_to_deploy()
-        if self.with_cls_output:
-            keep_split_weights(self, 'conv2_split', self.conv2.conv.weight,
-                               [self.layer_channels[-1], self.rla_channel], 1)
-        return self
+        """Inference form (see :class:`RLABackbone`): the batch norms folded
+        into their convs and every block that can be replaced by its
+        :class:`RLAInvertedResidualDeploy`.
+
+        Returns:
+            RLAMobileNetV2: This model.
+        """
+        self.eval()
+        for conv_module in (self.conv1, self.conv2):
+            if conv_module is not None:
+                fold_norms(conv_module, [('conv', conv_module.norm_name)])
+        for name in self.layers:
+            layer = getattr(self, name)
+            for j, block in enumerate(layer):
+                if RLAInvertedResidualDeploy.can_replace(block):
+                    layer[j] = RLAInvertedResidualDeploy(block)
+        return super().switch_to_deploy()
 
     def _stem_modules(self) -> List[nn.Module]:
         return [self.conv1]

@@ -26,12 +26,12 @@ from mmpretrain.models.utils import SELayer
 
 from mmrla.registry import MODELS
 from ..utils import (UPDATE_POSITIONS, ECALayer, RLACell, build_rla_cell,
-                     check_choice, conv_over_concat, rla_step)
-from ..utils.concat_conv import keep_split_weights, kept_split_weights
-from ..utils.hidden_state import dense_pool_state
-from ..utils.rla_cell import State
+                     check_choice, rla_step)
+from ..utils.fold import fold_norms
+from ..utils.rla_cell import State, dense_pool_state
 from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
                    checkpointed)
+from .rla_resnet_deploy import stack_update_convs
 
 # What feeds a block's update conv: the block output (released code), the
 # residual branch (paper's Figure 3) or the shortcut (Figure 4, v5/v6).
@@ -321,10 +321,9 @@ class _RLABlock(BaseModule):
         Without exchange, ``conv1(x)``."""
         if not self.hidden_channels:
             return self.conv1(x)
-        return conv_over_concat(self.conv1, [x, h],
-                                [self.in_channels, self.rla_channel],
-                                self.rla_cell.fast,
-                                kept_split_weights(self, 'conv1_split'))
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.rla_channel, *x.shape[2:])
+        return self.conv1(torch.cat([x, h], dim=1))
 
     def _rla_modules(
         self, out_conv: Optional[nn.Module], shared: Optional[nn.Module]
@@ -343,11 +342,20 @@ class _RLABlock(BaseModule):
                         shared, self.update_position)
 
     def switch_to_deploy(self) -> None:
-        """Keep ``conv1``'s weight split by part instead of slicing it per
-        call (inference only)."""
-        if self.hidden_channels:
-            keep_split_weights(self, 'conv1_split', self.conv1.weight,
-                               [self.in_channels, self.rla_channel], 1)
+        """Fold each eval-mode batch norm of the residual branch and of the
+        shortcut into the conv before it (inference only; see
+        :func:`~mmrla.models.utils.fold.fold_norms`)."""
+        fold_norms(self, self._conv_norm_pairs())
+        if isinstance(self.downsample, nn.Sequential) and \
+                len(self.downsample) > 1:
+            # (an average pool,) the 1x1 conv, its norm
+            last = len(self.downsample) - 1
+            fold_norms(self.downsample, [(str(last - 1), str(last))])
+
+    def _conv_norm_pairs(self) -> List[Tuple[str, str]]:
+        """The (conv, norm) attribute names of the branch, each norm
+        right after its conv."""
+        return []
 
     def forward(
             self, x: torch.Tensor, h: Optional[State],
@@ -465,6 +473,9 @@ class RLABasicBlock(_RLABlock):
     @property
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm2_name)
+
+    def _conv_norm_pairs(self) -> List[Tuple[str, str]]:
+        return [('conv1', self.norm1_name), ('conv2', self.norm2_name)]
 
     def _branch_before_last_norm(self, x: torch.Tensor,
                                  h: Optional[torch.Tensor]) -> torch.Tensor:
@@ -613,11 +624,20 @@ class RLABottleneck(_RLABlock):
     def last_norm(self) -> nn.Module:
         return getattr(self, self.norm3_name)
 
+    def _conv_norm_pairs(self) -> List[Tuple[str, str]]:
+        return [('conv1', self.norm1_name), ('conv2', self.norm2_name),
+                ('conv3', self.norm3_name)]
+
     def _residual_branch(self, x: torch.Tensor,
                          h: Optional[torch.Tensor]) -> torch.Tensor:
         """1x1 over ``cat(x, h)``, 3x3, 1x1, each with its norm, and the
         plugins after each (mmdet's ``after_conv1/2/3``)."""
-        out = self.relu(getattr(self, self.norm1_name)(self._conv1(x, h)))
+        return self._branch_after_conv1(self._conv1(x, h))
+
+    def _branch_after_conv1(self, out: torch.Tensor) -> torch.Tensor:
+        """The branch from ``conv1``'s output on (the inference form,
+        :class:`RLABottleneckDeploy`, computes ``conv1`` its own way)."""
+        out = self.relu(getattr(self, self.norm1_name)(out))
         out = self.forward_plugin(out, self.after_conv1_plugin_names)
         out = self.relu(getattr(self, self.norm2_name)(self.conv2(out)))
         out = self.forward_plugin(out, self.after_conv2_plugin_names)
@@ -1107,6 +1127,25 @@ class RLAResNet(_RLABlockBackbone):
             x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
         _, outs, h = self._forward_stages(x)
         return self._append_hidden(outs, h)
+
+    def switch_to_deploy(self) -> 'RLAResNet':
+        """Inference form (see :class:`RLABackbone`): the batch norms of
+        the stem and the blocks folded into their convs, and each update
+        conv stacked with the next block's ``conv1``
+        (:func:`~mmrla.models.backbones.rla_resnet_deploy.stack_update_convs`).
+
+        Returns:
+            RLAResNet: This model.
+        """
+        self.eval()
+        if self.deep_stem:
+            for conv_module in self.stem:
+                fold_norms(conv_module, [('conv', conv_module.norm_name)])
+        else:
+            fold_norms(self, [('conv1', self.norm1_name)])
+        super().switch_to_deploy()
+        stack_update_convs(self)
+        return self
 
     def _stem_modules(self) -> List[nn.Module]:
         return [self.stem] if self.deep_stem else [self.conv1, self.norm1]

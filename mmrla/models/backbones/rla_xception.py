@@ -16,9 +16,7 @@ from mmcv.cnn import (ConvModule, DepthwiseSeparableConvModule,
 from mmengine.model import BaseModule
 
 from mmrla.registry import MODELS
-from ..utils import (RLACell, build_rla_cell, conv_over_concat,
-                     depthwise_over_concat, rla_step)
-from ..utils.concat_conv import keep_split_weights, kept_split_weights
+from ..utils import RLACell, build_rla_cell, rla_step
 from ..utils.rla_cell import State
 from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
                    checkpointed)
@@ -167,28 +165,13 @@ class XceptionBlock(BaseModule):
     def _first_sep_conv(self, x: torch.Tensor,
                         h: Optional[torch.Tensor]) -> torch.Tensor:
         """``sep_convs[0](cat(x, h))``; ``h=None`` stands for the zero
-        state. Split by part when exact (see ``concat_conv``)."""
+        state."""
         sep = self.sep_convs[0]
         if not self.rla_channel:
             return sep(x)
-        channels = [self.in_channels, self.rla_channel]
-        parts = depthwise_over_concat(sep.depthwise_conv, [x, h], channels,
-                                      self.rla_cell.fast,
-                                      kept_split_weights(self, 'dw_split'))
-        return conv_over_concat(sep.pointwise_conv, parts, channels,
-                                self.rla_cell.fast,
-                                kept_split_weights(self, 'pw_split'))
-
-    def switch_to_deploy(self) -> None:
-        """Keep the first separable conv's weights split by part instead of
-        slicing them per call (inference only)."""
-        if self.rla_channel:
-            channels = [self.in_channels, self.rla_channel]
-            sep = self.sep_convs[0]
-            keep_split_weights(self, 'dw_split',
-                               sep.depthwise_conv.conv.weight, channels, 0)
-            keep_split_weights(self, 'pw_split',
-                               sep.pointwise_conv.conv.weight, channels, 1)
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.rla_channel, *x.shape[2:])
+        return sep(torch.cat([x, h], dim=1))
 
     def forward(
         self,

@@ -30,12 +30,10 @@ from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmrla.registry import MODELS
-from ._fast_ops import fast_tanh_
-from .concat_conv import conv_over_concat
-from .hidden_state import hidden_state_layout, pool_hidden_state
 
 State = Union[torch.Tensor, Tuple[torch.Tensor, ...]]
 
@@ -60,11 +58,6 @@ class RLACell:
             RLA-MobileNetV2. Defaults to False.
 
     Attributes:
-        fast (bool): Allow exact speed paths (set by the backbone's
-            ``set_fast_paths``): a channels_last state on CPU for depthwise
-            convs.
-        deploy (bool): Inference-only rewrites (set by the backbone's
-            ``switch_to_deploy``): the faster CPU tanh.
         steps_without_input (bool): Whether the cell can step with no update
             (``update=None``), which ``update_position='after'`` needs.
 
@@ -88,8 +81,6 @@ class RLACell:
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
         self.depthwise = depthwise
-        self.fast = True
-        self.deploy = False
 
     def build_own(self) -> nn.Module:
         """The module each block owns: its norm (``<block>.rla_norm``)."""
@@ -110,30 +101,19 @@ class RLACell:
 
     def initial_state(self, update: torch.Tensor) -> State:
         """The zero state, shaped like the first update."""
-        return self._layout(torch.zeros_like(update))
-
-    def _layout(self, h: torch.Tensor) -> torch.Tensor:
-        # oneDNN's depthwise convs and average pooling run several times
-        # faster channels_last on CPU; the layout carries through the sums.
-        return hidden_state_layout(h) if self.fast and self.depthwise else h
-
-    def _cell_input(self, h: torch.Tensor,
-                    update: Optional[torch.Tensor]) -> torch.Tensor:
-        """``h + update``; ``update=None`` gives ``h``."""
-        return h if update is None else h + update
+        return torch.zeros_like(update)
 
     def hidden(self, state: Optional[State]) -> Optional[torch.Tensor]:
         """The ``h`` fed to the main network and the classifier (None, the
         zero state before the first block, stays None)."""
         return state
 
-    def _tanh(self, x: torch.Tensor) -> torch.Tensor:
-        return fast_tanh_(x) if self.deploy else torch.tanh(x)
-
     def __call__(self, h: torch.Tensor, update: Optional[torch.Tensor],
                  own: nn.Module, shared: nn.Module) -> torch.Tensor:
-        """One step: ``shared(tanh(own(h + update)))``."""
-        return shared(self._tanh(own(self._cell_input(h, update))))
+        """One step: ``shared(tanh(own(h + update)))``; ``update=None``
+        (the update enters after the cell) steps ``h`` alone."""
+        x = h if update is None else h + update
+        return shared(torch.tanh(own(x)))
 
 
 @MODELS.register_module()
@@ -158,7 +138,8 @@ class PostActRLACell(RLACell):
     def __call__(self, h: torch.Tensor, update: Optional[torch.Tensor],
                  own: nn.Module, shared: nn.Module) -> torch.Tensor:
         """One step: ``tanh(own(shared(h + update)))``."""
-        return self._tanh(own(shared(self._cell_input(h, update))))
+        x = h if update is None else h + update
+        return torch.tanh(own(shared(x)))
 
 
 class _GatedCell(RLACell):
@@ -185,8 +166,8 @@ class _GatedCell(RLACell):
 
     def _conv(self, conv: nn.Module, z: torch.Tensor,
               h: torch.Tensor) -> torch.Tensor:
-        """``conv(cat(z, h))``, split when exact (see conv_over_concat)."""
-        return conv_over_concat(conv, [z, h], [self.channels] * 2, self.fast)
+        """``conv(cat(z, h))``."""
+        return conv(torch.cat([z, h], dim=1))
 
 
 @MODELS.register_module()
@@ -328,10 +309,98 @@ class ConvGRUCell(_GatedCell):
         return u * h + (1 - u) * y
 
 
-def _pool_state(state: State, stride: int) -> State:
+def pool_hidden_state(h: torch.Tensor, stride: int) -> torch.Tensor:
+    """Average-pool the RLA hidden state into a strided block's resolution.
+
+    The paper pools ``h`` by 2x2 average pooling on entering a new stage. A
+    3x3 (or 1x1) convolution with stride ``s`` and "same" padding produces
+    ``ceil(H / s)`` rows, whereas plain pooling gives ``floor(H / s)`` and the
+    authors' code crashes on odd sizes. ``ceil_mode`` keeps the sizes aligned;
+    its border windows average only the pixels that exist. At sizes divisible
+    by ``s`` the result is exactly the paper's pooling.
+
+    ``count_include_pad=False`` changes nothing in PyTorch (there is no
+    padding, so both divisors count the pixels inside), but ONNX's
+    ``AveragePool`` with ``ceil_mode`` and ``count_include_pad=1`` divides a
+    border window by its full size, which made exported models wrong at odd
+    sizes; with 0 it averages the pixels inside, as PyTorch does.
+
+    Args:
+        h (Tensor): Hidden state of shape (N, k, H, W).
+        stride (int): Stride of the block.
+
+    Returns:
+        Tensor: Shape (N, k, ceil(H / stride), ceil(W / stride)).
+
+    Example:
+        >>> import torch
+        >>> pool_hidden_state(torch.rand(1, 32, 57, 56), 2).shape
+        torch.Size([1, 32, 29, 28])
+    """
+    if stride == 1:
+        return h
+    return F.avg_pool2d(
+        h,
+        kernel_size=stride,
+        stride=stride,
+        ceil_mode=True,
+        count_include_pad=False)
+
+
+def dense_pool_hidden_state(h: torch.Tensor, factor: int,
+                            spacing: int) -> torch.Tensor:
+    """The pooling of :func:`pool_hidden_state` at every position: the
+    state of a dilated stage, which keeps its resolution where the strided
+    network would pool.
+
+    Each position averages the ``factor x factor`` window that starts at it,
+    on the grid of step ``spacing`` (the dilation before the stage); windows
+    that pass the border average the pixels inside, as ``ceil_mode`` does.
+    Read at every ``factor * spacing``-th position, this is the strided
+    pooling of the same state (docs/detection.md, "Dilated stages").
+
+    Args:
+        h (Tensor): Hidden state of shape (N, k, H, W).
+        factor (int): The stride it replaces (2 for a stage of stride 1
+            and twice the dilation of the stage before).
+        spacing (int): The dilation of the stage before.
+
+    Returns:
+        Tensor: Shape (N, k, H, W).
+
+    Example:
+        >>> import torch
+        >>> h = torch.rand(1, 8, 6, 6)
+        >>> dense = dense_pool_hidden_state(h, 2, 1)
+        >>> torch.allclose(dense[..., ::2, ::2], pool_hidden_state(h, 2))
+        True
+    """
+    if factor == 1:
+        return h
+    reach = (factor - 1) * spacing
+    channels = h.shape[1]
+    ones = h.new_ones(1, 1, *h.shape[2:])
+    kernel = h.new_ones(channels + 1, 1, factor, factor)
+    summed = F.conv2d(
+        F.pad(
+            torch.cat([h, ones.expand(h.shape[0], 1, -1, -1)], 1),
+            (0, reach, 0, reach)),
+        kernel,
+        dilation=spacing,
+        groups=channels + 1)
+    # The last channel counts the pixels inside each window.
+    return summed[:, :channels] / summed[:, channels:]
+
+
+def dense_pool_state(state, factor: int, spacing: int):
+    """:func:`dense_pool_hidden_state` of a cell's state: a tensor, a tuple
+    of them (ConvLSTM's ``(h, c)``) or None (the zero state, unchanged)."""
+    if state is None or factor == 1:
+        return state
     if isinstance(state, tuple):
-        return tuple(pool_hidden_state(s, stride) for s in state)
-    return pool_hidden_state(state, stride)
+        return tuple(
+            dense_pool_hidden_state(s, factor, spacing) for s in state)
+    return dense_pool_hidden_state(state, factor, spacing)
 
 
 def rla_step(cell,
@@ -358,8 +427,12 @@ def rla_step(cell,
     Returns:
         Tensor | tuple: The new state, (N, k, H', W') each.
     """
-    state = cell.initial_state(update) if state is None else \
-        _pool_state(state, stride)
+    if state is None:
+        state = cell.initial_state(update)
+    elif isinstance(state, tuple):
+        state = tuple(pool_hidden_state(s, stride) for s in state)
+    else:
+        state = pool_hidden_state(state, stride)
     if position == 'before':
         return cell(state, update, own, shared)
     return cell(state, None, own, shared) + update

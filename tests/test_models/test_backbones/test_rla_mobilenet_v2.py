@@ -1,4 +1,3 @@
-import copy
 import math
 
 import pytest
@@ -7,9 +6,8 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAMobileNetV2
-from mmrla.models.utils.concat_conv import (_splittable_conv_module,
-                                            kept_split_weights)
-from tests.fixtures.equivalence import assert_same_training_pass
+from mmrla.models.backbones.rla_mobilenet_v2 import RLAInvertedResidualDeploy
+from tests.fixtures.equivalence import assert_deploy_equals_eval
 from tests.fixtures.models import (assert_all_params_have_grads,
                                    assert_cuda_fp16_autocast,
                                    assert_dtype_autocast_and_channels_last,
@@ -226,73 +224,41 @@ def test_bad_input_raises_clear_error(x):
 
 @pytest.mark.parametrize('kwargs', [
     dict(),
-    pytest.param(
-        dict(eca_kernel_sizes=ECA, share_recurrent_conv=False),
-        marks=pytest.mark.slow),
+    dict(eca_kernel_sizes=ECA, share_recurrent_conv=False),
     dict(out_indices=(1, 2, 4)),
 ])
-def test_fast_paths_equal_the_plain_form(kwargs):
-    torch.manual_seed(0)
-    # Non-trivial norm statistics, so that the comparisons below see them.
-    fast = randomize_(RLAMobileNetV2(**kwargs))
-    blocks = [b for name in fast.layers for b in getattr(fast, name)]
-    assert all(_splittable_conv_module(b.depthwise_conv) for b in blocks)
-
-    # float32, inference: each block alone, with a state and with the zero
-    # initial state (None), within 1e-5.
-    fast.eval()
-    for block in blocks:
-        e = torch.randn(2, block.hidden_channels, 9, 10)
-        with torch.no_grad():
-            for h in (torch.randn(2, 32, 9, 10), None):
-                split = block._branch(e, h)
-                fast.set_fast_paths(False)
-                plain = block._branch(e, h)
-                fast.set_fast_paths(True)
-                torch.testing.assert_close(split, plain, atol=1e-5, rtol=1e-5)
-
-    # float64, training: the whole network, gradients and norm buffers.
-    slow = RLAMobileNetV2(**kwargs).set_fast_paths(False)
-    slow.load_state_dict(fast.state_dict())
-    assert_same_training_pass(fast, slow, torch.rand(2, 3, 45, 39))
-
-
-def test_deploy_matches_eval_and_keeps_the_state_dict():
-    model = randomize_(RLAMobileNetV2(eca_kernel_sizes=ECA)).eval()
-    deployed = copy.deepcopy(model).switch_to_deploy()
-    x = torch.rand(2, 3, 67, 64)
-    with torch.no_grad():
-        (expected, ), (out, ) = model(x), deployed(x)
-    # The fast tanh differs by 2e-7; a deep random net amplifies that, so
-    # the bound is relative to the output's scale.
-    scale = expected.abs().max()
-    assert (out - expected).abs().max() <= 1e-5 * scale
-    assert deployed.state_dict().keys() == model.state_dict().keys()
-    # conv2 keeps its weight split like its input, cat(x, h).
-    kept = kept_split_weights(deployed, 'conv2_split')
-    assert [w.shape[1] for w in kept] == [320, 32]
-    with pytest.raises(RuntimeError, match='deploy mode'):
-        deployed.train()
+def test_deploy_equals_eval_in_float64(kwargs):
+    model = randomize_(RLAMobileNetV2(**kwargs))
+    deployed = assert_deploy_equals_eval(model, torch.rand(2, 3, 45, 39))
+    blocks = [b for name in deployed.layers for b in getattr(deployed, name)]
+    assert all(isinstance(b, RLAInvertedResidualDeploy) for b in blocks)
+    # Every batch norm but the RLA norms is folded into its conv.
+    left = {
+        name.rsplit('.', 1)[-1]
+        for name, m in deployed.named_modules() if isinstance(m, _BatchNorm)
+    }
+    assert left <= {'rla_norm', 'rla_out_norm'}, left
 
 
 @pytest.mark.parametrize('kwargs', [
     dict(norm_cfg=dict(type='GN', num_groups=8)),
     dict(conv_cfg=dict(type='ConvWS')),
 ])
-def test_layers_that_mix_channels_keep_the_concatenation(kwargs):
-    model = RLAMobileNetV2(**kwargs).eval()
+def test_deploy_keeps_blocks_whose_layers_do_not_fold(kwargs):
+    model = randomize_(RLAMobileNetV2(**kwargs))
+    deployed = assert_deploy_equals_eval(model, torch.rand(1, 3, 32, 32))
     assert not any(
-        _splittable_conv_module(b.depthwise_conv) for b in model.layer2)
-    with torch.no_grad():
-        (out, ) = model(torch.rand(1, 3, 32, 32))
-    assert out.shape == (1, 1280, 1, 1)
+        isinstance(b, RLAInvertedResidualDeploy) for b in deployed.layer2)
 
 
-def test_sync_bn_conversion_disables_the_split():
-    # mmengine's ``sync_bn`` converts norms after the model is built.
-    model = nn.SyncBatchNorm.convert_sync_batchnorm(RLAMobileNetV2())
-    assert not any(
-        _splittable_conv_module(b.depthwise_conv) for b in model.layer2)
+def test_deploy_folds_sync_batch_norms_in_eval_mode():
+    # mmengine's ``sync_bn`` converts norms after the model is built; in
+    # eval mode a SyncBatchNorm is the batch norm it folds as.
+    model = nn.SyncBatchNorm.convert_sync_batchnorm(
+        randomize_(RLAMobileNetV2()))
+    deployed = assert_deploy_equals_eval(model, torch.rand(1, 3, 32, 32))
+    assert all(
+        isinstance(b, RLAInvertedResidualDeploy) for b in deployed.layer2)
 
 
 def test_out_indices_accept_any_sequence_of_ints():

@@ -14,7 +14,6 @@ import torch.nn as nn
 from mmrla.models import RLAPreActResNet
 from mmrla.models.backbones.rla_preact_resnet import (RLAPreActBasicBlock,
                                                       RLAPreActBottleneck)
-from tests.fixtures.equivalence import assert_same_training_pass
 from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
                                    assert_with_cp_matches, num_params)
 from tests.fixtures.reference_models import randomize_
@@ -273,14 +272,12 @@ REFERENCE_CASES = {
 }
 
 
-@pytest.mark.parametrize('form', ['fast', 'plain', 'deploy'])
+@pytest.mark.parametrize('form', ['model', 'deploy'])
 @pytest.mark.parametrize('case', sorted(REFERENCE_CASES))
 def test_equals_the_plain_reference_in_float64(case, form):
     depth, ref_kwargs, ours = REFERENCE_CASES[case]
     ref, model = _reference_pair(depth, dict(ref_kwargs), **ours)
-    if form == 'plain':
-        model.set_fast_paths(False)
-    elif form == 'deploy':
+    if form == 'deploy':
         model.switch_to_deploy()
     x = torch.rand(2, 3, 16, 12, dtype=torch.float64)
     with torch.no_grad():
@@ -298,16 +295,6 @@ def test_the_source_changes_the_reference():
     x = torch.rand(2, 3, 16, 12, dtype=torch.float64)
     with torch.no_grad():
         assert (ref(x) - other(x)).abs().max() > 1e-3
-
-
-@pytest.mark.parametrize('depth,kwargs', [(110, {}), (164, {}),
-                                          (110, VARIANTS['unshared']),
-                                          (110, VARIANTS['convlstm'])])
-def test_fast_paths_equal_the_plain_form(depth, kwargs):
-    fast = _build(depth, **kwargs)
-    slow = RLAPreActResNet(depth=depth, **kwargs).set_fast_paths(False)
-    slow.load_state_dict(fast.state_dict())
-    assert_same_training_pass(fast, slow, torch.rand(2, 3, 10, 9))
 
 
 def test_frozen_stages_and_norm_eval():

@@ -1,4 +1,3 @@
-import copy
 import math
 
 import pytest
@@ -7,9 +6,10 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAResNet
-from tests.fixtures.equivalence import assert_same_training_pass
+from tests.fixtures.equivalence import assert_deploy_equals_eval
 from tests.fixtures.models import (assert_all_params_have_grads,
                                    assert_with_cp_matches, num_params)
+from tests.fixtures.reference_models import randomize_
 
 STAGE_CHANNELS = {
     18: (64, 128, 256, 512),
@@ -279,78 +279,36 @@ def test_cuda_forward_and_fp16_autocast():
     assert_all_params_have_grads(model, outs)
 
 
-@pytest.mark.parametrize('depth,concat_hidden,extra', [
-    (50, True, {}),
-    (50, False, {}),
-    (18, False, {}),
-    (50, True, dict(eca_kernel_sizes=(3, 3, 5, 5))),
-    (18, True, dict(eca_kernel_sizes=(3, 3, 5, 5), rla_source='shortcut')),
+@pytest.mark.parametrize('kwargs', [
+    dict(depth=50),
+    dict(depth=18),
+    dict(depth=50, eca_kernel_sizes=(5, 5, 5, 7)),
+    dict(depth=50, deep_stem=True, avg_down=True),
+    dict(depth=50, out_indices=(0, 1, 2, 3), concat_hidden=False),
+    dict(
+        depth=18,
+        eca_kernel_sizes=(3, 3, 5, 5),
+        rla_source='shortcut',
+        share_rla_convs=False),
 ])
-def test_fast_paths_equal_the_plain_form(depth, concat_hidden, extra):
-    torch.manual_seed(0)
-    kwargs = dict(
-        depth=depth,
-        concat_hidden=concat_hidden,
-        out_indices=(3, ) if concat_hidden else (0, 1, 2, 3),
-        zero_init_residual=False,
-        **extra)
-    fast = RLAResNet(**kwargs)
-    fast.init_weights()
-
-    # float32: each block's conv1 equals its concatenation form within 1e-5
-    # (a random deep net amplifies rounding, so blocks are compared singly).
-    for layer in fast.res_layers:
-        for block in getattr(fast, layer):
-            x = torch.randn(2, block.in_channels, 15, 14)
-            h = torch.randn(2, 32, 15, 14)
-            with torch.no_grad():
-                for hidden in (h, None):
-                    split = block._conv1(x, hidden)
-                    fast.set_fast_paths(False)
-                    plain = block._conv1(x, hidden)
-                    fast.set_fast_paths(True)
-                    torch.testing.assert_close(
-                        split, plain, atol=1e-5, rtol=1e-5)
-
-    # The whole network, training mode, outputs and gradients: in float64
-    # so that the comparison tests the algebra rather than rounding.
-    slow = RLAResNet(**kwargs).set_fast_paths(False)
-    slow.load_state_dict(fast.state_dict())
-    assert fast.fast_paths and not slow.fast_paths
-    # One flag, shared by the cell type of every block.
-    assert all(
-        b.rla_cell is slow.rla_cell for layer in slow.res_layers
-        for b in getattr(slow, layer))
-    assert_same_training_pass(fast, slow, torch.rand(2, 3, 41, 45))
+def test_deploy_equals_eval_in_float64(kwargs):
+    model = randomize_(RLAResNet(**kwargs))
+    deployed = assert_deploy_equals_eval(model, torch.rand(2, 3, 97, 64))
+    # Every norm of the residual branches, the shortcuts and the stem is
+    # folded into its conv; the RLA norms stay.
+    left = {
+        name.rsplit('.', 1)[-1]
+        for name, m in deployed.named_modules() if isinstance(m, _BatchNorm)
+    }
+    assert left <= {'rla_norm', 'rla_out_norm'}, left
 
 
-@pytest.mark.parametrize('depth', [50, 18])
-def test_deploy_matches_eval_and_keeps_the_state_dict(depth):
-    torch.manual_seed(0)
-    model = RLAResNet(depth=depth, zero_init_residual=False)
-    model.init_weights()
-    model.eval()
-    deployed = copy.deepcopy(model).switch_to_deploy()
-    x = torch.rand(2, 3, 97, 64)
-    with torch.no_grad():
-        (expected, ), (out, ) = model(x), deployed(x)
-    # The fast tanh differs by 2e-7; a deep random net amplifies that, so
-    # the bound is relative to the output's scale.
-    scale = expected.abs().max()
-    assert (out - expected).abs().max() <= 1e-5 * scale
-    state = deployed.state_dict()
-    assert state.keys() == model.state_dict().keys()
-    for key, value in model.state_dict().items():
-        assert torch.equal(state[key], value), key
-    with pytest.raises(RuntimeError, match='deploy mode'):
-        deployed.train()
-
-
-def test_weight_standardized_conv_falls_back_to_concatenation():
-    model = RLAResNet(depth=18, conv_cfg=dict(type='ConvWS')).eval()
-    with torch.no_grad():
-        (out, ) = model(torch.rand(1, 3, 64, 64))
-    assert out.shape == (1, 544, 2, 2)
+def test_deploy_keeps_weight_standardized_convs_and_their_norms():
+    # A weight-standardized conv does not fold: deploy leaves it exact.
+    model = randomize_(RLAResNet(depth=18, conv_cfg=dict(type='ConvWS')))
+    deployed = assert_deploy_equals_eval(model, torch.rand(1, 3, 64, 64))
+    block = deployed.layer1[0]
+    assert isinstance(getattr(block, block.norm1_name), _BatchNorm)
 
 
 # mmpretrain's ResNet accepts these; configs that swap it for an RLA-ResNet

@@ -8,9 +8,10 @@ import torch.nn as nn
 import torchvision
 
 from mmrla.models import RLAMobileNetV2, RLAResNet
-from tests.fixtures.equivalence import assert_same_training_pass
+from tests.fixtures.equivalence import assert_deploy_equals_eval
 from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
                                    assert_with_cp_matches, num_params)
+from tests.fixtures.reference_models import randomize_
 from tests.fixtures.sizes import slow_where
 
 # The options of configs/ablations/ (see docs_ablations.md).
@@ -122,23 +123,11 @@ def test_dtypes(name):
     torch.testing.assert_close(low.float(), ref, atol=0.1, rtol=0.05)
 
 
-@pytest.mark.parametrize('name', ['convlstm', 'unshared', 'noexchange'])
-def test_fast_paths_equal_the_plain_form(name):
-    kwargs = dict(depth=18, zero_init_residual=False)
-    fast = _build(name, **kwargs)
-    slow = RLAResNet(**VARIANTS[name], **kwargs).set_fast_paths(False)
-    slow.load_state_dict(fast.state_dict())
-    assert_same_training_pass(fast, slow, torch.rand(2, 3, 41, 45))
-
-
-@pytest.mark.parametrize('name', ['convlstm', 'noexchange', 'postact'])
-def test_deploy_matches_eval(name):
-    model = _build(name, depth=18, zero_init_residual=False).eval()
-    x = torch.rand(2, 3, 97, 64)
-    with torch.no_grad():
-        (expected, ) = model(x)
-        (out, ) = model.switch_to_deploy()(x)
-    assert (out - expected).abs().max() <= 1e-5 * expected.abs().max()
+@pytest.mark.parametrize(
+    'name', ['convlstm', 'convgru', 'noexchange', 'postact', 'unshared'])
+def test_deploy_equals_eval_in_float64(name):
+    model = randomize_(_build(name, depth=18))
+    assert_deploy_equals_eval(model, torch.rand(2, 3, 97, 64))
 
 
 @pytest.mark.parametrize('k', [8, 12, 16, 24])

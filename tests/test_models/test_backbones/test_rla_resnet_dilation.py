@@ -12,8 +12,8 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAResNet
-from mmrla.models.utils.hidden_state import (dense_pool_hidden_state,
-                                             pool_hidden_state)
+from mmrla.models.utils.rla_cell import (dense_pool_hidden_state,
+                                         pool_hidden_state)
 from tests.fixtures.models import assert_all_params_have_grads
 
 STRIDED = dict(strides=(1, 2, 2, 2), dilations=(1, 1, 1, 1))

@@ -10,8 +10,7 @@ import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmrla.models import RLAXception, XceptionBlock
-from mmrla.models.utils.concat_conv import _splittable_conv_module
-from tests.fixtures.equivalence import assert_same_training_pass
+from tests.fixtures.equivalence import assert_deploy_equals_eval
 from tests.fixtures.models import (assert_all_params_have_grads, assert_frozen,
                                    assert_with_cp_matches, num_params)
 from tests.fixtures.reference_models import randomize_
@@ -187,11 +186,10 @@ def _reference_module(block, x, h, out_conv, rec_conv):
     return out, F.conv2d(h, rec_conv.weight, padding=1, groups=h.shape[1])
 
 
-@pytest.mark.parametrize('fast', [True, False])
 @pytest.mark.parametrize('stage,index', [(1, 0), (2, 0), (3, 0), (3, 4),
                                          (3, 9)])
-def test_a_module_equals_its_plain_restatement(fast, stage, index):
-    model = randomize_(RLAXception()).eval().set_fast_paths(fast)
+def test_a_module_equals_its_plain_restatement(stage, index):
+    model = randomize_(RLAXception()).eval()
     block = getattr(model, f'layer{stage}')[index]
     out_conv = model.rla_out_convs[model.out_conv_ids[stage - 1][index]]
     rec_conv = model.rla_recurrent_convs[stage - 1]
@@ -208,33 +206,9 @@ def test_a_module_equals_its_plain_restatement(fast, stage, index):
         torch.testing.assert_close(new_h, ref_h)
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(),
-    dict(out_indices=(0, 1, 2)),
-    dict(cell_cfg=dict(type='RLACell', depthwise=False)),
-])
-def test_fast_paths_equal_the_plain_form(kwargs):
-    torch.manual_seed(0)
-    fast = randomize_(RLAXception(**kwargs))
-    blocks = [b for b in fast.modules() if isinstance(b, XceptionBlock)]
-    assert all(
-        _splittable_conv_module(b.sep_convs[0].depthwise_conv) for b in blocks)
-    slow = RLAXception(**kwargs).set_fast_paths(False)
-    slow.load_state_dict(fast.state_dict())
-    assert fast.fast_paths and not slow.fast_paths
-    assert_same_training_pass(fast, slow, torch.rand(2, 3, 19, 16))
-
-
-def test_deploy_matches_eval_and_keeps_the_state_dict():
-    model = randomize_(RLAXception()).eval()
-    deployed = copy.deepcopy(model).switch_to_deploy()
-    x = torch.rand(2, 3, 32, 32)
-    with torch.no_grad():
-        (expected, ), (out, ) = model(x), deployed(x)
-    assert (out - expected).abs().max() <= 1e-5 * expected.abs().max()
-    assert deployed.state_dict().keys() == model.state_dict().keys()
-    with pytest.raises(RuntimeError, match='deploy mode'):
-        deployed.train()
+def test_deploy_equals_eval_in_float64():
+    assert_deploy_equals_eval(
+        randomize_(RLAXception()), torch.rand(2, 3, 32, 32))
     plain = RLAXception(with_rla=False).switch_to_deploy()
     assert plain.deploy
 

@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from mmrla.models.utils import hidden_state_layout, pool_hidden_state
+from mmrla.models.utils import pool_hidden_state
 
 
 def test_pooling_is_the_papers_at_even_sizes_and_covers_odd_ones():
@@ -14,12 +14,3 @@ def test_pooling_is_the_papers_at_even_sizes_and_covers_odd_ones():
     # Border windows average only the pixels that exist.
     torch.testing.assert_close(pooled[..., 2, 1], odd[..., 4, 2])
     torch.testing.assert_close(pooled[..., 2, 0], odd[..., 4, :2].mean(-1))
-
-
-def test_hidden_state_layout_is_channels_last_on_cpu():
-    h = torch.rand(2, 32, 5, 6)
-    out = hidden_state_layout(h)
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(out, h, atol=0, rtol=0)
-    # The sum with a state keeps the state's layout (see RLACell).
-    assert (out + h).is_contiguous(memory_format=torch.channels_last)
