@@ -89,9 +89,11 @@ CONSTRAINTS+=(-c "$REQ/constraints-$stack.txt")
 MAX_JOBS="${MAX_JOBS:-2}" "$PY" "$BUILD" ensure
 
 REQUIREMENTS=(-r "$REQ/runtime.txt" -r "$REQ/tests.txt")
-if [[ -f "$REQ/deploy.txt" ]]; then
-  REQUIREMENTS+=(-r "$REQ/deploy.txt")
-fi
+for extra in "tests-$stack.txt" deploy.txt; do
+  if [[ -f "$REQ/$extra" ]]; then
+    REQUIREMENTS+=(-r "$REQ/$extra")
+  fi
+done
 # mmcv==2.1.0 (installed above without them) brings its own dependencies.
 "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "${REQUIREMENTS[@]}" mmcv==2.1.0
 "${PIP[@]}" install -q "${CONSTRAINTS[@]}" --no-build-isolation --no-deps -e "$ROOT"
