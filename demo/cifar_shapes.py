@@ -35,7 +35,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The demo drives the repository's tools in its own process, so that the
 # MD5 checks it turns off for the synthetic files stay off for them.
 sys.path.insert(0, REPO)
-from mmrla.utils import main_entry  # noqa: E402
+from mmrla.cli import main_entry  # noqa: E402
 
 CONFIG = 'configs/cifar/r110rla_b128_cifar10.py'
 
@@ -115,8 +115,8 @@ def train_and_test(
     Raises:
         UserError: If the config's dataset reads no CIFAR pickles.
     """
+    from mmrla.cli import load_config
     from mmrla.datasets.synthetic import cifar_shapes
-    from mmrla.utils import load_config
     from tools.test import main as test
     from tools.train import main as train
 

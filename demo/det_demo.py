@@ -1,8 +1,13 @@
 """Detect objects in an image or a folder of images with an RLA detector.
 
 Runs mmdet's ``DetInferencer`` on one of the detection configs and a trained
-checkpoint, and saves the drawn detections to ``OUT_DIR/vis/`` and the raw
-predictions (labels, scores, boxes, RLE masks) to ``OUT_DIR/preds/*.json``.
+checkpoint, and saves the drawn detections to ``OUT_DIR/vis/``, the raw
+predictions (labels, their class names and, for a model trained on
+COCO-format data, the file's category ids, scores, boxes, RLE masks) to
+``OUT_DIR/preds/*.json``, and all of them in COCO's results format to
+``OUT_DIR/coco_results.json``. The config may be the one the model was
+trained with, own-data configs included: the classes, and the heads' size,
+come from the checkpoint.
 
 Examples:
     python demo/det_demo.py demo.jpg \
@@ -14,6 +19,7 @@ Examples:
         epoch_12.pth --out-dir outputs --pred-score-thr 0.5
 """
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -21,7 +27,8 @@ from typing import List, Optional
 
 from mmengine.config import DictAction
 
-from mmrla.utils import UserError, main_entry
+from mmrla.cli import main_entry
+from mmrla.errors import UserError
 
 # The image suffixes DetInferencer reads from a folder.
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
@@ -103,8 +110,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     # before mmdet.apis keeps torch's TorchScript notice out of the output
     # (mmrla/_startup.py).
     from mmrla.apis import model_config_path
-    from mmrla.utils import (check_checkpoint, check_checkpoint_exists,
-                             check_model_config, load_config)
+    from mmrla.cli import check_model_config, load_config
+    from mmrla.cli.trained_classes import use_trained_classes
+    from mmrla.weights import check_checkpoint, check_checkpoint_exists
     try:
         # A .py path is a config file (load_config explains a missing one);
         # anything else may be a model name.
@@ -118,6 +126,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     # that --cfg-options can change it before the model is built.
     cfg = load_config(config, args.cfg_options)
     check_checkpoint_exists(args.checkpoint, config)
+    # An own-data config keeps the recipe's num_classes; the checkpoint
+    # knows its classes.
+    use_trained_classes(cfg, args.checkpoint, config)
     # Checked before the inferencer loads it: mmengine would list every key
     # of a wrong file, then draw random detections.
     check_checkpoint(
@@ -134,17 +145,61 @@ def main(argv: Optional[List[str]] = None) -> int:
         device=args.device,
         palette=args.palette,
         show_progress=False)
-    inferencer(
-        args.inputs,
+    images = list_images(args.inputs)
+    result = inferencer(
+        images,
         batch_size=args.batch_size,
         show=args.show,
         pred_score_thr=args.pred_score_thr,
         out_dir=args.out_dir,
-        no_save_pred=args.no_save_pred)
+        no_save_pred=True)
     print(f'drawn detections saved to {osp.join(args.out_dir, "vis")}')
     if not args.no_save_pred:
-        print(f'predictions saved to {osp.join(args.out_dir, "preds")}')
+        save_predictions(cfg, inferencer.model.dataset_meta or {}, images,
+                         result['predictions'], args.out_dir)
+        print(f'predictions saved to {osp.join(args.out_dir, "preds")} '
+              f'and {osp.join(args.out_dir, "coco_results.json")}')
     return 0
+
+
+def list_images(inputs: str) -> List[str]:
+    """The image files of ``inputs`` (a file, or a folder's images,
+    sorted)."""
+    if not osp.isdir(inputs):
+        return [inputs]
+    return sorted(
+        osp.join(inputs, name) for name in os.listdir(inputs)
+        if name.lower().endswith(IMG_EXTENSIONS))
+
+
+def save_predictions(cfg, dataset_meta: dict, images: List[str],
+                     predictions: List[dict], out_dir: str) -> None:
+    """Write ``preds/<image>.json`` (as DetInferencer names them) with
+    class names and category ids, and ``coco_results.json``."""
+    from mmrla.apis.det_predictions import (coco_results, image_ids_of,
+                                            named_prediction)
+    from mmrla.datasets.dataset_cfg import join_root
+    classes = dataset_meta.get('classes')
+    category_ids = dataset_meta.get('category_ids')
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    ann_file = dataset.get('ann_file')
+    ids = image_ids_of(
+        join_root(dataset.get('data_root') or '', ann_file
+                  ) if isinstance(ann_file, str) else None)
+    os.makedirs(osp.join(out_dir, 'preds'), exist_ok=True)
+    results = []
+    for image, prediction in zip(images, predictions):
+        stem = osp.splitext(osp.basename(image))[0]
+        with open(osp.join(out_dir, 'preds', f'{stem}.json'), 'w') as f:
+            json.dump(
+                named_prediction(prediction, classes, category_ids),
+                f,
+                indent=2)
+        results += coco_results(prediction, image,
+                                ids.get(osp.basename(image)), category_ids,
+                                classes)
+    with open(osp.join(out_dir, 'coco_results.json'), 'w') as f:
+        json.dump(results, f)
 
 
 if __name__ == '__main__':

@@ -8,7 +8,9 @@ Examples:
         --topk 5 --device cpu
 
 Prints the top-k classes (ImageNet names unless the checkpoint stores its
-own) with their probabilities. Checkpoints come from tools/train.py or from
+own) with their probabilities. The config may be the one the model was
+trained with, own-data configs included: the classes, and the head's size,
+come from the checkpoint. Checkpoints come from tools/train.py or from
 tools/model_converters/rlanet_to_mmrla.py (the authors' weights).
 """
 import argparse
@@ -19,7 +21,8 @@ from typing import List
 
 import numpy as np
 
-from mmrla.utils import UserError, main_entry
+from mmrla.cli import main_entry
+from mmrla.errors import UserError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
@@ -60,10 +63,14 @@ def main(argv=None) -> int:
             f'({", ".join(IMAGE_EXTENSIONS)}).')
     from mmpretrain.apis import ImageClassificationInferencer, get_model
 
-    from mmrla.utils import (check_checkpoint_exists, explained_build_errors,
-                             load_checked_checkpoint, load_config)
+    from mmrla.cli import explained_build_errors, load_config
+    from mmrla.cli.trained_classes import use_trained_classes
+    from mmrla.weights import check_checkpoint_exists, load_checked_checkpoint
     cfg = load_config(args.config)
     check_checkpoint_exists(args.checkpoint, args.config)
+    # An own-data config keeps the recipe's num_classes; the checkpoint
+    # knows its classes.
+    use_trained_classes(cfg, args.checkpoint, args.config)
     # Without weights: its class names are the config's dataset's.
     with explained_build_errors(cfg, args.config):
         model = get_model(cfg, device=args.device)

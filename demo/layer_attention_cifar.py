@@ -27,7 +27,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The demo drives the repository's tools in its own process, so that the
 # MD5 checks it turns off for the synthetic files stay off for them.
 sys.path.insert(0, REPO)
-from mmrla.utils import main_entry  # noqa: E402
+from mmrla.cli import main_entry  # noqa: E402
 
 CONFIG = osp.join(REPO, 'configs', 'layer_attention',
                   'la-resnet20_b128_cifar10.py')

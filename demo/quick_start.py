@@ -31,8 +31,8 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.config import Config
 
+from mmrla.cli import build_model_without_weights, main_entry
 from mmrla.datasets.synthetic import generate_shapes
-from mmrla.utils import build_model_without_weights
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RLA_CONFIG = osp.join(ROOT, 'configs/demo/mask_rcnn_r18rla_fpn_shapes.py')
@@ -232,6 +232,7 @@ def print_summary(results: Dict, work_dir: str,
     print(f'[demo] drawings:   {osp.join(work_dir, "vis")}/')
 
 
+@main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)

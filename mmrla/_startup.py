@@ -1,17 +1,24 @@
-"""What ``import mmrla`` does besides defining the package."""
+"""What ``import mmrla`` does besides defining the package: it registers
+mmrla's own things with the libraries it extends, and replaces nothing of
+theirs."""
+import sys
 import warnings
 
 
 def quiet_torchscript_notice() -> None:
     """Import ``torch.distributed.optim`` without its TorchScript notice.
 
-    mmengine imports it (for its ZeroRedundancyOptimizer wrapper), and on
-    import it prints "`TorchScript` support for functional optimizers is
-    deprecated" under ``warnings.simplefilter('always')``, which no warning
-    filter can hide; mmrla never uses those optimizers. Importing it first
-    while recording warnings keeps that one notice out of every tool's
-    output; any other warning of the import is re-issued.
+    mmpretrain and mmengine import it (for mmengine's
+    ZeroRedundancyOptimizer wrapper), and on torch <= 2.5 its import prints
+    "`TorchScript` support for functional optimizers is deprecated" under
+    ``warnings.simplefilter('always')``, which no warning filter can hide.
+    Importing it first while recording warnings keeps that one notice out
+    of every tool's output; any other warning of the import is re-issued,
+    and no warning filter changes. Nothing happens when it is already
+    imported.
     """
+    if 'torch.distributed.optim' in sys.modules:
+        return
     with warnings.catch_warnings(record=True) as caught:
         try:
             import torch.distributed.optim  # noqa: F401
@@ -35,9 +42,9 @@ def register_models_on_import() -> None:
         warnings.warn(f'mmrla\'s models are not registered by name: {e}')
 
 
-def route_checkpoint_loading() -> None:
-    """Make mmengine's checkpoint loaders load weights-only in this process
-    (:func:`mmrla.engine.safe_load.route_mmengine_loaders`; docs/weights.md,
-    "Safe loading")."""
-    from .engine.safe_load import route_mmengine_loaders
-    route_mmengine_loaders()
+def register_checkpoint_types() -> None:
+    """Add the types that checkpoints of mmengine's runner hold to torch's
+    weights-only allowlist
+    (:func:`mmrla.engine.safe_load.register_checkpoint_globals`)."""
+    from .engine.safe_load import register_checkpoint_globals
+    register_checkpoint_globals()

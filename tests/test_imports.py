@@ -132,8 +132,62 @@ def test_no_import_cycle():
         name: imported_modules(name, path, set(modules))
         for name, path in modules.items()
     }
-    assert 'mmrla.utils.errors' in graph['mmrla.utils.checkpoint']
+    assert 'mmrla.errors' in graph['mmrla.weights']
     assert import_cycles(graph) == []
+
+
+# What a layer must not import: the models model (no file checks, no
+# command-line glue), and the errors sit below everything.
+FORBIDDEN = {
+    'mmrla.models': ('mmrla.cli', 'mmrla.weights', 'mmrla.converters',
+                     'mmrla.engine.safe_load', 'mmrla.apis'),
+    'mmrla.datasets': ('mmrla.cli', 'mmrla.weights', 'mmrla.apis'),
+    'mmrla.engine': ('mmrla.cli', 'mmrla.weights', 'mmrla.apis'),
+    'mmrla.converters': ('mmrla.cli', 'mmrla.weights', 'mmrla.models'),
+}
+
+
+def upward_imports(graph: Dict[str, Set[str]]) -> List[str]:
+    """``'importer -> imported'`` for every import that runs against the
+    layers: one of ``FORBIDDEN``, or any import of mmrla by
+    ``mmrla.errors``."""
+
+    def within(name: str, package: str) -> bool:
+        return name == package or name.startswith(package + '.')
+
+    found = []
+    for module, imported in sorted(graph.items()):
+        banned = [
+            b for layer, names in FORBIDDEN.items() if within(module, layer)
+            for b in names
+        ]
+        for name in sorted(imported):
+            if module == 'mmrla.errors' or any(
+                    within(name, b) for b in banned):
+                found.append(f'{module} -> {name}')
+    return found
+
+
+def test_upward_imports_are_found():
+    graph = {
+        'mmrla.models.backbones.base': {'mmrla.weights', 'mmrla.registry'},
+        'mmrla.errors': {'mmrla.registry'},
+        'mmrla.cli.runner': {'mmrla.models', 'mmrla.errors'},
+    }
+    assert upward_imports(graph) == [
+        'mmrla.errors -> mmrla.registry',
+        'mmrla.models.backbones.base -> mmrla.weights'
+    ]
+
+
+def test_no_import_runs_up_the_layers():
+    modules = package_modules()
+    graph = {
+        name: imported_modules(name, path, set(modules))
+        for name, path in modules.items()
+    }
+    assert graph['mmrla.errors'] == set()
+    assert upward_imports(graph) == []
 
 
 # Imports the libraries under mmrla once, then imports each module of mmrla

@@ -18,13 +18,15 @@ command, instead of evaluating a partly random model.
 import argparse
 import sys
 
+from mmrla.cli import (build_runner, check_data_paths, check_model_config,
+                       load_config, main_entry, match_dataset_classes,
+                       parse_runner_args, set_launcher_and_work_dir)
+from mmrla.cli.data_check import add_skip_broken_argument, check_data
 from mmrla.datasets.synthetic import accept_generated_cifar
 from mmrla.engine import setup_cpu_distributed
-from mmrla.utils import (UserError, build_runner, check_checkpoint,
-                         check_checkpoint_exists, check_converted,
-                         check_data_paths, check_model_config, load_config,
-                         main_entry, match_dataset_classes, parse_runner_args,
-                         set_launcher_and_work_dir)
+from mmrla.errors import UserError
+from mmrla.weights import (check_checkpoint, check_checkpoint_exists,
+                           check_converted)
 
 
 def parse_args(argv=None):
@@ -44,6 +46,7 @@ def parse_args(argv=None):
         'of the run)')
     parser.add_argument(
         '--wait-time', type=float, default=0, help='seconds between shows')
+    add_skip_broken_argument(parser)
     return parse_runner_args(parser, argv)
 
 
@@ -87,6 +90,7 @@ def main(argv=None) -> int:
         model = check_model_config(cfg, args.config)
     # A wrong file is refused before mmengine's loader lists every key.
     check_checkpoint(model, args.checkpoint)
+    check_data(cfg, ('test', ), args.skip_broken)
     del model
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg, args.config)

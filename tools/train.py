@@ -13,14 +13,16 @@ import os.path as osp
 import sys
 from typing import Optional
 
+from mmrla.cli import (build_runner, check_data_paths, check_model_config,
+                       load_config, main_entry, match_dataset_classes,
+                       parse_runner_args, set_launcher_and_work_dir)
+from mmrla.cli.data_check import (add_skip_broken_argument, check_data,
+                                  check_mask_pipeline)
 from mmrla.datasets.synthetic import accept_generated_cifar
 from mmrla.engine import setup_cpu_distributed
 from mmrla.engine.safe_load import CheckpointLoadError
-from mmrla.utils import (UserError, build_runner, check_data_paths,
-                         check_model_config, check_pretrained_weights,
-                         check_start_weights, load_config, main_entry,
-                         match_dataset_classes, parse_runner_args,
-                         set_launcher_and_work_dir)
+from mmrla.errors import UserError
+from mmrla.weights import check_pretrained_weights, check_start_weights
 
 
 def parse_args(argv=None):
@@ -46,6 +48,7 @@ def parse_args(argv=None):
         '--auto-scale-lr',
         action='store_true',
         help='scale the learning rate by the actual total batch size')
+    add_skip_broken_argument(parser)
     return parse_runner_args(parser, argv)
 
 
@@ -132,6 +135,8 @@ def main(argv=None) -> int:
     check_data_paths(cfg, splits)
     accept_generated_cifar(cfg, splits)
     match_dataset_classes(cfg, args.config, splits)
+    check_mask_pipeline(cfg, args.config)
+    check_data(cfg, splits, args.skip_broken)
     note = batch_size_note(cfg, args.launcher)
     if note and int(os.environ.get('RANK', 0)) == 0:
         print(note, flush=True)

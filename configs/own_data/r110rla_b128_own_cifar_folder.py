@@ -14,6 +14,9 @@
 _base_ = '../cifar/r110rla_b128_cifar10.py'
 
 data_root = 'data/own_cifar'
+# The image suffixes read: mmpretrain's list and WebP. Files of other
+# suffixes are not read (tools/misc/check_data.py counts them).
+extensions = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.webp')
 
 # Image files load as BGR; CIFAR's pickles hold RGB. The mean and std are
 # CIFAR-10's: replace them with your images' per-channel figures.
@@ -34,6 +37,7 @@ train_dataloader = dict(
         _delete_=True,
         type='CustomDataset',
         data_root=data_root,
+        extensions=extensions,
         data_prefix='train',
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -41,6 +45,7 @@ val_dataloader = dict(
         _delete_=True,
         type='CustomDataset',
         data_root=data_root,
+        extensions=extensions,
         data_prefix='val',
         pipeline=test_pipeline))
 test_dataloader = dict(
@@ -48,5 +53,6 @@ test_dataloader = dict(
         _delete_=True,
         type='CustomDataset',
         data_root=data_root,
+        extensions=extensions,
         data_prefix='test',
         pipeline=test_pipeline))

@@ -12,12 +12,16 @@
 _base_ = '../r50rla_4xb64_in1k.py'
 
 data_root = 'data/own_folder'
+# The image suffixes read: mmpretrain's list and WebP. Files of other
+# suffixes are not read (tools/misc/check_data.py counts them).
+extensions = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.webp')
 
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='CustomDataset',
         data_root=data_root,
+        extensions=extensions,
         data_prefix='train',
         pipeline=_base_.train_pipeline))
 val_dataloader = dict(
@@ -25,6 +29,7 @@ val_dataloader = dict(
         _delete_=True,
         type='CustomDataset',
         data_root=data_root,
+        extensions=extensions,
         data_prefix='val',
         pipeline=_base_.test_pipeline))
 test_dataloader = val_dataloader

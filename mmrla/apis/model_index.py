@@ -95,11 +95,16 @@ def register_models() -> List[str]:
     Afterwards ``mmpretrain.list_models('*rla*')`` lists them and
     ``mmpretrain.get_model(name)`` builds them (random weights, or
     ``pretrained=PATH`` with a converted checkpoint; mmrla hosts no weights,
-    so ``pretrained=True`` finds none). Detectors are left out: mmpretrain
-    cannot build them. Running it again changes nothing.
+    so ``pretrained=True`` finds none). It registers the metafiles of the
+    classifiers through mmpretrain's ``ModelHub.register_model_index``;
+    the detectors' metafile is left out, as mmpretrain cannot build them.
+    Running it again changes nothing.
 
     Returns:
         list[str]: The registered names.
+
+    Raises:
+        ValueError: If another package registered some of these names.
 
     Example:
         >>> import mmpretrain
@@ -109,15 +114,16 @@ def register_models() -> List[str]:
         True
     """
     from mmpretrain.apis import ModelHub
-    names = []
+    metafiles = {}  # metafile -> the lower-case names of its models
     for model in load_models(CLASSIFICATION):
-        name = model.name.lower()
-        known = ModelHub._models_dict.get(name)
-        if known is not None and known.config != model.config:
-            raise ValueError(f'The model name {name} of {model.filepath} '
-                             f'is already registered by {known.filepath}.')
-        # As ModelHub.register_model_index does (mmpretrain 1.2), for the
-        # models that mmpretrain can build.
-        ModelHub._models_dict[name] = model
-        names.append(name)
-    return names
+        metafiles.setdefault(model.filepath, []).append(model.name.lower())
+    for metafile, names in metafiles.items():
+        known = [name for name in names if ModelHub.has(name)]
+        if not known:
+            ModelHub.register_model_index(
+                metafile, config_prefix=model_index_root())
+        elif known != names:  # ours are registered all at once
+            raise ValueError(f'The model names {", ".join(known)} of '
+                             f'{metafile} are already registered by another '
+                             'package.')
+    return [name for names in metafiles.values() for name in names]

@@ -1,7 +1,8 @@
 from .distributed import MMRLADistributedDataParallel, setup_cpu_distributed
 from .hooks import CompileBackboneHook, ExactResumeHook
+from .safe_load import enable_safe_loading
 
 __all__ = [
     'CompileBackboneHook', 'ExactResumeHook', 'MMRLADistributedDataParallel',
-    'setup_cpu_distributed'
+    'enable_safe_loading', 'setup_cpu_distributed'
 ]

@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import MODEL_WRAPPERS
 
-from mmrla.utils.errors import UserError
+from mmrla.errors import UserError
 
 
 @MODEL_WRAPPERS.register_module()

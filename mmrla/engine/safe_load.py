@@ -9,11 +9,16 @@ checkpoints written by mmengine's runner (for mmpretrain and mmdet), by
 own training code hold. A file that names anything else is refused with
 one line, unless the user trusts it (``MMRLA_TRUST_CHECKPOINTS=1``).
 
-:func:`route_mmengine_loaders` makes mmengine's ``CheckpointLoader`` (used
-by ``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``,
-``get_model(pretrained=...)`` and the inferencers) load every source this
-way; ``import mmrla`` calls it (docs/weights.md, "Safe loading").
+:func:`register_checkpoint_globals` adds those types to torch's own
+allowlist (``torch.serialization.add_safe_globals``); ``import mmrla`` calls
+it, so that torch's weights-only ``torch.load`` (its default from torch 2.6
+on) reads the checkpoints of mmengine's runner. :func:`enable_safe_loading`
+makes mmengine's ``CheckpointLoader`` (used by ``load_from``, ``--resume``,
+``init_cfg=dict(type='Pretrained')``, ``get_model(pretrained=...)`` and the
+inferencers) load every source this way; the tools call it, and so can a
+script (docs/weights.md, "Safe loading").
 """
+import importlib
 import io
 import logging
 import os
@@ -88,6 +93,23 @@ _statistics_method.__module__ = 'builtins'
 _statistics_method.__name__ = _statistics_method.__qualname__ = 'getattr'
 
 
+def _alias(fn: Callable, module: str) -> Callable:
+    """``fn`` under another module's name, for the unpickler's lookup.
+
+    numpy 2 moved ``numpy.core`` to ``numpy._core``: files pickled with
+    numpy 1 name ``numpy.core.multiarray._reconstruct``, those of numpy 2
+    ``numpy._core.multiarray._reconstruct``, and torch's weights-only
+    unpickler finds an allowed global by its ``__module__`` and name.
+    """
+
+    def alias(*args):
+        return fn(*args)
+
+    alias.__module__ = module
+    alias.__name__ = alias.__qualname__ = fn.__name__
+    return alias
+
+
 @lru_cache(maxsize=None)
 def checkpoint_globals() -> Tuple[Any, ...]:
     """The globals, besides torch's own, that checkpoints hold.
@@ -100,22 +122,63 @@ def checkpoint_globals() -> Tuple[Any, ...]:
     'min')``, answered by :func:`_statistics_method` only). numpy >= 1.25
     builds each dtype as an instance of its own class; the logged ones are
     float64 and the platform's int, so the numeric and bool dtypes are
-    allowed. Everything else in those checkpoints (``meta``, optimizer,
-    schedulers, the hook's entry), in the converter's output and in the
-    authors' released files is tensors and plain python values.
+    allowed. numpy's array and scalar constructors are allowed under the
+    names both numpy 1 and numpy 2 pickle them with, so a file written on
+    either loads on either. Everything else in those checkpoints
+    (``meta``, optimizer, schedulers, the hook's entry), in the converter's
+    output and in the authors' released files is tensors and plain python
+    values.
     """
     import numpy as np
     from mmengine.logging import HistoryBuffer
-    multiarray = np.core.multiarray
+    try:  # numpy >= 1.26 (numpy.core is deprecated from numpy 2 on)
+        multiarray = importlib.import_module('numpy._core.multiarray')
+    except ImportError:
+        multiarray = np.core.multiarray
+    constructors = (multiarray._reconstruct, multiarray.scalar)
+    aliases = tuple(
+        _alias(fn, module) for fn in constructors
+        for module in ('numpy.core.multiarray', 'numpy._core.multiarray')
+        if fn.__module__ != module)
     dtypes = {
         type(np.dtype(t))
         for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
                   np.uint16, np.uint32, np.uint64, np.float16, np.float32,
                   np.float64)
     }
-    return (multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+    return (*constructors, *aliases, np.ndarray, np.dtype,
             *sorted(dtypes, key=lambda t: t.__name__), HistoryBuffer,
             _statistics_method)
+
+
+def _not_yet_allowed() -> list:
+    """The globals of :func:`checkpoint_globals` that torch's allowlist
+    does not hold yet (a user's own ``add_safe_globals`` stay as they
+    are)."""
+    allowed = torch.serialization.get_safe_globals()
+    return [g for g in checkpoint_globals() if g not in allowed]
+
+
+def register_checkpoint_globals() -> None:
+    """Add the types checkpoints hold (:func:`checkpoint_globals`) to
+    torch's weights-only allowlist, process-wide.
+
+    With them, ``torch.load(file, weights_only=True)`` (torch's default
+    from 2.6 on, and so mmengine's own loaders there) reads the
+    checkpoints of mmengine's runner, which it refuses otherwise. It allows
+    nothing that runs code: numpy's array and scalar constructors, the
+    numeric dtypes, mmengine's ``HistoryBuffer`` and four of its methods.
+    ``import mmrla`` calls it; calling it again changes nothing.
+
+    Example:
+        >>> register_checkpoint_globals()
+        >>> from mmengine.logging import HistoryBuffer
+        >>> HistoryBuffer in torch.serialization.get_safe_globals()
+        True
+    """
+    missing = _not_yet_allowed()
+    if missing:
+        torch.serialization.add_safe_globals(missing)
 
 
 def is_trusted() -> bool:
@@ -155,12 +218,9 @@ def _unreadable(source: str, error: BaseException) -> str:
 
 @contextmanager
 def _checkpoint_globals_allowed() -> Iterator[None]:
-    # Leaves alone the globals a user allowed with add_safe_globals.
-    missing = [
-        g for g in checkpoint_globals()
-        if g not in torch.serialization.get_safe_globals()
-    ]
-    with torch.serialization.safe_globals(missing):
+    # Whether or not mmrla registered them (a user may have cleared torch's
+    # allowlist), this load allows them.
+    with torch.serialization.safe_globals(_not_yet_allowed()):
         yield
 
 
@@ -261,12 +321,26 @@ def load_checkpoint_file(file: Union[str, IO[bytes]],
 # mmengine's CheckpointLoader schemes, loading weights-only ----------------
 
 
+def _converted(checkpoint: Any, source: str) -> Any:
+    """``checkpoint``, unless it is in the layout of the authors' released
+    RLANet files: mmengine would load those non-strictly into an mmrla
+    model, leaving it random, so they stop with the converter command."""
+    from mmrla.converters import UnconvertedCheckpointError, check_unconverted
+    if isinstance(checkpoint, dict):
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        try:
+            check_unconverted(state_dict, source)
+        except UnconvertedCheckpointError as e:
+            raise CheckpointLoadError(str(e)) from None
+    return checkpoint
+
+
 def load_from_local(filename: str, map_location=None) -> Any:
     """mmengine's ``load_from_local``, weights-only."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    return load_checkpoint_file(filename, map_location)
+    return _converted(load_checkpoint_file(filename, map_location), filename)
 
 
 def load_from_http(filename: str,
@@ -296,7 +370,7 @@ def load_from_http(filename: str,
         torch.distributed.barrier()
         if rank > 0:
             checkpoint = _load(load, filename)
-    return checkpoint
+    return _converted(checkpoint, filename)
 
 
 def load_from_torchvision(filename: str, map_location=None) -> Any:
@@ -340,7 +414,9 @@ def load_from_ceph(filename: str,
     file_backend = get_file_backend(
         filename, backend_args={'backend': backend})
     with io.BytesIO(file_backend.get(filename)) as buffer:
-        return load_checkpoint_file(buffer, map_location, source=filename)
+        return _converted(
+            load_checkpoint_file(buffer, map_location, source=filename),
+            filename)
 
 
 def load_from_pavi(filename: str, map_location=None) -> Any:
@@ -355,7 +431,9 @@ def load_from_pavi(filename: str, map_location=None) -> Any:
     with tempfile.TemporaryDirectory() as tmp_dir:
         downloaded = osp.join(tmp_dir, model.name)
         model.download(downloaded)
-        return load_checkpoint_file(downloaded, map_location, source=filename)
+        return _converted(
+            load_checkpoint_file(downloaded, map_location, source=filename),
+            filename)
 
 
 # mmengine's scheme prefixes and the loaders that replace its own.
@@ -374,17 +452,28 @@ SCHEMES = {
 }
 
 
-def route_mmengine_loaders() -> None:
+def enable_safe_loading() -> None:
     """Make mmengine's ``CheckpointLoader`` load every source weights-only.
 
     Replaces the loaders mmengine registers for its URI schemes (local
     files, ``http(s)://``, ``torchvision://``, ``open-mmlab://``,
-    ``mmcls://``, ``s3://``, ``pavi://``) with the ones above, process-wide.
-    Calling it again changes nothing.
+    ``mmcls://``, ``s3://``, ``pavi://``) with the ones above, for this
+    process. mmrla's tools call it first thing; a script that loads files
+    from others through mmengine, mmpretrain or mmdet (``load_from``,
+    ``get_model(pretrained=...)``, the inferencers) can call it too.
+    ``import mmrla`` does not: it only registers the allowlist
+    (:func:`register_checkpoint_globals`). Why a replacement is still
+    needed on every torch: mmengine loads local files with torch's default
+    (full pickle before torch 2.6) and downloads through torch.hub, which
+    unpickles in full on every torch; and the replacement gives each
+    refusal its one line and the trust opt-in. The replaced loaders also
+    refuse a file in the layout of the authors' released RLANet checkpoints
+    with the converter command, where mmengine would leave an mmrla model
+    random. Calling it again changes nothing.
 
     Example:
         >>> from mmengine.runner import CheckpointLoader
-        >>> route_mmengine_loaders()
+        >>> enable_safe_loading()
         >>> CheckpointLoader._get_checkpoint_loader('https://x/y.pth')
         ... # doctest: +ELLIPSIS
         <function load_from_http at ...>
@@ -392,5 +481,6 @@ def route_mmengine_loaders() -> None:
         'mmrla.engine.safe_load'
     """
     from mmengine.runner import CheckpointLoader
+    register_checkpoint_globals()
     for prefix, loader in SCHEMES.items():
         CheckpointLoader.register_scheme(prefix, loader, force=True)

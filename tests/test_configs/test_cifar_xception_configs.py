@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmrla.utils import build_model_without_weights
+from mmrla.cli import build_model_without_weights
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -9,7 +9,7 @@ from mmengine.config import Config
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
     p for p in glob.glob('configs/**/*.py', root_dir=REPO, recursive=True)
-    if '/_base_/' not in p)
+    if '/_base_/' not in p and not p.startswith('configs/deploy/'))
 
 
 def _preprocessor(cfg) -> dict:

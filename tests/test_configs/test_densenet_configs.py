@@ -8,7 +8,7 @@ import os.path as osp
 import pytest
 import torch
 
-from mmrla.utils import build_model_without_weights, load_config
+from mmrla.cli import build_model_without_weights, load_config
 from tests.fixtures.console import REPO
 
 FOLDER = osp.join(REPO, 'configs', 'cifar', 'densenet')

@@ -107,10 +107,11 @@ def test_config_builds(family, backbone):
 def test_missing_pretrained_file_explains_the_fix(tmp_path, monkeypatch):
     # Relative checkpoint paths resolve against the working directory.
     monkeypatch.chdir(tmp_path)
+    from mmrla.errors import UserError
+    from mmrla.weights import check_pretrained_weights
     cfg = Config.fromfile(config_path('faster_rcnn', 'r101rla'))
-    model = MODELS.build(cfg.model)
-    with pytest.raises(FileNotFoundError) as info:
-        model.init_weights()
+    with pytest.raises(UserError) as info:
+        check_pretrained_weights(cfg)
     message = str(info.value)
     assert 'checkpoints/rla_resnet101_in1k.pth' in message
     # It names the authors' file that matches this config.

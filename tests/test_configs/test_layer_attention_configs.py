@@ -8,7 +8,7 @@ import re
 import pytest
 from mmengine.config import Config
 
-from mmrla.utils import load_config
+from mmrla.cli import load_config
 from tests.fixtures.sizes import slow_where
 from tools.analysis_tools.get_flops import count_params
 from tools.analysis_tools.paper_tables import FAMILIES

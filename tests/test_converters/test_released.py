@@ -1,24 +1,20 @@
-"""An authors' released file is never run unconverted: every loader stops
-with an error that names the converter command.
-
-The RLA backbones register :func:`refuse_unconverted_checkpoints`; the
-``init_cfg`` and ``load_from`` paths are checked by
-:func:`check_pretrained_file` and ``tools/train.py``.
-"""
+"""An authors' released file is never run unconverted: the tools and
+mmrla's loading functions stop with an error that names the converter
+command (docs/weights.md, "Which path checks where")."""
 import os
 import os.path as osp
-import re
 
 import pytest
 import torch
 from mmdet.registry import MODELS as DET_MODELS
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
-from mmengine.runner import load_checkpoint
 
 from mmrla.converters import (RELEASED_CHECKPOINTS, UnconvertedCheckpointError,
-                              check_pretrained_file, conversion_command,
-                              find_released)
+                              conversion_command, find_released)
+from mmrla.errors import UserError
+from mmrla.weights import (check_pretrained_file, check_pretrained_weights,
+                           load_checked_checkpoint)
 from tests.fixtures.det_configs import REPO, config_path
 from tests.fixtures.reference_models import RefRLAResNet
 from tests.fixtures.rlanet_checkpoints import (authors_imagenet_checkpoint,
@@ -28,7 +24,6 @@ register_all_modules(init_default_scope=False)
 
 DET_CONFIG = config_path('faster_rcnn', 'r50rla')
 CLS_CONFIG = osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py')
-REFUSED = r'rlanet_to_mmrla\.py'
 
 
 def test_the_table_lists_the_authors_model_zoo():
@@ -63,52 +58,33 @@ def imagenet_file(tmp_path_factory):
     return str(path)
 
 
-def _assert_loaders_refuse(model, path, key):
-    """mmengine's loader (non-strict, as tools/test.py, load_from, --resume
-    and the inferencers use it) and torch's, non-strict too."""
-    with pytest.raises(UnconvertedCheckpointError, match=REFUSED):
-        load_checkpoint(model, path, logger='silent')
-    state_dict = torch.load(path, weights_only=True)['state_dict']
-    with pytest.raises(UnconvertedCheckpointError, match=re.escape(key)):
-        model.load_state_dict(state_dict, strict=False)
+def _assert_loading_refused(model, path, key):
+    """mmrla's loading function (as tools/test.py, the demos and library
+    code load) names the key that gives the layout away and the command."""
+    with pytest.raises(UserError) as error:
+        load_checked_checkpoint(model, path)
+    assert key in str(error.value)
+    assert conversion_command(path) in str(error.value)
 
 
 def test_detectors_refuse_an_unconverted_detector(detector_file):
     cfg = Config.fromfile(DET_CONFIG)
-    model = DET_MODELS.build(cfg.model)
-    _assert_loaders_refuse(model, detector_file,
-                           "'backbone.stage_bns.0.0.weight'")
+    _assert_loading_refused(
+        DET_MODELS.build(cfg.model), detector_file,
+        "'backbone.stage_bns.0.0.weight'")
     # A detector file as the backbone's Pretrained init_cfg.
     cfg.model.backbone.init_cfg.checkpoint = detector_file
-    model = DET_MODELS.build(cfg.model)
-    command = conversion_command(detector_file)
-    with pytest.raises(UnconvertedCheckpointError) as error:
-        model.init_weights()
-    assert command in str(error.value)
-
-
-def test_det_inferencer_refuses_an_unconverted_detector(detector_file):
-    from mmdet.apis import DetInferencer
-    with pytest.raises(UnconvertedCheckpointError, match=REFUSED):
-        DetInferencer(
-            model=DET_CONFIG,
-            weights=detector_file,
-            device='cpu',
-            show_progress=False)
+    with pytest.raises(UserError) as error:
+        check_pretrained_weights(cfg)
+    assert conversion_command(detector_file) in str(error.value)
 
 
 def test_classifiers_refuse_an_unconverted_imagenet_file(imagenet_file):
-    from mmpretrain.apis import ImageClassificationInferencer, get_model
-    from mmpretrain.registry import MODELS
-    model = MODELS.build(Config.fromfile(CLS_CONFIG).model)
-    # The authors' keys sit at the root of the classifier, outside the
-    # backbone's part of the state dict.
-    _assert_loaders_refuse(model, imagenet_file,
-                           "'module.stage_bns.0.0.weight'")
-    with pytest.raises(UnconvertedCheckpointError, match=REFUSED):
-        get_model(CLS_CONFIG, pretrained=imagenet_file)
-    with pytest.raises(UnconvertedCheckpointError, match=REFUSED):
-        ImageClassificationInferencer(CLS_CONFIG, pretrained=imagenet_file)
+    from mmpretrain.apis import get_model
+
+    # The key as mmengine would load it: ``module.`` removed.
+    _assert_loading_refused(
+        get_model(CLS_CONFIG), imagenet_file, "'stage_bns.0.0.weight'")
 
 
 def test_pretrained_init_cfg_refuses_an_unconverted_imagenet_file(
@@ -117,9 +93,8 @@ def test_pretrained_init_cfg_refuses_an_unconverted_imagenet_file(
     # the pretrained model"; the check names the fix first.
     cfg = Config.fromfile(DET_CONFIG)
     cfg.model.backbone.init_cfg.checkpoint = imagenet_file
-    model = DET_MODELS.build(cfg.model)
-    with pytest.raises(UnconvertedCheckpointError) as error:
-        model.init_weights()
+    with pytest.raises(UserError) as error:
+        check_pretrained_weights(cfg)
     assert ('python tools/model_converters/rlanet_to_mmrla.py '
             f'{imagenet_file} checkpoints/rla_resnet50_in1k.pth') in str(
                 error.value)

@@ -129,10 +129,9 @@ def test_an_unconverted_ablation_file_is_refused_with_the_command(
     """The two layouts without the released models' per-stage keys: the
     unshared model's per-block keys, and resnet50_k's torchvision keys with
     a classifier over 2048 + 32 channels (told by its shape)."""
-    from mmengine.runner import load_checkpoint
-
-    from mmrla.converters import (UnconvertedCheckpointError,
-                                  check_checkpoint_file)
+    from mmrla.converters import UnconvertedCheckpointError
+    from mmrla.errors import UserError
+    from mmrla.weights import check_checkpoint_file, load_checked_checkpoint
     _, state_dict = _authors_file(arch)
     src = tmp_path / f'{arch}.pth.tar'
     torch.save({'state_dict': state_dict}, src)
@@ -140,10 +139,9 @@ def test_an_unconverted_ablation_file_is_refused_with_the_command(
             UnconvertedCheckpointError, match=r'rlanet_to_mmrla\.py'):
         check_checkpoint_file(str(src))
     if arch == 'rlaus_resnet50':
-        # The RLA backbone's loader hooks see keys only, and refuse too.
-        with pytest.raises(
-                UnconvertedCheckpointError, match=r"'stages\.0\.0\.conv_out"):
-            load_checkpoint(_model(arch), str(src), logger='silent')
+        # Loading it into the model names the key that tells the layout.
+        with pytest.raises(UserError, match=r"'stages\.0\.0\.conv_out"):
+            load_checked_checkpoint(_model(arch), str(src))
     converted = tmp_path / 'converted.pth'
     torch.save({'state_dict': convert_rlanet_state_dict(state_dict)},
                converted)
@@ -153,7 +151,7 @@ def test_an_unconverted_ablation_file_is_refused_with_the_command(
 def test_a_plain_resnet50_file_is_not_taken_for_resnet50_k(tmp_path):
     from torchvision.models import resnet50
 
-    from mmrla.converters import check_checkpoint_file
+    from mmrla.weights import check_checkpoint_file
     src = tmp_path / 'resnet50.pth'
     torch.save(resnet50().state_dict(), src)
     check_checkpoint_file(str(src))  # no authors' layout: left to mmengine

@@ -4,7 +4,7 @@ import torch.distributed as dist
 from mmengine.config import Config
 
 from mmrla.engine import MMRLADistributedDataParallel, setup_cpu_distributed
-from mmrla.utils import UserError
+from mmrla.errors import UserError
 from tests.fixtures.distributed import free_port
 
 

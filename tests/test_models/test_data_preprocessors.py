@@ -5,11 +5,12 @@ import torch
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmpretrain.models.utils import ClsDataPreprocessor
 
+from mmrla.errors import UserError
 from mmrla.models.data_preprocessors import (CheckedClsDataPreprocessor,
                                              CheckedDetDataPreprocessor,
                                              ImageChannelError,
                                              check_image_channels)
-from mmrla.utils import UserError
+from tests.fixtures.console import assert_line
 
 MEAN_STD = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 # (parent, checked, arguments as the configs give them)
@@ -57,10 +58,9 @@ def test_four_channels_are_refused_in_one_line(plain, checked, kwargs,
         gray = ''
     with pytest.raises(ImageChannelError) as info:
         checked(**kwargs)(dict(data))
-    message = str(info.value)
-    assert '\n' not in message
-    assert message == (f'an image has 4 channels, the model takes 3{gray}: '
-                       'drop the alpha channel first, e.g. img[..., :3].')
+    assert_line(
+        str(info.value), 'an image has 4 channels', f'the model takes 3{gray}',
+        'img[..., :3]')
     # Tools print it as one line (UserError); callers may catch ValueError.
     assert isinstance(info.value, UserError)
     assert isinstance(info.value, ValueError)
@@ -93,3 +93,28 @@ def test_without_normalization_nothing_is_checked(checked):
     # No mean: no channel count to hold the images to; as the parents.
     out = checked()(dict(inputs=_images(4, True)))['inputs']
     assert out.shape[1] == 4
+
+
+def test_configs_build_the_det_preprocessor_by_its_name():
+    from mmdet.registry import MODELS
+    built = MODELS.build(
+        dict(type='CheckedDetDataPreprocessor', bgr_to_rgb=True, **MEAN_STD))
+    assert type(built) is CheckedDetDataPreprocessor
+    with pytest.raises(ImageChannelError):
+        built(dict(inputs=_images(1, False)))
+
+
+@pytest.mark.slow
+def test_classification_works_without_mmdet():
+    # mmdet is a dependency of detection only: with it unimportable, the
+    # models import and the classification preprocessor builds and runs.
+    from tests.fixtures.console import run_tool
+    code = ('import sys; sys.modules["mmdet"] = None; '
+            'import torch, mmrla.models; '
+            'from mmpretrain.registry import MODELS; '
+            'pre = MODELS.build(dict(type="CheckedClsDataPreprocessor", '
+            'mean=[0.] * 3, std=[1.] * 3)); '
+            'print(pre(dict(inputs=[torch.zeros(3, 4, 4)]))["inputs"].shape)')
+    proc = run_tool('-c', code)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert proc.stdout.split('\n')[-2] == 'torch.Size([1, 3, 4, 4])'

@@ -3,6 +3,7 @@ import os.path as osp
 import statistics
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -75,6 +76,49 @@ def test_benchmark_output_is_its_table_and_a_few_progress_lines(tmp_path):
     assert '[benchmark] resnet: building ResNet-50, RLA-ResNet-50' in lines
     assert '[benchmark] resnet: inference, batch 2: 2 rounds' in lines
     assert any(line.startswith('| RLA-ResNet-50 |') for line in lines)
+
+
+@pytest.mark.slow
+def test_onnxruntime_times_the_exported_models_with_their_memory(tmp_path):
+    """--onnxruntime: each model exported whole with mmdeploy, timed in ONNX
+    Runtime beside its peer, and its serving memory measured."""
+    out = tmp_path / 'bench.json'
+    onnx_dir = tmp_path / 'onnx'
+    assert benchmark.main([
+        '--onnxruntime', '--groups', 'mobilenet', 'det', '--img-size', '32',
+        '--det-size', '96', '64', '--batch-sizes', '1', '2', '--warmup', '1',
+        '--repeats', '2', '--onnx-dir',
+        str(onnx_dir), '--out',
+        str(out)
+    ]) == 0
+    with open(out) as f:
+        report = json.load(f)
+    assert report['meta']['onnxruntime'] and report['meta']['deploy']
+    rows = report['results']
+    assert [r['model'] for r in rows] == [
+        'MobileNetV2', 'RLA-MobileNetV2', 'Faster R-CNN R50',
+        'Faster R-CNN RLA-R50'
+    ]
+    for row in rows:
+        args = types.SimpleNamespace(onnx_dir=str(onnx_dir))
+        assert osp.isfile(benchmark.onnx_path(row['model'], args))
+        detector = 'R-CNN' in row['model']
+        keys = ('infer_b1', ) if detector else ('infer_b1', 'infer_b2')
+        for key in keys:
+            assert row[key]['n'] == 2 and row[key]['median_ms'] > 0
+        assert 'feat_b1' not in row and 'train_b16' not in row
+        mem = row['memory']
+        assert mem['step_mb'] > 0
+        assert mem['batch'] == (1 if detector else 2)
+    assert rows[1]['deployed'] and rows[3]['deployed']
+    assert rows[1]['infer_b2']['ratio'] > 0
+
+
+def test_onnxruntime_refuses_options_it_does_not_take(capsys):
+    assert benchmark.main(['--onnxruntime', '--compile']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: --onnxruntime times ONNX Runtime on the '
+                          'CPU') and err.count('\n') == 1
 
 
 def test_benchmark_rejects_unknown_models(capsys):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.fixtures.console import REPO, run_tool, screen
+from tests.fixtures.console import REPO, assert_line, run_tool, screen
 from tests.fixtures.tiny_imagenet import tiny_imagenet  # noqa: F401
 from tests.fixtures.tiny_imagenet import write_tiny_config
 
@@ -83,8 +83,7 @@ def test_test_says_where_checkpoints_come_from(tmp_path, capsys):
     missing = tmp_path / 'epoch_12.pth'
     config = osp.join(REPO, CONFIG)
     assert main([config, str(missing)]) == 2
-    assert capsys.readouterr().err == (
-        f'error: Checkpoint {missing} does not exist. Train one with '
-        f'tools/train.py {config} (it saves epoch_N.pth in '
-        'work_dirs/r50rla_4xb64_in1k/), or convert the authors\' released '
-        'weights with tools/model_converters/rlanet_to_mmrla.py.\n')
+    assert_line(capsys.readouterr().err,
+                f'error: Checkpoint {missing} does not exist',
+                f'tools/train.py {config}', 'work_dirs/r50rla_4xb64_in1k/',
+                'tools/model_converters/rlanet_to_mmrla.py')

@@ -1,5 +1,5 @@
 """The command line of the shapes generator (the generator itself is
-tested in tests/test_utils/test_shapes.py)."""
+tested in tests/test_datasets/test_synthetic/test_shapes.py)."""
 import json
 
 import pytest

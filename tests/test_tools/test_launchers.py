@@ -1,7 +1,8 @@
 """Every shell script of tools/ and demo/ answers -h/--help with its usage,
 and the launchers refuse too few arguments with it, starting nothing.
 
-The scripts run from a copy of tools/ and demo/ in which ``python``,
+The scripts run from a copy of tools/ and demo/ (with tools/lib/, which
+the launchers source) in which ``python``,
 ``python3.11`` and ``srun`` are stand-ins that only record that they were
 started (so a script that ignored --help would not set up a venv or launch a
 job).
@@ -55,6 +56,7 @@ def sandbox(tmp_path):
         (repo / folder).mkdir(parents=True)
     for path in SCRIPTS:
         shutil.copy(osp.join(REPO, path), repo / path)
+    shutil.copytree(osp.join(REPO, 'tools', 'lib'), repo / 'tools' / 'lib')
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     log = tmp_path / 'started.txt'

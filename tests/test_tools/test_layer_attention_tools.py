@@ -23,7 +23,6 @@ assert tiny_cifar and tiny_cifar_root  # fixtures, used by name below
 LA20 = osp.join(REPO, 'configs', 'layer_attention',
                 'la-resnet20_b128_cifar10.py')
 TOOLS = ('visualization/layer_attention.py',
-         'analysis_tools/layer_attention_params.py',
          'dataset_converters/generate_cifar_shapes.py')
 
 
@@ -216,11 +215,11 @@ def test_visualization_errors(la20_checkpoint, tmp_path, capsys):
 
 
 def test_param_table(capsys):
-    from tools.analysis_tools.layer_attention_params import main
+    from tools.analysis_tools.paper_tables import main
     names = ('la-resnet56_b128_cifar10', 'se-resnet20_b128_cifar100')
     assert main([
         osp.join(REPO, 'configs', 'layer_attention', n + '.py') for n in names
-    ]) == 0
+    ] + ['--family', 'layer-attention']) == 0
     # In the paper's order: Table 2's rows by depth.
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].startswith('| se-resnet20_b128_cifar100 | 2 | 280,697 ')

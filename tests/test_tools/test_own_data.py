@@ -223,7 +223,8 @@ def test_one_metainfo_line_names_the_classes_and_sizes_the_heads(
         shapes_coco, tmp_path):
     from mmengine.config import Config
 
-    from mmrla.utils import UserError, match_dataset_classes
+    from mmrla.cli import match_dataset_classes
+    from mmrla.errors import UserError
     config = copy_recipe(
         'faster_rcnn_r50rla_fpn_1x_own_coco.py',
         tmp_path,
@@ -275,7 +276,7 @@ def test_imagenet_config_on_a_folder_without_meta_files_says_so(
 def test_imagenet_with_meta_files_is_left_to_them(tmp_path):
     from mmengine.config import Config
 
-    from mmrla.utils import match_dataset_classes
+    from mmrla.cli import match_dataset_classes
     root = make_tiny_imagenet(str(tmp_path / 'imagenet'))
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py'))
     cfg.merge_from_dict({'train_dataloader.dataset.data_root': root})
@@ -284,7 +285,8 @@ def test_imagenet_with_meta_files_is_left_to_them(tmp_path):
 
 
 def test_read_coco_categories_reads_the_tail_or_the_whole_file(tmp_path):
-    from mmrla.utils import UserError, read_coco_categories
+    from mmrla.cli import read_coco_categories
+    from mmrla.errors import UserError
     categories = [dict(id=3, name='b'), dict(id=1, name='a')]
     tail = tmp_path / 'tail.json'
     tail.write_text(

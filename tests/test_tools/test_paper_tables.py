@@ -1,20 +1,19 @@
 """tools/analysis_tools/paper_tables.py: our parameters and FLOPs beside
-both papers' tables, with the increments over the baselines; the CIFAR and
-layer-attention table commands it replaces."""
+both papers' tables, with the increments over the baselines."""
 import glob
 import os.path as osp
 
 import pytest
 import torch
 
-from mmrla.utils import load_config
-from tests.fixtures.console import REPO
-from tools.analysis_tools.cifar_params import main
+from mmrla.cli import load_config
+from tests.fixtures.console import REPO, assert_line
 from tools.analysis_tools.get_flops import count
 from tools.analysis_tools.paper_tables import FAMILIES, HEADER
 from tools.analysis_tools.paper_tables import main as tables_main
 
 PAPER = FAMILIES['cifar'].rows
+CIFAR = ['--family', 'cifar']
 
 # The config names the CIFAR helpers agreed on (configs/cifar/).
 AGREED = {
@@ -81,7 +80,8 @@ def two_configs(tmp_path):
 
 
 def test_table_with_deltas_against_the_baseline(two_configs, tmp_path, capsys):
-    assert main([two_configs['r110rla'], two_configs['r110']]) == 0
+    configs = [two_configs['r110rla'], two_configs['r110']]
+    assert tables_main(configs + CIFAR) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == '| ' + ' | '.join(HEADER) + ' |'
     ours = {k: count(load_config(p), (32, 32)) for k, p in two_configs.items()}
@@ -99,11 +99,12 @@ def test_table_with_deltas_against_the_baseline(two_configs, tmp_path, capsys):
         f'{rla["flops"] / 1e6:.2f}M | 9.04M | +{d_params:.3f}M / +0.07M | '
         f'+{d_flops:.2f}M / +0.37M | 5.88 | no: params, FLOPs |')
     # The baseline is found next to the config when not given.
-    assert main([two_configs['r110rla']]) == 0
+    assert tables_main([two_configs['r110rla']] + CIFAR) == 0
     assert capsys.readouterr().out.splitlines()[2] == lines[3]
     # Without it, no delta of ours.
     (tmp_path / 'r110_b128_cifar10.py').unlink()
-    assert main([two_configs['r110rla'], '--config-dir', str(tmp_path)]) == 0
+    assert tables_main([two_configs['r110rla'], '--config-dir',
+                        str(tmp_path)] + CIFAR) == 0
     row = capsys.readouterr().out.splitlines()[2]
     assert '| - / +0.07M | - / +0.37M | 5.88 |' in row
 
@@ -112,7 +113,7 @@ def test_default_is_every_config_of_the_folder(two_configs, tmp_path, capsys):
     (tmp_path / 'ablations').mkdir()
     (tmp_path / 'ablations' / 'r164rla-k8_b128_cifar10.py').write_text(
         open(two_configs['r110']).read())
-    assert main(['--config-dir', str(tmp_path)]) == 0
+    assert tables_main(['--config-dir', str(tmp_path)] + CIFAR) == 0
     rows = [
         line.split(' | ')[0][2:]
         for line in capsys.readouterr().out.splitlines()[2:5]
@@ -123,11 +124,12 @@ def test_default_is_every_config_of_the_folder(two_configs, tmp_path, capsys):
 
 
 def test_missing_config_is_an_error(tmp_path, capsys):
-    assert main([str(tmp_path / 'nope.py')]) == 2
-    assert capsys.readouterr().err == \
-        f'error: no such config: {tmp_path / "nope.py"}\n'
-    assert main(['--config-dir', str(tmp_path)]) == 2
-    assert capsys.readouterr().err == f'error: no config under {tmp_path}\n'
+    assert tables_main([str(tmp_path / 'nope.py')] + CIFAR) == 2
+    assert_line(capsys.readouterr().err, 'error: no such config',
+                str(tmp_path / 'nope.py'))
+    assert tables_main(['--config-dir', str(tmp_path)] + CIFAR) == 2
+    assert_line(capsys.readouterr().err, 'error: no config under',
+                str(tmp_path))
 
 
 def _cells(line):
@@ -205,13 +207,12 @@ def test_se_resnet_rows_differ_by_mmpretrains_se_biases():
     assert round((28_088_024 - biases) / 2**20, 2) == 26.77
 
 
-def test_layer_attention_family_and_its_command(capsys):
-    from tools.analysis_tools.layer_attention_params import main as la_main
+def test_layer_attention_family(capsys):
     names = ('la-resnet56_b128_cifar10', 'se-resnet20_b128_cifar100',
              'se-resnet18_4xb64_in1k')
-    assert la_main([
+    assert tables_main([
         osp.join(REPO, 'configs', 'layer_attention', n + '.py') for n in names
-    ]) == 0
+    ] + ['--family', 'layer-attention']) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == '| ' + ' | '.join(HEADER) + ' |'

@@ -44,7 +44,7 @@ def test_models_by_name_and_a_config_load_quietly():
     result = _run(
         '-c', 'import mmrla, mmpretrain; '
         'print(mmpretrain.list_models("*rla*")); '
-        'from mmrla.utils import load_config; '
+        'from mmrla.cli import load_config; '
         'print(load_config("configs/r50rla_4xb64_in1k.py").model.type)')
     assert 'rla-resnet50_4xb64_in1k' in result.stdout
     assert result.stdout.split()[-1] == 'ImageClassifier'

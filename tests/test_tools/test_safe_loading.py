@@ -15,7 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mmrla.engine.safe_load import TRUST_ENV, CheckpointLoadError
+from mmrla.engine.safe_load import (TRUST_ENV, CheckpointLoadError,
+                                    enable_safe_loading)
 from tests.fixtures.det_configs import DEMO_CONFIG, NARROW_DEMO_MODEL
 from tests.fixtures.malicious import marker_path, save_malicious
 from tests.fixtures.tiny_imagenet import tiny_imagenet  # noqa: F401
@@ -46,6 +47,8 @@ class Context:
 
 
 def _api(load) -> str:
+    """Call ``load`` as a script would after the documented switch."""
+    enable_safe_loading()
     try:
         load()
     except CheckpointLoadError as e:
@@ -96,12 +99,12 @@ def tools_test(ctx, path):
 
 
 def backbone_init_cfg(ctx, path):
-    """An RLA backbone's ``init_cfg`` ``Pretrained`` (its own check, then
-    mmengine's PretrainedInit)."""
+    """An RLA backbone's ``init_cfg`` ``Pretrained``, read by mmengine's
+    PretrainedInit."""
     from mmpretrain.registry import MODELS
 
-    from mmrla.utils import load_config
-    from mmrla.utils.build import mmengine_log_level
+    from mmrla.cli import load_config
+    from mmrla.cli.build import mmengine_log_level
     cfg = load_config(ctx.files['cls_config'])
     cfg.model.backbone.init_cfg = dict(
         type='Pretrained', checkpoint=str(path), prefix='backbone.')
@@ -115,7 +118,7 @@ def mmpretrain_init_cfg(ctx, path):
     PretrainedInit reads through mmengine's CheckpointLoader."""
     from mmpretrain.models import ResNet
 
-    from mmrla.utils.build import mmengine_log_level
+    from mmrla.cli.build import mmengine_log_level
     model = ResNet(
         depth=18, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     with mmengine_log_level(logging.WARNING):
@@ -165,9 +168,9 @@ def shared_weights_tool(ctx, path):
 
 
 def key_checks(ctx, path):
-    from mmrla.converters import check_checkpoint_file
-    from mmrla.utils import (UserError, build_model_without_weights,
-                             check_checkpoint, load_config)
+    from mmrla.cli import build_model_without_weights, load_config
+    from mmrla.errors import UserError
+    from mmrla.weights import check_checkpoint, check_checkpoint_file
     model = build_model_without_weights(load_config(ctx.files['cls_config']))
     try:
         check_checkpoint(model, str(path))
@@ -206,7 +209,7 @@ def _save_weights(path, model) -> str:
 def _built(config, options=()):
     from mmengine.config import DictAction
 
-    from mmrla.utils import build_model_without_weights, load_config
+    from mmrla.cli import build_model_without_weights, load_config
     parsed = {}
     for option in options:
         key, value = option.split('=')
@@ -346,6 +349,17 @@ def test_a_file_that_is_no_checkpoint_gets_one_line(path, ctx, tmp_path):
     assert error.startswith(f'error: Cannot load {text} as a PyTorch '
                             'checkpoint ('), error
     assert error.count('\n') == 1, error
+
+
+@pytest.mark.parametrize(
+    'path', [get_model, classification_inferencer, backbone_init_cfg], ids=_id)
+def test_an_unconverted_authors_file_stops_with_the_converter_command(
+        path, ctx, files):
+    # mmengine would load it non-strictly and leave the model random.
+    error = path(ctx, files['authors_mobilenet'])
+    assert error.count('\n') == 1, error
+    assert files['authors_mobilenet'] in error
+    assert 'tools/model_converters/rlanet_to_mmrla.py' in error
 
 
 @pytest.mark.slow

@@ -29,6 +29,15 @@ the faster CPU tanh; no norm is folded), the baselines as built, since
 those rewrites have no counterpart in them. Training and memory, which a
 deployed model does not do, are skipped.
 
+``--onnxruntime`` times every model as it is served: exported whole with
+mmdeploy (``configs/deploy/``: a classifier to its class scores, a
+detector with box decoding and NMS; RLA backbones after
+``switch_to_deploy()``) and run by ONNX Runtime on the CPU with as many
+threads as PyTorch uses. Peak memory is then the inference's: in a fresh
+process per model, the peak RSS while ONNX Runtime loads the model and
+runs it twice at the larger batch (batch 1 for detectors), minus the RSS
+before. It needs ``pip install -r requirements/deploy.txt``.
+
 With random weights, RoIAlign's adaptive sampling (``sampling_ratio=0``)
 makes the RoI head's cost follow the sizes of the random proposals, which
 differ between two models whose heads are identical (we saw 0.95x-1.14x
@@ -45,6 +54,8 @@ Usage:
     python tools/analysis_tools/benchmark.py --groups resnet resnet101 \
         --out work_dirs/benchmark/resnet.json
     python tools/analysis_tools/benchmark.py --device cuda --channels-last
+    python tools/analysis_tools/benchmark.py --onnxruntime \
+        --groups resnet mobilenet det --models RLA-ResNet-50
 """
 import argparse
 import contextlib
@@ -62,7 +73,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 import torch.nn.functional as F
 
-from mmrla.utils import build_model_without_weights, load_config
+from mmrla.cli import build_model_without_weights, load_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -152,6 +163,16 @@ def parse_args(argv=None):
         action='store_true',
         help='inference only, each RLA backbone after switch_to_deploy() '
         '(the baselines have no such form and run as built)')
+    parser.add_argument(
+        '--onnxruntime',
+        action='store_true',
+        help='inference only, of each model exported whole with mmdeploy '
+        'and run by ONNX Runtime, with its peak memory (needs pip install -r '
+        'requirements/deploy.txt)')
+    parser.add_argument(
+        '--onnx-dir',
+        default='work_dirs/benchmark/onnx',
+        help='where --onnxruntime writes the exported models')
     parser.add_argument(
         '--amp',
         choices=['fp16', 'bf16'],
@@ -311,6 +332,10 @@ class Runner:
                 getattr(self.model, 'backbone', None), 'switch_to_deploy')):
             self.model.backbone.switch_to_deploy()
             self.mode = 'deploy'
+        self.session = None
+        if args.onnxruntime:
+            self.session = ort_session(
+                export_onnx(self.model, name, kind, args))
         self.forward = self.model
         if args.compile:
             self.forward = compiled(self.model)
@@ -339,17 +364,14 @@ class Runner:
     def infer_fn(self, batch: int) -> Callable[[], None]:
         x = self.inputs(batch)
         self.model.eval()
-        if self.kind == 'det':
-            from mmdet.structures import DetDataSample
+        if self.session is not None:
+            feed = {'input': x.cpu().numpy()}
+
+            def run():
+                self.session.run(None, feed)
+        elif self.kind == 'det':
             h, w = x.shape[2:]
-            samples = [
-                DetDataSample(
-                    metainfo=dict(
-                        img_shape=(h, w),
-                        ori_shape=(h, w),
-                        scale_factor=(1., 1.),
-                        batch_input_shape=(h, w))) for _ in range(batch)
-            ]
+            samples = [_det_sample(h, w) for _ in range(batch)]
 
             def run():
                 with torch.no_grad(), self.autocast():
@@ -390,6 +412,63 @@ class Runner:
             self.optimizer.step()
 
         return run
+
+
+def onnx_path(name: str, args) -> str:
+    """Where ``--onnxruntime`` exports the model called ``name``."""
+    slug = ''.join(c if c.isalnum() else '_' for c in name)
+    return osp.join(args.onnx_dir, f'{slug}.onnx')
+
+
+def export_onnx(model: torch.nn.Module, name: str, kind: str, args) -> str:
+    """Export ``model`` whole with mmdeploy (configs/deploy/, dynamic batch
+    and size), traced at batch 1 of the benchmark's input size."""
+    from mmengine.config import Config
+
+    from mmrla.apis.deploy import deploy_config_path, export_end2end
+    task = 'detection' if kind == 'det' else 'classification'
+    deploy_cfg = Config.fromfile(deploy_config_path(task))
+    if kind == 'det':
+        w, h = args.det_size
+        x = torch.randn(1, 3, h, w)
+        samples = [_det_sample(h, w)]
+    else:
+        x = torch.randn(1, 3, args.img_size, args.img_size)
+        samples = None
+    path = onnx_path(name, args)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    model = model.cpu().eval()
+    return export_end2end(model, x, samples, deploy_cfg, path[:-len('.onnx')])
+
+
+def _det_sample(h: int, w: int):
+    """The data sample of an unscaled (h, w) image."""
+    from mmdet.structures import DetDataSample
+    return DetDataSample(
+        metainfo=dict(
+            img_shape=(h, w),
+            ori_shape=(h, w),
+            scale_factor=(1., 1.),
+            batch_input_shape=(h, w)))
+
+
+def ort_session(path: str):
+    """An ONNX Runtime CPU session of ``path`` with mmdeploy's custom ops
+    (RoIAlign of two-stage detectors) and PyTorch's number of threads."""
+    import onnxruntime as ort
+    from mmdeploy.backend.onnxruntime.init_plugins import (get_lib_path,
+                                                           get_ops_path)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    if osp.exists(get_ops_path()):
+        # As mmdeploy's ORTWrapper: the ONNX Runtime library the ops were
+        # built against first, then the ops.
+        if osp.exists(get_lib_path()):
+            ctypes.CDLL(get_lib_path())
+        options.register_custom_ops_library(get_ops_path())
+    return ort.InferenceSession(
+        path, options, providers=['CPUExecutionProvider'])
 
 
 def compiled(fn: Callable) -> Callable:
@@ -521,6 +600,9 @@ def memory_child(args) -> None:
     name = args.memory_child
     group = next(g for g in GROUPS.values() if any(m[0] == name for m in g))
     _, config, kind, mode = entry(next(m for m in group if m[0] == name))
+    if args.onnxruntime:
+        onnxruntime_memory_child(name, kind, args)
+        return
     runner = Runner(name, config, kind, args, mode, with_flops=False)
     step = runner.train_fn(args.train_batch)
     result = {}
@@ -543,6 +625,31 @@ def memory_child(args) -> None:
     print('MEMORY ' + json.dumps(result))
 
 
+def onnxruntime_memory_child(name: str, kind: str, args) -> None:
+    """Peak memory of serving the exported model ``name`` with ONNX
+    Runtime: loading it and two inferences at the larger batch (batch 1 for
+    a detector), as the rise of the peak RSS over the RSS before."""
+    if kind == 'det':
+        w, h = args.det_size
+        shape = (args.batch_sizes[0], 3, h, w)
+    else:
+        shape = (args.batch_sizes[1], 3, args.img_size, args.img_size)
+    feed = {'input': torch.randn(shape).numpy()}
+    rss_before = _read_status_mb('VmRSS')
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # resets VmHWM, the peak RSS
+    session = ort_session(onnx_path(name, args))
+    for _ in range(2):
+        session.run(None, feed)
+    peak = _read_status_mb('VmHWM')
+    print('MEMORY ' + json.dumps(
+        dict(
+            peak_rss_mb=round(peak, 1),
+            rss_before_mb=round(rss_before, 1),
+            step_mb=round(peak - rss_before, 1),
+            batch=shape[0])))
+
+
 def measure_memory(name: str, args) -> dict:
     cmd = [
         sys.executable,
@@ -555,6 +662,12 @@ def measure_memory(name: str, args) -> dict:
         cmd.append('--channels-last')
     if args.amp:
         cmd += ['--amp', args.amp]
+    if args.onnxruntime:
+        cmd += [
+            '--onnxruntime', '--onnx-dir', args.onnx_dir, '--batch-sizes',
+            *map(str, args.batch_sizes), '--det-size',
+            *map(str, args.det_size)
+        ]
     for spec in args.external:
         cmd += ['--external', spec]
     out = subprocess.run(
@@ -579,7 +692,7 @@ def bench_group(group: str, args) -> List[dict]:
         figures[f'infer_b{batch}'] = interleaved(
             [r.infer_fn(batch) for r in runners], args.warmup, args.repeats,
             args.device, f'{group}: inference, batch {batch}')
-    if kind == 'det':
+    if kind == 'det' and not args.onnxruntime:
         figures[f'feat_b{small}'] = interleaved(
             [r.feat_fn(small) for r in runners], args.warmup, args.repeats,
             args.device, f'{group}: backbone and neck, batch {small}')
@@ -606,7 +719,13 @@ def bench_group(group: str, args) -> List[dict]:
             if times[i] is not None:
                 row[key] = summarize(times[i], times[0])
         results.append(row)
-    if kind != 'det' and not args.skip_memory and not args.deploy:
+    if args.onnxruntime and not args.skip_memory:
+        del runners
+        for row in results:
+            progress(f'{group}: ONNX Runtime peak memory of {row["model"]}')
+            row['memory'] = measure_memory(row['model'], args)
+        _memory_ratios(results, 'step_mb')
+    elif kind != 'det' and not args.skip_memory and not args.deploy:
         modes = [r.mode for r in runners]
         del runners
         for row, mode in zip(results, modes):
@@ -614,16 +733,21 @@ def bench_group(group: str, args) -> List[dict]:
                 continue
             progress(f'{group}: peak memory of {row["model"]}')
             row['memory'] = measure_memory(row['model'], args)
-        key = 'cuda_peak_mb' if args.device == 'cuda' else 'step_mb'
-        base = results[0]['memory'][key]
-        for row in results:
-            if 'memory' in row:
-                row['memory']['ratio'] = round(row['memory'][key] /
-                                               base, 3) if base > 0 else None
+        _memory_ratios(results,
+                       'cuda_peak_mb' if args.device == 'cuda' else 'step_mb')
     return results
 
 
-def to_markdown(results: List[dict]) -> str:
+def _memory_ratios(results: List[dict], key: str) -> None:
+    """Each row's ``memory[key]`` against the baseline's."""
+    base = results[0]['memory'][key]
+    for row in results:
+        if 'memory' in row:
+            row['memory']['ratio'] = round(row['memory'][key] /
+                                           base, 3) if base > 0 else None
+
+
+def to_markdown(results: List[dict], memory: str = 'train') -> str:
     keys = []
     for row in results:
         keys += [
@@ -632,7 +756,7 @@ def to_markdown(results: List[dict]) -> str:
         ]
     header = ['model', 'params', 'FLOPs'
               ] + [f'{k} ms (ratio)'
-                   for k in keys] + ['train peak mem MB (ratio)', 'paper']
+                   for k in keys] + [f'{memory} peak mem MB (ratio)', 'paper']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for row in results:
         cells = [
@@ -663,6 +787,24 @@ def main(argv=None) -> int:
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('error: --device cuda needs a CUDA GPU.', file=sys.stderr)
         return 2
+    if args.onnxruntime:
+        if args.device != 'cpu' or args.compile or args.amp or \
+                args.channels_last or args.external:
+            print(
+                'error: --onnxruntime times ONNX Runtime on the CPU: it '
+                'takes none of --device cuda, --compile, --amp, '
+                '--channels-last, --external.',
+                file=sys.stderr)
+            return 2
+        if not args.memory_child:
+            from mmrla.apis.deploy import import_mmdeploy
+            from mmrla.errors import UserError
+            try:
+                import_mmdeploy()
+            except UserError as e:
+                print(f'error: {e}', file=sys.stderr)
+                return 2
+        args.deploy = True  # inference only, RLA backbones deployed
     externals = [parse_external(spec) for spec in args.external]
     first = args.groups[0]
     GROUPS[first] = [
@@ -698,6 +840,7 @@ def main(argv=None) -> int:
         channels_last=args.channels_last,
         compile=args.compile,
         deploy=args.deploy,
+        onnxruntime=args.onnxruntime,
         amp=args.amp,
         allocator=allocator,
         img_size=args.img_size,
@@ -709,10 +852,14 @@ def main(argv=None) -> int:
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(dict(meta=meta, results=results), f, indent=2)
-    if args.deploy:
+    if args.onnxruntime:
+        print('ONNX Runtime inference of the models exported whole with '
+              'mmdeploy; RLA backbones after switch_to_deploy().')
+    elif args.deploy:
         print('Inference only; RLA backbones after switch_to_deploy(), '
               'baselines as built (no norm folded on either side).')
-    print(to_markdown(results))
+    print(
+        to_markdown(results, 'ONNX Runtime' if args.onnxruntime else 'train'))
     print(f'[benchmark] wrote {args.out}')
     return 0
 

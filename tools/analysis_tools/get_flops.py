@@ -32,8 +32,8 @@ import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import DictAction
 
-from mmrla.utils import (UserError, build_model_without_weights, load_config,
-                         main_entry)
+from mmrla.cli import build_model_without_weights, load_config, main_entry
+from mmrla.errors import UserError
 
 COUNTED = (
     'FLOPs are multiply-accumulates (MACs) for one image, counted by '

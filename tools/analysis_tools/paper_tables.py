@@ -35,9 +35,9 @@ import glob
 import math
 import os.path as osp
 import sys
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence
 
-from mmrla.utils import main_entry
+from mmrla.cli import main_entry
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # get_flops.py's counting is imported from the repository's tools.
@@ -348,7 +348,7 @@ class Counter:
         key = (osp.abspath(config) if '::' not in config else config,
                repr(sorted((options or {}).items())), family.count_flops)
         if key not in self.cache:
-            from mmrla.utils import load_config
+            from mmrla.cli import load_config
             from tools.analysis_tools.get_flops import count, count_params
             cfg = load_config(config, options)
             self.cache[key] = count(cfg, family.shape) \
@@ -490,6 +490,38 @@ def _family_of(name: str, path: str) -> Family:
     return FAMILIES['cifar' if 'cifar' in name else 'imagenet']
 
 
+def markdown_table(header: Sequence[str],
+                   rows: Iterable[Sequence[object]]) -> List[str]:
+    """The lines of a Markdown table.
+
+    Args:
+        header (Sequence[str]): Column titles.
+        rows (Iterable[Sequence]): One sequence of cells per row, as many
+            as titles; cells are printed with ``str``.
+
+    Returns:
+        list[str]: The header line, the separator and one line per row.
+
+    Example:
+        >>> print('\\n'.join(markdown_table(['model', 'params'],
+        ...                                 [['r110', '1.73M']])))
+        | model | params |
+        |---|---|
+        | r110 | 1.73M |
+    """
+    lines = [_line(header), '|' + '---|' * len(header)]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f'A row of {len(row)} cells for {len(header)} '
+                             f'columns: {row}')
+        lines.append(_line(row))
+    return lines
+
+
+def _line(cells: Sequence[object]) -> str:
+    return '| ' + ' | '.join(str(c) for c in cells) + ' |'
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Print the parameters and FLOPs of both papers' models "
@@ -513,7 +545,8 @@ def parse_args(argv=None):
 def select(args) -> Dict[str, List[str]]:
     """Family name -> row names to print, in the paper's order (then the
     others); fills ``args.files`` with the given files by name."""
-    from mmrla.utils import UserError, find_configs
+    from mmrla.cli import find_configs
+    from mmrla.errors import UserError
     args.files = {}
     if args.configs or args.config_dir:
         configs = find_configs(args.configs, args.config_dir)
@@ -546,7 +579,6 @@ UNITS = {
 @main_entry
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmrla.utils import markdown_table
     chosen = select(args)
     tables = []
     for name, names in chosen.items():

@@ -33,8 +33,9 @@ import torch
 import torch.nn as nn
 from mmengine.config import DictAction
 
-from mmrla.utils import (UserError, build_model_without_weights,
-                         check_checkpoint, load_config, main_entry)
+from mmrla.cli import build_model_without_weights, load_config, main_entry
+from mmrla.errors import UserError
+from mmrla.weights import check_checkpoint
 
 DEFAULT_SHAPES = dict(classification=(224, 224), detection=(800, 1344))
 

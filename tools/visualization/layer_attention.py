@@ -49,7 +49,8 @@ import torch
 import torch.nn as nn
 from mmengine.config import DictAction
 
-from mmrla.utils import UserError, load_config, main_entry
+from mmrla.cli import load_config, main_entry
+from mmrla.errors import UserError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.tif', '.tiff',
                     '.webp')
@@ -109,7 +110,9 @@ def load_model(config: str,
         tuple: The config and the model (eval mode, on ``device``).
 
     Raises:
-        UserError: For missing files or a backbone without layer attention.
+        UserError: For missing files, a checkpoint that does not fit the
+            model (:func:`~mmrla.weights.check_checkpoint`) or a backbone
+            without layer attention.
     """
     from mmengine.registry import init_default_scope
 
@@ -125,15 +128,10 @@ def load_model(config: str,
         raise UserError(
             f'The backbone of {config} ({type(model.backbone).__name__}) is '
             'not a ResNet; use a configs/layer_attention/ config.')
-    # After mmrla, which keeps torch's TorchScript notice of mmengine.runner
-    # out of the output (mmrla/_startup.py).
-    from mmengine.runner import load_checkpoint
-
-    from mmrla.engine.safe_load import CheckpointLoadError
-    try:
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    except CheckpointLoadError as e:
-        raise UserError(str(e)) from e
+    # A file of another model is refused before mmengine would load it
+    # non-strictly and draw the attention of random weights.
+    from mmrla.weights import load_checked_checkpoint
+    load_checked_checkpoint(model, checkpoint)
     return cfg, model.to(device).eval()
 
 

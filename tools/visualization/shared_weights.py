@@ -38,7 +38,8 @@ import numpy as np
 import torch
 from mmengine.config import DictAction
 
-from mmrla.utils import UserError, main_entry
+from mmrla.cli import main_entry
+from mmrla.errors import UserError
 
 BACKBONE = 'LayerAggregationDenseNet'
 X_LABELS = dict(shared_lag='Lag', shared_ordinal='Source layer')
@@ -170,9 +171,8 @@ def load_model(config: str,
             checkpoint of another model (other weights, or the other shared
             variant, which has the same weights).
     """
-    from mmrla.utils import (build_model_without_weights,
-                             check_checkpoint_exists, load_checked_checkpoint,
-                             load_config)
+    from mmrla.cli import build_model_without_weights, load_config
+    from mmrla.weights import check_checkpoint_exists, load_checked_checkpoint
     cfg = load_config(config, cfg_options)
     backbone = cfg.get('model', {}).get('backbone', {}).get('type')
     if backbone != BACKBONE:

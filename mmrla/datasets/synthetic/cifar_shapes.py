@@ -27,7 +27,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmrla.utils.errors import UserError
+from mmrla.errors import UserError
 from .shapes import (CLASSES, polygon_mask, random_colour, random_polygon,
                      textured_background)
 
@@ -190,7 +190,7 @@ def accept_generated_cifar(cfg, splits: Sequence[str]) -> None:
         UserError: Naming a generated file changed since, or a file that is
             neither generated nor official, and how to get good files.
     """
-    from mmrla.utils.dataset_cfg import dataset_cfgs, dataset_class, join_root
+    from ..dataset_cfg import dataset_cfgs, dataset_class, join_root
     generated = official = 0
     for split in splits:
         loader = cfg.get(f'{split}_dataloader')

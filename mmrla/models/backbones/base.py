@@ -13,9 +13,6 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmrla.converters import (check_pretrained_file, check_pretrained_prefix,
-                              refuse_mostly_missing,
-                              refuse_unconverted_checkpoints)
 from ..utils import (check_choice, check_images, check_out_indices,
                      check_positive_int)
 from ..utils.rla_cell import State
@@ -205,15 +202,6 @@ class RLABackbone(StageFreezing, BaseModule):
     deploy: bool = False
     zero_init_residual: bool = False
 
-    def __init__(self, init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        # An authors' checkpoint loaded without conversion stops with the
-        # command that converts it, instead of leaving weights random.
-        refuse_unconverted_checkpoints(self)
-        # So does a file of another model (e.g. a torchvision ResNet), which
-        # mmengine's non-strict loaders would load with a warning only.
-        refuse_mostly_missing(self)
-
     def _set_common_args(self,
                          num_stages: int,
                          rla_channel: int,
@@ -298,8 +286,6 @@ class RLABackbone(StageFreezing, BaseModule):
     def init_weights(self) -> None:
         if isinstance(self.init_cfg, dict) and \
                 self.init_cfg.get('type') == 'Pretrained':
-            check_pretrained_file(self.init_cfg.get('checkpoint'))
-            check_pretrained_prefix(self, self.init_cfg)
             super().init_weights()
             # Pretrained weights must not be overwritten by zero init.
             return

@@ -13,8 +13,8 @@ from mmrla.datasets.synthetic.cifar_shapes import (MANIFEST,
                                                    accept_generated_cifar,
                                                    generated_folder,
                                                    write_cifar)
-from mmrla.utils import UserError
-from tests.fixtures.console import REPO
+from mmrla.errors import UserError
+from tests.fixtures.console import REPO, assert_line
 
 CONFIG = osp.join(REPO, 'configs', 'cifar', 'r110rla_b128_cifar10.py')
 
@@ -60,11 +60,10 @@ def test_changed_generated_files_are_refused(tmp_path, calls):
         f.write(b'\0')
     with pytest.raises(UserError) as error:
         accept_generated_cifar(_cfg(str(tmp_path)), ('test', ))
-    assert str(error.value) == (
-        f'The generated CIFAR files in {folder} changed after they were '
-        f'written (they differ from {MANIFEST}); write them again: python '
-        'tools/dataset_converters/generate_cifar_shapes.py '
-        f'{tmp_path} --format cifar10.')
+    assert_line(
+        str(error.value), f'The generated CIFAR files in {folder} changed',
+        MANIFEST, 'python tools/dataset_converters/generate_cifar_shapes.py '
+        f'{tmp_path} --format cifar10')
     assert calls == []
 
 

@@ -224,15 +224,6 @@ def test_bad_input_raises_clear_error(x):
         RLAMobileNetV2()(x)
 
 
-def test_missing_pretrained_file_explains_the_fix(tmp_path):
-    missing = str(tmp_path / 'rla_mobilenetv2_in1k.pth')
-    model = RLAMobileNetV2(
-        init_cfg=dict(
-            type='Pretrained', checkpoint=missing, prefix='backbone.'))
-    with pytest.raises(FileNotFoundError, match='rlanet_to_mmrla.py'):
-        model.init_weights()
-
-
 @pytest.mark.parametrize('kwargs', [
     dict(),
     pytest.param(

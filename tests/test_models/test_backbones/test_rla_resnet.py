@@ -279,22 +279,6 @@ def test_cuda_forward_and_fp16_autocast():
     assert_all_params_have_grads(model, outs)
 
 
-def test_missing_pretrained_file_explains_the_fix(tmp_path):
-    missing = str(tmp_path / 'rla_resnet50_in1k.pth')
-    model = RLAResNet(
-        depth=50,
-        out_indices=(0, 1, 2, 3),
-        concat_hidden=False,
-        init_cfg=dict(
-            type='Pretrained', checkpoint=missing, prefix='backbone.'))
-    with pytest.raises(FileNotFoundError) as err:
-        model.init_weights()
-    message = str(err.value)
-    assert missing in message
-    assert 'rlanet_to_mmrla.py' in message
-    assert 'model.backbone.init_cfg=None' in message
-
-
 @pytest.mark.parametrize('depth,concat_hidden,extra', [
     (50, True, {}),
     (50, False, {}),

@@ -1,0 +1,74 @@
+# Mask R-CNN with RLA-ResNet-50 and FPN (the COCO recipe of
+# ../mask_rcnn_r50rla_fpn_1x_coco.py) on your own COCO-format data whose
+# annotations carry masks (polygons or RLE in "segmentation").
+# Copy this file and set the paths; docs/own_data.md explains each line.
+#
+#   data/own_coco/annotations/instances_train.json   COCO-format annotations
+#   data/own_coco/annotations/instances_val.json
+#   data/own_coco/train/   data/own_coco/val/         the images they name
+#
+# Train: python tools/train.py CONFIG
+# Test:  python tools/test.py CONFIG \
+#            work_dirs/mask_rcnn_r50rla_fpn_1x_own_coco/epoch_12.pth
+_base_ = '../mask_rcnn_r50rla_fpn_1x_coco.py'
+
+# ClassOrderCocoDataset and ClassOrderCocoMetric: mmdet's COCO dataset and
+# metric, with label i for classes[i] whatever the file's order.
+custom_imports = dict(
+    imports=[
+        'mmrla.models', 'mmrla.engine', 'mmrla.datasets', 'mmrla.evaluation'
+    ],
+    allow_failed_imports=False)
+
+# `--cfg-options data_root=...` moves every path below with it.
+data_root = 'data/own_coco/'
+train_ann_file = 'annotations/instances_train.json'
+train_img_prefix = 'train/'
+val_ann_file = 'annotations/instances_val.json'
+val_img_prefix = 'val/'
+# The class names. None: read from the annotation file (its categories, in
+# id order); or e.g. classes = ('cat', 'dog'): label i is classes[i].
+# tools/train.py and tools/test.py size bbox_head and mask_head to match.
+classes = None
+# 1333x800 is the paper's scale; (640, 400) trains ~4x faster.
+scale = (1333, 800)
+
+# with_mask=True: the mask head trains on the annotations' masks.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='Resize', scale=scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(
+    dataset=dict(
+        type='ClassOrderCocoDataset',
+        data_root=data_root,
+        ann_file=train_ann_file,
+        data_prefix=dict(img=train_img_prefix),
+        metainfo=dict(classes=classes),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(
+        type='ClassOrderCocoDataset',
+        data_root=data_root,
+        ann_file=val_ann_file,
+        data_prefix=dict(img=val_img_prefix),
+        metainfo=dict(classes=classes),
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    type='ClassOrderCocoMetric',
+    ann_file=data_root + val_ann_file,
+    metric=['bbox', 'segm'])
+test_evaluator = val_evaluator
