@@ -36,7 +36,9 @@ ENVIRONMENT = {
     'dist_test.sh': ['NNODES', 'NODE_RANK', 'MASTER_ADDR', 'PORT'],
     'slurm_train.sh': ['GPUS', 'GPUS_PER_NODE', 'CPUS_PER_TASK', 'SRUN_ARGS'],
     'slurm_test.sh': ['GPUS', 'GPUS_PER_NODE', 'CPUS_PER_TASK', 'SRUN_ARGS'],
-    'setup_env.sh': ['PYTHON', 'VENV', 'TORCH_SPEC', 'FORCE_CUDA'],
+    'setup_env.sh':
+    ['PYTHON', 'VENV', 'TORCH_SPEC', 'FORCE_CUDA', 'MAX_JOBS', 'MMCV_CACHE'],
+    'run_tests.sh': ['MMRLA_STACKS', 'CURRENT_PYTHON', 'CURRENT_TORCH_SPEC'],
 }
 
 
