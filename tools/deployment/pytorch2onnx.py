@@ -178,7 +178,10 @@ def export(module: nn.Module,
             input_names=['input'],
             output_names=names,
             dynamic_axes=dynamic_axes,
-            opset_version=opset)
+            opset_version=opset,
+            # The TorchScript exporter, which dynamic_axes and the opset are
+            # written for (torch >= 2.9 defaults to the dynamo exporter).
+            dynamo=False)
     return names
 
 
