@@ -294,8 +294,12 @@ def ensure(cache=None, sdist=None):
         wheel = build(info, key, sdist, cache, pip)
     else:
         print(f'[mmcv_build] installing mmcv {VERSION} built for {key}')
+    # The build replaces any mmcv; then mmcv's own dependencies (opencv,
+    # mmengine, ...) that are still missing, under the caller's
+    # constraints (PIP_CONSTRAINT).
     if _run(pip +
-            ['install', '-q', '--no-deps', '--force-reinstall', wheel]) != 0:
+            ['install', '-q', '--no-deps', '--force-reinstall', wheel]) != 0 \
+            or _run(pip + ['install', '-q', wheel]) != 0:
         raise BuildError(f'pip could not install {wheel}')
     error = ops_import()
     if error:

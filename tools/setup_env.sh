@@ -85,8 +85,10 @@ log "$stack stack (requirements/constraints-$stack.txt)"
 CONSTRAINTS+=(-c "$REQ/constraints-$stack.txt")
 "${PIP[@]}" install -q "${CONSTRAINTS[@]}" numpy
 
-# mmcv's ops, built for this torch (or taken from MMCV_CACHE if built before).
-MAX_JOBS="${MAX_JOBS:-2}" "$PY" "$BUILD" ensure
+# mmcv's ops, built for this torch (or taken from MMCV_CACHE if built before),
+# with its dependencies under this stack's constraints.
+PIP_CONSTRAINT="$REQ/constraints.txt $REQ/constraints-$stack.txt" \
+  MAX_JOBS="${MAX_JOBS:-2}" "$PY" "$BUILD" ensure
 
 REQUIREMENTS=(-r "$REQ/runtime.txt" -r "$REQ/tests.txt")
 for extra in "tests-$stack.txt" deploy.txt; do
