@@ -13,8 +13,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import (check_choice, check_images, check_out_indices,
-                     check_positive_int)
+from ..utils import check_choice, check_out_indices, check_positive_int
 from ..utils.rla_cell import State
 
 # The classification read-out of h: norm then the backbone's activation
@@ -116,6 +115,26 @@ def renamed_arguments(**renames: str) -> Callable:
         return wrapper
 
     return decorate
+
+
+def check_images(x, in_channels: int, owner: str) -> None:
+    """Raise a ValueError naming ``owner`` unless ``x`` is a batch of images
+    of shape (N, in_channels, H, W).
+
+    Example:
+        >>> import torch
+        >>> check_images(torch.rand(3, 8, 8), 3, 'Net')
+        Traceback (most recent call last):
+        ...
+        ValueError: Net expects images of shape (N, 3, H, W), got (3, 8, 8); batch single images with x.unsqueeze(0) or set in_channels.
+    """  # noqa: E501
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or \
+            x.shape[1] != in_channels:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
+        raise ValueError(
+            f'{owner} expects images of shape (N, {in_channels}, H, W), got '
+            f'{shape}; batch single images with x.unsqueeze(0) or set '
+            'in_channels.')
 
 
 class StageFreezing:
@@ -273,9 +292,6 @@ class RLABackbone(StageFreezing, BaseModule):
             m for m in self._rla_modules_of_stage(i) if id(m) not in later
         ]
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        check_images(x, self.in_channels, type(self).__name__)
-
     def init_weights(self) -> None:
         if isinstance(self.init_cfg, dict) and \
                 self.init_cfg.get('type') == 'Pretrained':
@@ -307,9 +323,10 @@ class RLABackbone(StageFreezing, BaseModule):
             act_cfg if readout == 'norm_act' else dict(
                 type='Tanh')) if with_norm else None
 
-    def _readout(self, h: torch.Tensor) -> torch.Tensor:
-        """``act(norm(h))`` (or ``h`` itself for ``readout='none'``), the
-        state appended to the classification feature."""
+    def _readout(self, state: State) -> torch.Tensor:
+        """``act(norm(h))`` of the state's ``h`` (or ``h`` itself for
+        ``readout='none'``), appended to the classification feature."""
+        h = self.rla_cell.hidden(state)
         if self.rla_out_norm is not None:
             h = self.rla_out_norm(h)
         return h if self.rla_out_act is None else self.rla_out_act(h)

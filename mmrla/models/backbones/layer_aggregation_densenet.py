@@ -40,9 +40,9 @@ from mmengine.model import BaseModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 
 from mmrla.registry import MODELS
-from ..utils import check_choice, check_images, check_positive_int
-from .base import (StageFreezing, check_frozen_stages, checkpointed,
-                   stages_to_build)
+from ..utils import check_choice, check_positive_int
+from .base import (StageFreezing, check_frozen_stages, check_images,
+                   checkpointed, stages_to_build)
 
 AGGREGATIONS = ('dense', 'shared_lag', 'shared_ordinal')
 NORMS = ('mean_abs', 'l2')

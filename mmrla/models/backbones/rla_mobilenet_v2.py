@@ -20,7 +20,7 @@ from mmrla.registry import MODELS
 from ..utils import ECALayer, RLACell, build_rla_cell, rla_step
 from ..utils.fold import fold_norm_into_conv, fold_norms
 from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
-                   checkpointed, renamed_arguments)
+                   check_images, checkpointed, renamed_arguments)
 
 
 def residual_and_step(block: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -514,10 +514,10 @@ class RLAMobileNetV2(RLABackbone):
         return self.rla_out_convs[i], self.rla_recurrent_convs[stage]
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self._check_input(x)
+        check_images(x, self.in_channels, type(self).__name__)
         x, outs, h = self._forward_stages(self.conv1(x))
         if self.with_cls_output:
-            h = self._readout(self.rla_cell.hidden(h))
+            h = self._readout(h)
             outs.append(self.conv2(torch.cat([x, h], dim=1)))
         return tuple(outs)
 

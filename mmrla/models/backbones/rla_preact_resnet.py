@@ -40,7 +40,8 @@ from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 
 from mmrla.registry import MODELS
 from ..utils import build_rla_cell
-from .base import DEFAULT_INIT_CFG
+from ..utils.rla_cell import State
+from .base import DEFAULT_INIT_CFG, check_images, checkpointed
 from .resnet_extra_channels import check_extra_channels
 from .rla_resnet import _RLABlock, _RLABlockBackbone, build_block_cell
 
@@ -71,10 +72,6 @@ class _RLAPreActBlock(_RLABlock):
         self.add_module(self.norm1_name, norm1)
 
     @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
     def last_conv(self) -> nn.Module:
         """The branch's last conv."""
         raise NotImplementedError
@@ -85,12 +82,24 @@ class _RLAPreActBlock(_RLABlock):
         conv (the pre-activation branch ends with a conv)."""
         return self.last_conv
 
-    def _branch_and_shortcut(
-            self, x: torch.Tensor,
-            h: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-        pre = self.relu(self.norm1(x))
-        identity = x if self.downsample is None else self.downsample(pre)
-        return self._residual_branch(pre, h), identity
+    def _residual_branch(self, pre: torch.Tensor,
+                         h: Optional[State]) -> torch.Tensor:
+        """The residual branch from the pre-activated input ``pre``."""
+        raise NotImplementedError
+
+    def forward(
+            self, x: torch.Tensor, h: Optional[State],
+            out_conv: Optional[nn.Module], shared: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Optional[State]]:
+        """The block and one RLA step (arguments: see :class:`_RLABlock`)."""
+
+        def _inner_forward(x, h):
+            pre = self.relu(self.norm1(x))
+            identity = x if self.downsample is None else self.downsample(pre)
+            return self._sum_and_step(
+                self._residual_branch(pre, h), identity, h, out_conv, shared)
+
+        return checkpointed(_inner_forward, self.with_cp, x, h)
 
 
 class RLAPreActBasicBlock(_RLAPreActBlock):
@@ -142,9 +151,9 @@ class RLAPreActBasicBlock(_RLAPreActBlock):
     def last_conv(self) -> nn.Module:
         return self.conv2
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
-        out = self.relu(getattr(self, self.norm2_name)(self._conv1(x, h)))
+    def _residual_branch(self, pre: torch.Tensor,
+                         h: Optional[State]) -> torch.Tensor:
+        out = self.relu(self.norm2(self.conv1(self._cat_hidden(pre, h))))
         return self.conv2(out)
 
 
@@ -206,9 +215,9 @@ class RLAPreActBottleneck(_RLAPreActBlock):
     def last_conv(self) -> nn.Module:
         return self.conv3
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
-        out = self.relu(getattr(self, self.norm2_name)(self._conv1(x, h)))
+    def _residual_branch(self, pre: torch.Tensor,
+                         h: Optional[State]) -> torch.Tensor:
+        out = self.relu(self.norm2(self.conv1(self._cat_hidden(pre, h))))
         out = self.relu(getattr(self, self.norm3_name)(self.conv2(out)))
         return self.conv3(out)
 
@@ -474,12 +483,14 @@ class RLAPreActResNet(_RLABlockBackbone):
         return nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self._check_input(x)
+        check_images(x, self.in_channels, type(self).__name__)
         _, outs, h = self._forward_stages(self.conv1(x))
         if self.final_norm is not None:
             # The last stage built is always returned, so it is outs[-1].
             outs[-1] = self.final_act(self.final_norm(outs[-1]))
-        return self._append_hidden(outs, h)
+        if self.concat_hidden:
+            outs[-1] = torch.cat([outs[-1], self._readout(h)], dim=1)
+        return tuple(outs)
 
     def _stem_modules(self) -> List[nn.Module]:
         return [self.conv1]

@@ -28,9 +28,9 @@ from mmrla.registry import MODELS
 from ..utils import (UPDATE_POSITIONS, ECALayer, RLACell, build_rla_cell,
                      check_choice, rla_step)
 from ..utils.fold import fold_norms
-from ..utils.rla_cell import State, dense_pool_state
+from ..utils.rla_cell import State
 from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
-                   checkpointed)
+                   check_images, checkpointed)
 from .rla_resnet_deploy import stack_update_convs
 
 # What feeds a block's update conv: the block output (released code), the
@@ -183,14 +183,15 @@ def build_block_cell(cell_cfg: Optional[dict], rla_channel: int,
 
 
 class _RLABlock(BaseModule):
-    """Shared logic of the RLA residual blocks.
+    """What the RLA residual blocks share.
 
-    Subclasses build ``conv1`` (over ``C_in + k`` channels), ``norm1`` ...
-    and implement :meth:`_branch_before_last_norm`, which maps ``(x, h)``
-    to the branch output before its last norm (``last_norm``) and attention
-    module (or override :meth:`_residual_branch`, norm included).
-    Pre-activation blocks also override :meth:`_branch_and_shortcut` and set
-    ``act_after_sum = False``.
+    A block is called as ``block(x, h, out_conv, shared)``: the block input
+    (N, C_in, H, W), the cell's state before it (None for the zero state),
+    the update conv (C_out -> k) and the cell's shared module that it steps
+    with. It returns its output (N, C_out, H', W') and the new state (None
+    when it does not update ``h``). Each subclass writes its forward as
+    mmdet's blocks do: the residual branch, whose first conv reads
+    :meth:`_cat_hidden`, then :meth:`_sum_and_step`.
 
     Args:
         in_channels (int): Channels of ``x`` (``h`` not included).
@@ -291,55 +292,57 @@ class _RLABlock(BaseModule):
             if own_convs else None
 
     @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    @property
+    def norm2(self) -> nn.Module:
+        return getattr(self, self.norm2_name)
+
+    @property
     def zero_init_layer(self) -> nn.Module:
         """The layer that ``zero_init_residual`` zeroes, so that the block
         starts as its shortcut: the branch's last norm."""
         return self.last_norm
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
-        """The residual branch: ``last_norm`` after
-        :meth:`_branch_before_last_norm`."""
-        return self.last_norm(self._branch_before_last_norm(x, h))
-
-    def _branch_before_last_norm(self, x: torch.Tensor,
-                                 h: Optional[torch.Tensor]) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _branch_and_shortcut(
-            self, x: torch.Tensor,
-            h: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The residual branch (before SE/ECA) and the shortcut of ``x``.
-        Pre-activation blocks override it to feed both from one norm and
-        activation of ``x``."""
-        branch = self._residual_branch(x, h)
-        return branch, x if self.downsample is None else self.downsample(x)
-
-    def _conv1(self, x: torch.Tensor,
-               h: Optional[torch.Tensor]) -> torch.Tensor:
-        """``conv1(cat(x, h))``; ``h=None`` stands for the zero state.
-        Without exchange, ``conv1(x)``."""
+    def _cat_hidden(self, x: torch.Tensor, state: Optional[State]) -> \
+            torch.Tensor:
+        """``cat(x, h)``, the input of the branch's first conv (``h`` of
+        the zero state: zeros); ``x`` alone without exchange."""
         if not self.hidden_channels:
-            return self.conv1(x)
+            return x
+        h = self.rla_cell.hidden(state)
         if h is None:
             h = x.new_zeros(x.shape[0], self.rla_channel, *x.shape[2:])
-        return self.conv1(torch.cat([x, h], dim=1))
+        return torch.cat([x, h], dim=1)
 
-    def _rla_modules(
-        self, out_conv: Optional[nn.Module], shared: Optional[nn.Module]
-    ) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
-        """The update conv and cell module this block steps with: its own
-        (unshared convs) or the stage's ``out_conv`` and ``shared``."""
-        if self.rla_out_conv is not None:
-            return self.rla_out_conv, self.rla_recurrent_conv
-        return out_conv, shared
+    def _sum_and_step(
+            self, branch: torch.Tensor, identity: torch.Tensor,
+            state: Optional[State], out_conv: Optional[nn.Module],
+            shared: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Optional[State]]:
+        """SE/ECA on the residual branch, the residual sum (activated,
+        unless the block is pre-activated) and one RLA step from the
+        update conv of ``rla_source``.
 
-    def _step(self, h: Optional[State], update: torch.Tensor,
-              shared: Optional[nn.Module]) -> State:
-        """This block's RLA step from the state before it."""
-        h = dense_pool_state(h, *self.hidden_pool)
-        return rla_step(self.rla_cell, h, update, self.stride, self.rla_norm,
-                        shared, self.update_position)
+        Returns:
+            tuple: The block output and the new state (None when this block
+            does not update ``h``).
+        """
+        if self.se is not None:
+            branch = self.se(branch)
+        if self.eca is not None:
+            branch = self.eca(branch)
+        out = branch + identity
+        if self.act_after_sum:
+            out = self.relu(out)
+        if self.rla_norm is None:
+            return out, None
+        source = dict(output=out, residual=branch, shortcut=identity)
+        return out, rla_step(self.rla_cell, state,
+                             out_conv(source[self.rla_source]), self.stride,
+                             self.rla_norm, shared, self.update_position,
+                             self.hidden_pool)
 
     def switch_to_deploy(self) -> None:
         """Fold each eval-mode batch norm of the residual branch and of the
@@ -356,47 +359,6 @@ class _RLABlock(BaseModule):
         """The (conv, norm) attribute names of the branch, each norm
         right after its conv."""
         return []
-
-    def forward(
-            self, x: torch.Tensor, h: Optional[State],
-            out_conv: Optional[nn.Module], shared: Optional[nn.Module]
-    ) -> Tuple[torch.Tensor, Optional[State]]:
-        """Run the block and one RLA step.
-
-        Args:
-            x (Tensor): Block input, shape (N, C_in, H, W).
-            h (Tensor | tuple, optional): The cell's state, shape
-                (N, k, H, W) (a tuple ``(h, c)`` for ConvLSTMCell); None for
-                the initial all-zero state.
-            out_conv (nn.Module, optional): The stage's shared 1x1 conv
-                (C_out -> k); None when the block owns one.
-            shared (nn.Module, optional): The stage's shared module of the
-                cell (the recurrent 3x3 conv for :class:`RLACell`); None
-                when the block owns one.
-
-        Returns:
-            tuple: The block output (N, C_out, H', W') and the new state
-            (N, k, H', W'), None when this block does not update it.
-        """
-        out_conv, shared = self._rla_modules(out_conv, shared)
-
-        def _inner_forward(x, h):
-            branch, identity = self._branch_and_shortcut(
-                x, self.rla_cell.hidden(h))
-            if self.se is not None:
-                branch = self.se(branch)
-            if self.eca is not None:
-                branch = self.eca(branch)
-            out = branch + identity
-            if self.act_after_sum:
-                out = self.relu(out)
-            if self.rla_norm is None:
-                return out, None
-            source = dict(output=out, residual=branch, shortcut=identity)
-            return out, self._step(h, out_conv(source[self.rla_source]),
-                                   shared)
-
-        return checkpointed(_inner_forward, self.with_cp, x, h)
 
 
 class RLABasicBlock(_RLABlock):
@@ -472,16 +434,24 @@ class RLABasicBlock(_RLABlock):
 
     @property
     def last_norm(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
+        return self.norm2
 
     def _conv_norm_pairs(self) -> List[Tuple[str, str]]:
         return [('conv1', self.norm1_name), ('conv2', self.norm2_name)]
 
-    def _branch_before_last_norm(self, x: torch.Tensor,
-                                 h: Optional[torch.Tensor]) -> torch.Tensor:
-        out = self._conv1(x, h)
-        out = self.relu(getattr(self, self.norm1_name)(out))
-        return self.conv2(out)
+    def forward(
+            self, x: torch.Tensor, h: Optional[State],
+            out_conv: Optional[nn.Module], shared: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Optional[State]]:
+        """The block and one RLA step (arguments: see :class:`_RLABlock`)."""
+
+        def _inner_forward(x, h):
+            out = self.relu(self.norm1(self.conv1(self._cat_hidden(x, h))))
+            out = self.norm2(self.conv2(out))
+            identity = x if self.downsample is None else self.downsample(x)
+            return self._sum_and_step(out, identity, h, out_conv, shared)
+
+        return checkpointed(_inner_forward, self.with_cp, x, h)
 
 
 class RLABottleneck(_RLABlock):
@@ -621,28 +591,36 @@ class RLABottleneck(_RLABlock):
         return dcn
 
     @property
-    def last_norm(self) -> nn.Module:
+    def norm3(self) -> nn.Module:
         return getattr(self, self.norm3_name)
+
+    @property
+    def last_norm(self) -> nn.Module:
+        return self.norm3
 
     def _conv_norm_pairs(self) -> List[Tuple[str, str]]:
         return [('conv1', self.norm1_name), ('conv2', self.norm2_name),
                 ('conv3', self.norm3_name)]
 
-    def _residual_branch(self, x: torch.Tensor,
-                         h: Optional[torch.Tensor]) -> torch.Tensor:
-        """1x1 over ``cat(x, h)``, 3x3, 1x1, each with its norm, and the
-        plugins after each (mmdet's ``after_conv1/2/3``)."""
-        return self._branch_after_conv1(self._conv1(x, h))
+    def forward(
+            self, x: torch.Tensor, h: Optional[State],
+            out_conv: Optional[nn.Module], shared: Optional[nn.Module]
+    ) -> Tuple[torch.Tensor, Optional[State]]:
+        """The block and one RLA step (arguments: see :class:`_RLABlock`):
+        1x1 over ``cat(x, h)``, 3x3, 1x1, each with its norm and the
+        plugins after it (mmdet's ``after_conv1/2/3``)."""
 
-    def _branch_after_conv1(self, out: torch.Tensor) -> torch.Tensor:
-        """The branch from ``conv1``'s output on (the inference form,
-        :class:`RLABottleneckDeploy`, computes ``conv1`` its own way)."""
-        out = self.relu(getattr(self, self.norm1_name)(out))
-        out = self.forward_plugin(out, self.after_conv1_plugin_names)
-        out = self.relu(getattr(self, self.norm2_name)(self.conv2(out)))
-        out = self.forward_plugin(out, self.after_conv2_plugin_names)
-        out = self.last_norm(self.conv3(out))
-        return self.forward_plugin(out, self.after_conv3_plugin_names)
+        def _inner_forward(x, h):
+            out = self.relu(self.norm1(self.conv1(self._cat_hidden(x, h))))
+            out = self.forward_plugin(out, self.after_conv1_plugin_names)
+            out = self.relu(self.norm2(self.conv2(out)))
+            out = self.forward_plugin(out, self.after_conv2_plugin_names)
+            out = self.norm3(self.conv3(out))
+            out = self.forward_plugin(out, self.after_conv3_plugin_names)
+            identity = x if self.downsample is None else self.downsample(x)
+            return self._sum_and_step(out, identity, h, out_conv, shared)
+
+        return checkpointed(_inner_forward, self.with_cp, x, h)
 
 
 class _RLABlockBackbone(RLABackbone):
@@ -682,24 +660,16 @@ class _RLABlockBackbone(RLABackbone):
     def _block_rla_modules(
             self, i: int,
             j: int) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
-        """The shared 1x1 conv and cell module of stage ``i`` (0-based), which
-        all its blocks step with; ``(None, None)`` when the blocks own
-        them."""
+        """The update conv and the cell's shared module of block ``j`` of
+        stage ``i`` (0-based): the stage's, or the block's own
+        (``share_rla_convs=False``)."""
         if not self.share_rla_convs:
-            return None, None
+            block = getattr(self, f'layer{i + 1}')[j]
+            return block.rla_out_conv, block.rla_recurrent_conv
         return self.rla_out_convs[i], self.rla_recurrent_convs[i]
 
     def _head_modules(self) -> List[Optional[nn.Module]]:
         return [self.rla_out_norm]
-
-    def _append_hidden(self, outs: List[torch.Tensor],
-                       state) -> Tuple[torch.Tensor, ...]:
-        """In classification mode, append the read-out of the final state's
-        ``h`` to the last returned feature."""
-        if self.concat_hidden:
-            h = self._readout(self.rla_cell.hidden(state))
-            outs[-1] = torch.cat([outs[-1], h], dim=1)
-        return tuple(outs)
 
 
 @MODELS.register_module()
@@ -1120,13 +1090,15 @@ class RLAResNet(_RLABlockBackbone):
         return getattr(self, self.norm1_name)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self._check_input(x)
+        check_images(x, self.in_channels, type(self).__name__)
         if self.deep_stem:
             x = self.maxpool(self.stem(x))
         else:
             x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
         _, outs, h = self._forward_stages(x)
-        return self._append_hidden(outs, h)
+        if self.concat_hidden:
+            outs[-1] = torch.cat([outs[-1], self._readout(h)], dim=1)
+        return tuple(outs)
 
     def switch_to_deploy(self) -> 'RLAResNet':
         """Inference form (see :class:`RLABackbone`): the batch norms of
@@ -1144,7 +1116,7 @@ class RLAResNet(_RLABlockBackbone):
         else:
             fold_norms(self, [('conv1', self.norm1_name)])
         super().switch_to_deploy()
-        stack_update_convs(self)
+        stack_update_convs(self, RLABottleneck)
         return self
 
     def _stem_modules(self) -> List[nn.Module]:

@@ -15,7 +15,7 @@ from typing import NamedTuple, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from ..utils.rla_cell import State
+from ..utils.rla_cell import State, rla_step
 
 
 class Carry(NamedTuple):
@@ -52,10 +52,15 @@ def _plain_1x1(conv: nn.Module, stride_one: bool = True) -> bool:
         (not stride_one or conv.stride == (1, 1))
 
 
-def _bottleneck(block: nn.Module, receives: bool = False) -> bool:
-    """Whether ``block`` is an RLA bottleneck whose ``conv1`` can be split
-    (and, to receive a stacked ``W_x out``, runs at stride 1)."""
-    return hasattr(block, '_branch_after_conv1') and \
+def _bottleneck(block: nn.Module,
+                bottleneck: type,
+                receives: bool = False) -> bool:
+    """Whether ``block`` is a ``bottleneck`` without plugins whose
+    ``conv1`` can be split (and, to receive a stacked ``W_x out``, runs at
+    stride 1)."""
+    return isinstance(block, bottleneck) and not (
+        block.after_conv1_plugin_names or block.after_conv2_plugin_names
+        or block.after_conv3_plugin_names) and \
         _plain_1x1(block.conv1, stride_one=receives)
 
 
@@ -66,7 +71,8 @@ class RLABottleneckDeploy(nn.Module):
     this block's ``W_x`` with its update conv, ``W_x x`` arrives in a
     :class:`Carry`, and where ``next_conv1`` is given this block's update
     conv is stacked with it in turn. The rest of the block is the block's
-    own modules (their norms folded by ``switch_to_deploy()``).
+    own modules (their norms folded by ``switch_to_deploy()``; the block
+    has no plugins).
 
     Args:
         block (RLABottleneck): The block, in eval mode.
@@ -133,7 +139,9 @@ class RLABottleneckDeploy(nn.Module):
         hidden = block.rla_cell.hidden(state)
         if self.conv1_h is not None and hidden is not None:
             conv1_x = self.conv1_h(hidden).add_(conv1_x)
-        branch = block._branch_after_conv1(conv1_x)
+        out = block.relu(block.norm1(conv1_x))
+        out = block.relu(block.norm2(block.conv2(out)))
+        branch = block.norm3(block.conv3(out))
         identity = x if block.downsample is None else block.downsample(x)
         if block.se is not None:
             branch = block.se(branch)
@@ -145,20 +153,22 @@ class RLABottleneckDeploy(nn.Module):
             out = block.relu(branch.add_(identity))
         if block.rla_norm is None:
             return out, None
-        out_conv, shared = block._rla_modules(out_conv, shared)
         if self.stacked is None:
             source = dict(output=out, residual=branch, shortcut=identity)
-            return out, block._step(state, out_conv(source[block.rla_source]),
-                                    shared)
-        next_x, update = self.stacked(out).split(self.split, dim=1)
-        return out, Carry(block._step(state, update, shared), next_x)
+            update = out_conv(source[block.rla_source])
+        else:
+            next_x, update = self.stacked(out).split(self.split, dim=1)
+        state = rla_step(block.rla_cell, state, update, block.stride,
+                         block.rla_norm, shared, block.update_position,
+                         block.hidden_pool)
+        return out, state if self.stacked is None else Carry(state, next_x)
 
 
-def stack_update_convs(backbone: nn.Module) -> None:
-    """Replace the bottlenecks of an eval-mode ``RLAResNet`` by their
-    :class:`RLABottleneckDeploy`, stacking each update conv with the next
-    block's ``conv1`` where both are plain 1x1 convs and the update reads
-    the block output."""
+def stack_update_convs(backbone: nn.Module, bottleneck: type) -> None:
+    """Replace the bottlenecks (blocks of type ``bottleneck``) of an
+    eval-mode ``RLAResNet`` by their :class:`RLABottleneckDeploy`, stacking
+    each update conv with the next block's ``conv1`` where both are plain
+    1x1 convs and the update reads the block output."""
     places = [(i, j) for i in range(backbone.num_stages)
               for j in range(len(getattr(backbone, f'layer{i + 1}')))]
 
@@ -166,12 +176,12 @@ def stack_update_convs(backbone: nn.Module) -> None:
         return getattr(backbone, f'layer{place[0] + 1}')[place[1]]
 
     def update_conv(place):
-        out_conv, _ = backbone._block_rla_modules(*place)
-        return block(place)._rla_modules(out_conv, None)[0]
+        return backbone._block_rla_modules(*place)[0]
 
     stacks = [
         block(p).rla_norm is not None and block(p).rla_source == 'output'
-        and _bottleneck(block(p)) and _bottleneck(block(q), receives=True)
+        and _bottleneck(block(p), bottleneck)
+        and _bottleneck(block(q), bottleneck, receives=True)
         and _plain_1x1(update_conv(p)) and update_conv(p).bias is None
         for p, q in zip(places, places[1:])
     ] + [False]

@@ -19,7 +19,7 @@ from mmrla.registry import MODELS
 from ..utils import RLACell, build_rla_cell, rla_step
 from ..utils.rla_cell import State
 from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
-                   checkpointed)
+                   check_images, checkpointed)
 
 
 def separable_conv(in_channels: int,
@@ -461,12 +461,12 @@ class RLAXception(RLABackbone):
                 self.rla_recurrent_convs[i])
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        self._check_input(x)
+        check_images(x, self.in_channels, type(self).__name__)
         x, outs, h = self._forward_stages(self.conv2(self.conv1(x)))
         if self.with_cls_output:
             x = self.conv4(self.conv3(x))
             if self.with_rla:
-                x = torch.cat([x, self._readout(self.rla_cell.hidden(h))], 1)
+                x = torch.cat([x, self._readout(h)], 1)
             outs.append(x)
         return tuple(outs)
 

@@ -1,5 +1,4 @@
-from .checks import (check_choice, check_images, check_out_indices,
-                     check_positive_int)
+from .checks import check_choice, check_out_indices, check_positive_int
 from .eca_layer import ECALayer
 from .rla_cell import (UPDATE_POSITIONS, ConvGRUCell, ConvLSTMCell,
                        PostActRLACell, RLACell, build_rla_cell,
@@ -7,6 +6,6 @@ from .rla_cell import (UPDATE_POSITIONS, ConvGRUCell, ConvLSTMCell,
 
 __all__ = [
     'ECALayer', 'RLACell', 'PostActRLACell', 'ConvLSTMCell', 'ConvGRUCell',
-    'UPDATE_POSITIONS', 'build_rla_cell', 'check_choice', 'check_images',
-    'check_out_indices', 'check_positive_int', 'pool_hidden_state', 'rla_step'
+    'UPDATE_POSITIONS', 'build_rla_cell', 'check_choice', 'check_out_indices',
+    'check_positive_int', 'pool_hidden_state', 'rla_step'
 ]

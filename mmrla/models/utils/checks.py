@@ -1,8 +1,6 @@
 """Argument checks shared by the RLA backbones."""
 from typing import Sequence, Tuple, Union
 
-import torch
-
 
 def check_out_indices(out_indices: Union[int, Sequence[int]], num_outputs: int,
                       valid: str) -> Tuple[int, ...]:
@@ -63,23 +61,3 @@ def check_positive_int(value, name: str, hint: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(
             f'{name} must be a positive integer, got {value!r}; {hint}.')
-
-
-def check_images(x, in_channels: int, owner: str) -> None:
-    """Raise a ValueError naming ``owner`` unless ``x`` is a batch of images
-    of shape (N, in_channels, H, W).
-
-    Example:
-        >>> import torch
-        >>> check_images(torch.rand(3, 8, 8), 3, 'Net')
-        Traceback (most recent call last):
-        ...
-        ValueError: Net expects images of shape (N, 3, H, W), got (3, 8, 8); batch single images with x.unsqueeze(0) or set in_channels.
-    """  # noqa: E501
-    if not isinstance(x, torch.Tensor) or x.dim() != 4 or \
-            x.shape[1] != in_channels:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x)
-        raise ValueError(
-            f'{owner} expects images of shape (N, {in_channels}, H, W), got '
-            f'{shape}; batch single images with x.unsqueeze(0) or set '
-            'in_channels.')

@@ -392,24 +392,14 @@ def dense_pool_hidden_state(h: torch.Tensor, factor: int,
     return summed[:, :channels] / summed[:, channels:]
 
 
-def dense_pool_state(state, factor: int, spacing: int):
-    """:func:`dense_pool_hidden_state` of a cell's state: a tensor, a tuple
-    of them (ConvLSTM's ``(h, c)``) or None (the zero state, unchanged)."""
-    if state is None or factor == 1:
-        return state
-    if isinstance(state, tuple):
-        return tuple(
-            dense_pool_hidden_state(s, factor, spacing) for s in state)
-    return dense_pool_hidden_state(state, factor, spacing)
-
-
 def rla_step(cell,
              state: Optional[State],
              update: torch.Tensor,
              stride: int,
              own: nn.Module,
              shared: nn.Module,
-             position: str = 'before') -> State:
+             position: str = 'before',
+             dense_pool: tuple = (1, 1)) -> State:
     """Advance the hidden state by one block.
 
     Args:
@@ -423,16 +413,23 @@ def rla_step(cell,
         shared (nn.Module): The stage's shared module of the cell.
         position (str): ``'before'``: ``cell(h + update)`` (proposed);
             ``'after'``: ``cell(h) + update`` (Figure 4, v2/v4/v6).
+        dense_pool (tuple[int, int]): ``(factor, spacing)`` of
+            :func:`dense_pool_hidden_state`, the pooling of a block that
+            dilates instead of striding; ``(1, 1)`` for none.
 
     Returns:
         Tensor | tuple: The new state, (N, k, H', W') each.
     """
+    # A strided block pools h; a block that dilates instead (stride 1)
+    # averages it densely.
+    pool, args = (pool_hidden_state, (stride, )) if dense_pool[0] == 1 \
+        else (dense_pool_hidden_state, dense_pool)
     if state is None:
         state = cell.initial_state(update)
     elif isinstance(state, tuple):
-        state = tuple(pool_hidden_state(s, stride) for s in state)
+        state = tuple(pool(s, *args) for s in state)
     else:
-        state = pool_hidden_state(state, stride)
+        state = pool(state, *args)
     if position == 'before':
         return cell(state, update, own, shared)
     return cell(state, None, own, shared) + update

@@ -348,3 +348,47 @@ def test_classification_mode_appends_h_to_the_last_returned_stage():
     assert [tuple(o.shape) for o in outs] == [(1, 128, 8, 8), (1, 288, 4, 4)]
     model.train()  # frozen_stages beyond the built stages freezes them all
     assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_forward_reads_in_three_files():
+    """docs/development.md lists the functions RLA-ResNet-50's forward
+    calls, by file; a traced forward calls exactly those."""
+    import os.path as osp
+    import re
+    import sys
+
+    from tests.fixtures.console import REPO
+    with open(osp.join(REPO, 'docs', 'development.md')) as f:
+        page = f.read()
+    section = page.split('## Reading a forward')[1].split('\n## ')[0]
+    documented = {}
+    for row in re.findall(r'^\| `(mmrla/[^`]+)` \| (.+) \|$', section, re.M):
+        documented[row[0]] = set(re.findall(r'`([\w.]+)`', row[1]))
+    model = RLAResNet(depth=50).eval()
+    called = {}
+
+    def profile(frame, event, arg):
+        code = frame.f_code
+        path = osp.relpath(code.co_filename, REPO)
+        if event == 'call' and path.startswith('mmrla' + osp.sep) and \
+                '<locals>' not in code.co_qualname:
+            called.setdefault(path.replace(osp.sep, '/'),
+                              set()).add(code.co_qualname)
+
+    properties = {
+        f'{cls.__name__}.{name}'
+        for cls in type(model).__mro__ + type(model.layer1[0]).__mro__
+        for name, value in vars(cls).items() if isinstance(value, property)
+    }
+    with torch.no_grad():
+        sys.setprofile(profile)
+        try:
+            model(torch.rand(1, 3, 64, 64))
+        finally:
+            sys.setprofile(None)
+    called = {
+        path: names - properties
+        for path, names in called.items() if names - properties
+    }
+    assert len(documented) == 3
+    assert called == documented
