@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..utils.fold import norm_as_affine
 from ..utils.rla_cell import (PostActRLACell, RLACell, State, dense_pool_state,
                               pool_hidden_state, rla_step)
 
@@ -118,6 +119,62 @@ class HiddenStatePool(torch.autograd.Function):
             count_include_pad_i=0)
 
 
+class ChannelAffine(torch.autograd.Function):
+    """``scale * x + shift`` per channel (an eval-mode batch norm, folded):
+    PyTorch's batch norm kernel in PyTorch; in ONNX a depthwise 1x1 Conv.
+    ONNX Runtime's NCHWc layout takes BatchNormalization up to opset 9
+    only, a depthwise conv at every opset (with the tanh after it fused).
+
+    Example:
+        >>> import torch
+        >>> x = torch.rand(1, 2, 3, 3)
+        >>> scale, shift = torch.rand(2), torch.rand(2)
+        >>> y = ChannelAffine.apply(x, scale, shift)
+        >>> bool(torch.allclose(y, scale.view(-1, 1, 1) * x +
+        ...                     shift.view(-1, 1, 1)))
+        True
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: torch.Tensor,
+                shift: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, scale)
+        return F.batch_norm(x, torch.zeros_like(scale), torch.ones_like(scale),
+                            scale, shift, False, 0., 0.)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, scale = ctx.saved_tensors
+        return (grad * scale.view(-1, 1, 1), (grad * x).sum(
+            (0, 2, 3)), grad.sum((0, 2, 3)))
+
+    @staticmethod
+    def symbolic(g, x, scale, shift):
+        weight = g.op('Reshape', scale,
+                      g.op('Constant', value_t=torch.tensor([-1, 1, 1, 1])))
+        groups = scale.type().sizes()[0]
+        return g.op(
+            'Conv', x, weight, shift, kernel_shape_i=[1, 1], group_i=groups)
+
+
+class AffineNorm(nn.Module):
+    """An eval-mode batch norm as :class:`ChannelAffine`.
+
+    Args:
+        norm (nn.Module): A batch norm in eval mode with running
+            statistics (see :func:`~mmrla.models.utils.fold.norm_as_affine`).
+    """
+
+    def __init__(self, norm: nn.Module) -> None:
+        super().__init__()
+        scale, shift = norm_as_affine(norm)
+        self.register_buffer('scale', scale.detach().clone())
+        self.register_buffer('shift', shift.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ChannelAffine.apply(x, self.scale, self.shift)
+
+
 class Carry(NamedTuple):
     """What a deployed block passes to the next one: the cell's state and
     the next block's ``W_x out`` (bias included), computed with the update
@@ -203,6 +260,10 @@ class RLABottleneckDeploy(nn.Module):
         self.conv1_x = _conv1x1(weight[:, :c_in], bias, block.conv1)
         self.conv1_h = _conv1x1(weight[:, c_in:], None, block.conv1) \
             if block.hidden_channels else None
+        # The norm of the steps from a state (the first block's, from the
+        # zero state, ONNX Runtime folds into its update conv).
+        self.rla_norm = AffineNorm(block.rla_norm) \
+            if norm_as_affine(block.rla_norm) is not None else None
         self.stacked = self.split = None
         if next_conv1 is not None:
             mid = next_conv1.out_channels
@@ -257,10 +318,11 @@ class RLABottleneckDeploy(nn.Module):
     def _step(self, state: Optional[State], update: torch.Tensor,
               shared: Optional[nn.Module]) -> State:
         """The block's RLA step, with the pooling of a strided block as
-        :class:`HiddenStatePool`. From the zero state, where the cell steps
-        ``h + update`` (:class:`RLACell`, :class:`PostActRLACell`), it steps
-        ``update`` alone: the zero tensor would add nothing, and in ONNX
-        Runtime it would not run in NCHWc."""
+        :class:`HiddenStatePool` and the batch norm as :class:`AffineNorm`.
+        From the zero state, where the cell steps ``h + update``
+        (:class:`RLACell`, :class:`PostActRLACell`), it steps ``update``
+        alone: the zero tensor would add nothing, and in ONNX Runtime it
+        would not run in NCHWc."""
         block, cell, own = self.block, self.block.rla_cell, \
             self.block.rla_norm
         if state is None and block.update_position == 'before' and \
@@ -270,8 +332,8 @@ class RLABottleneckDeploy(nn.Module):
         stride = block.stride
         if torch.is_tensor(state) and stride > 1:
             state, stride = HiddenStatePool.apply(state, stride), 1
-        return rla_step(cell, state, update, stride, own, shared,
-                        block.update_position)
+        return rla_step(cell, state, update, stride, self.rla_norm or own,
+                        shared, block.update_position)
 
 
 def stack_update_convs(backbone: nn.Module) -> None:
