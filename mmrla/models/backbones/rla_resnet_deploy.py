@@ -10,13 +10,13 @@ and the update together, and block t+1 adds ``W_h h`` once ``h`` has
 stepped. That reads ``out`` once instead of twice, and the ``C + k``
 channel copy ``cat(out, h)`` is never written.
 
-Exported to ONNX, two ops take the form that ONNX Runtime runs fastest,
-with the same values (:class:`SplitConv1x1`, :class:`HiddenStatePool`:
-op-level twins, one implementation in PyTorch and another in the graph),
-and the zero state before the first block is left out. Then every op of
-the graph runs in ONNX Runtime's blocked NCHWc layout, where each sum and
-activation fuses into the convolution before it (docs/performance.md,
-"What makes RLA cheap").
+The zero state before the first block is left out, and three ops export to
+ONNX in the form that ONNX Runtime runs fastest, with the same values
+(:class:`SplitConv1x1`, :class:`HiddenStatePool`, :class:`ChannelAffine`:
+op-level twins, one implementation in PyTorch and another in the graph).
+Then the whole graph runs in ONNX Runtime's blocked NCHWc layout, where
+each sum and activation fuses into the convolution before it
+(docs/deployment.md, "Speed of the deployed models").
 """
 from typing import NamedTuple, Optional, Tuple
 
