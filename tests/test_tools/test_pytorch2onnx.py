@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
+from mmrla.models.backbones.rla_resnet_deploy import HiddenStatePool
 from mmrla.models.utils import pool_hidden_state
 from tests.fixtures.det_configs import config_path
 from tests.fixtures.sizes import is_deep, slow_if_deep, slow_where
@@ -112,14 +113,16 @@ def test_static_export_at_an_odd_size(name, deploy, tmp_path):
         compare_with_onnxruntime(module, out, [(1, 65, 47)], ABS_TOL, 0), 1)
 
 
-def test_hidden_state_pooling_exports_exactly(tmp_path):
+@pytest.mark.parametrize('pool', [pool_hidden_state, HiddenStatePool.apply])
+def test_hidden_state_pooling_exports_exactly(pool, tmp_path):
     """The cause of the wrong exports: ONNX's AveragePool with ceil_mode
-    divides a border window by its full size unless count_include_pad=0."""
+    divides a border window by its full size unless count_include_pad=0.
+    The deployed RLA-ResNet's form pads the end instead of ceil_mode."""
 
     class Pool(torch.nn.Module):
 
         def forward(self, h):
-            return pool_hidden_state(h, 2)
+            return pool(h, 2)
 
     out = str(tmp_path / 'pool.onnx')
     torch.onnx.export(
@@ -144,6 +147,47 @@ def test_hidden_state_pooling_exports_exactly(tmp_path):
     torch.testing.assert_close(expected[..., -1, -1], h[..., -1, -1])
     assert not torch.allclose(expected, F.avg_pool2d(
         F.pad(h, (0, 1, 0, 1)), 2))
+    node, = onnx.load(out).graph.node
+    attributes = {
+        a.name: onnx.helper.get_attribute_value(a)
+        for a in node.attribute
+    }
+    assert attributes['count_include_pad'] == 0
+    if pool is HiddenStatePool.apply:
+        assert attributes['pads'] == [0, 0, 1, 1] and 'ceil_mode' not in \
+            attributes
+
+
+@pytest.mark.slow  # exports a full-size RLA-ResNet-50
+def test_deployed_rla_resnet_runs_in_nchwc_in_onnx_runtime(tmp_path):
+    """ONNX Runtime runs the deployed graph in its blocked NCHWc layout,
+    each sum and activation fused into a conv, with no reorder between:
+    its NCHWc kernels have no Split and take the sizes of a ceil_mode pool
+    or of a zero state as unknown (docs/deployment.md, "Speed of the
+    deployed models")."""
+    module, _ = _model(
+        osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py'), deploy=True)
+    out = str(tmp_path / 'model.onnx')
+    export(module, out, (64, 64), dynamic=True)
+    ops = {n.op_type for n in onnx.load(out).graph.node}
+    assert not ops & {'Split', 'ConstantOfShape'}, ops
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / 'optimized.onnx')
+    ort.InferenceSession(out, options, providers=['CPUExecutionProvider'])
+    nodes = onnx.load(options.optimized_model_filepath).graph.node
+    if not any(n.domain == 'com.microsoft.nchwc' for n in nodes):
+        pytest.skip('ONNX Runtime has no NCHWc kernels for this CPU')
+    # Nothing returns to NCHW before the head (the features with the read-out
+    # of h and their global pooling), and no sum, activation or norm is left
+    # to run on its own.
+    made_by = {name: n.op_type for n in nodes for name in n.output}
+    reordered = [
+        made_by.get(n.input[0], n.input[0]) for n in nodes
+        if n.op_type.startswith('Reorder')
+    ]
+    assert set(reordered) <= {'Concat', 'GlobalAveragePool'}, reordered
+    alone = {n.op_type for n in nodes if n.domain != 'com.microsoft.nchwc'}
+    assert not alone & {'Add', 'Relu', 'Tanh', 'BatchNormalization'}, alone
 
 
 @pytest.mark.slow  # traces a full-size RLA-ResNet-50

@@ -9,6 +9,34 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
+def norm_as_affine(
+        norm: nn.Module) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+    """``(scale, shift)`` per channel with ``norm(y) = scale * y + shift``
+    for a batch norm in eval mode with running statistics, else None:
+    ``scale = weight / sqrt(running_var + eps)`` and
+    ``shift = bias - running_mean * scale``.
+
+    Example:
+        >>> import torch
+        >>> norm = torch.nn.BatchNorm2d(4).eval()
+        >>> scale, shift = norm_as_affine(norm)
+        >>> y = torch.rand(1, 4, 2, 2)
+        >>> bool(torch.allclose(norm(y), scale.view(-1, 1, 1) * y +
+        ...                     shift.view(-1, 1, 1)))
+        True
+    """
+    if not isinstance(norm, _BatchNorm) or norm.training or \
+            norm.running_var is None:
+        return None
+    with torch.no_grad():
+        scale = (norm.running_var + norm.eps).rsqrt()
+        shift = -norm.running_mean * scale
+        if norm.affine:
+            scale = scale * norm.weight
+            shift = shift * norm.weight + norm.bias
+    return scale, shift
+
+
 def fold_norm_into_conv(conv: nn.Module,
                         norm: nn.Module) -> Optional[nn.Conv2d]:
     """A biased conv that computes ``norm(conv(x))`` of a batch norm in
@@ -16,10 +44,9 @@ def fold_norm_into_conv(conv: nn.Module,
     plain ``nn.Conv2d``, e.g. a weight-standardized or deformable one, or a
     norm other than a batch norm with running statistics).
 
-    ``norm(y) = scale * y + shift`` per channel, with ``scale = weight /
-    sqrt(running_var + eps)`` and ``shift = bias - running_mean * scale``;
-    scaling the conv's output channels and adding ``shift`` to its bias
-    gives the same map.
+    With ``norm(y) = scale * y + shift`` per channel
+    (:func:`norm_as_affine`), scaling the conv's output channels and adding
+    ``shift`` to its bias gives the same map.
 
     Example:
         >>> import torch
@@ -30,15 +57,11 @@ def fold_norm_into_conv(conv: nn.Module,
         >>> bool(torch.allclose(fused(x), norm(conv(x)), atol=1e-6))
         True
     """
-    if type(conv) is not nn.Conv2d or not isinstance(norm, _BatchNorm) or \
-            norm.training or norm.running_var is None:
+    affine = norm_as_affine(norm)
+    if type(conv) is not nn.Conv2d or affine is None:
         return None
+    scale, shift = affine
     with torch.no_grad():
-        scale = (norm.running_var + norm.eps).rsqrt()
-        shift = -norm.running_mean * scale
-        if norm.affine:
-            scale = scale * norm.weight
-            shift = shift * norm.weight + norm.bias
         if conv.bias is not None:
             shift = shift + conv.bias * scale
         fused = nn.Conv2d(
