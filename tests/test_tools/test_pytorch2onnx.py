@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from mmrla.models.backbones.rla_resnet_deploy import HiddenStatePool
 from mmrla.models.utils import pool_hidden_state
+from mmrla.models.utils.export_ops import HiddenStatePool
 from tests.fixtures.det_configs import config_path
 from tests.fixtures.sizes import is_deep, slow_if_deep, slow_where
 from tools.deployment.pytorch2onnx import (build_exportable,
