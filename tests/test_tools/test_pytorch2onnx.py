@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from mmrla.models.backbones.rla_resnet_deploy import HiddenStatePool
 from mmrla.models.utils import pool_hidden_state
+from mmrla.models.utils.export_ops import HiddenStatePool
 from tests.fixtures.det_configs import config_path
 from tests.fixtures.sizes import is_deep, slow_if_deep, slow_where
 from tools.deployment.pytorch2onnx import (build_exportable,
@@ -158,15 +158,16 @@ def test_hidden_state_pooling_exports_exactly(pool, tmp_path):
             attributes
 
 
-@pytest.mark.slow  # exports a full-size RLA-ResNet-50
-def test_deployed_rla_resnet_runs_in_nchwc_in_onnx_runtime(tmp_path):
+@pytest.mark.slow  # exports full-size models
+@pytest.mark.parametrize(
+    'name', ['r50rla_4xb64_in1k.py', 'mobilenetv2rla_2xb48_in1k.py'])
+def test_deployed_models_run_in_nchwc_in_onnx_runtime(name, tmp_path):
     """ONNX Runtime runs the deployed graph in its blocked NCHWc layout,
     each sum and activation fused into a conv, with no reorder between:
     its NCHWc kernels have no Split and take the sizes of a ceil_mode pool
     or of a zero state as unknown (docs/deployment.md, "Speed of the
     deployed models")."""
-    module, _ = _model(
-        osp.join(REPO, 'configs', 'r50rla_4xb64_in1k.py'), deploy=True)
+    module, _ = _model(osp.join(REPO, 'configs', name), deploy=True)
     out = str(tmp_path / 'model.onnx')
     export(module, out, (64, 64), dynamic=True)
     ops = {n.op_type for n in onnx.load(out).graph.node}
@@ -178,16 +179,29 @@ def test_deployed_rla_resnet_runs_in_nchwc_in_onnx_runtime(tmp_path):
     if not any(n.domain == 'com.microsoft.nchwc' for n in nodes):
         pytest.skip('ONNX Runtime has no NCHWc kernels for this CPU')
     # Nothing returns to NCHW before the head (the features with the read-out
-    # of h and their global pooling), and no sum, activation or norm is left
-    # to run on its own.
+    # of h, their global pooling, the size of the features that the neck
+    # reads), and no activation or norm is left to run on its own.
     made_by = {name: n.op_type for n in nodes for name in n.output}
+    read_by = {}
+    for n in nodes:
+        for name in n.input:
+            read_by.setdefault(name, set()).add(n.op_type)
     reordered = [
         made_by.get(n.input[0], n.input[0]) for n in nodes
         if n.op_type.startswith('Reorder')
+        and read_by.get(n.output[0]) != {'Shape'}
     ]
     assert set(reordered) <= {'Concat', 'GlobalAveragePool'}, reordered
-    alone = {n.op_type for n in nodes if n.domain != 'com.microsoft.nchwc'}
-    assert not alone & {'Add', 'Relu', 'Tanh', 'BatchNormalization'}, alone
+    alone = [n.op_type for n in nodes if n.domain != 'com.microsoft.nchwc']
+    assert not set(alone) & {'Relu', 'Clip', 'Tanh', 'BatchNormalization'}, \
+        alone
+    # Every sum fuses into a conv but the residual sums of RLA-MobileNetV2,
+    # whose branch output also feeds the update conv (they run in NCHWc
+    # too, on their own).
+    residual_sums = sum(
+        getattr(m, 'use_res_connect', False)
+        for m in module.classifier.backbone.modules())
+    assert alone.count('Add') == residual_sums, alone
 
 
 @pytest.mark.slow  # traces a full-size RLA-ResNet-50

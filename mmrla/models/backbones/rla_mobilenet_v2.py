@@ -8,7 +8,8 @@ not grow. The branch output (before the residual add) feeds the row's shared
 norm, tanh and a shared depthwise 3x3 conv (one per resolution stage in the
 paper's text, a single one for all stages in the released weights).
 """
-from typing import List, Optional, Sequence, Tuple
+from functools import partial
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -18,17 +19,23 @@ from mmpretrain.models.utils import make_divisible
 
 from mmrla.registry import MODELS
 from ..utils import ECALayer, RLACell, build_rla_cell, rla_step
-from ..utils.fold import fold_norm_into_conv, fold_norms
+from ..utils.export_ops import AffineNorm, export_step
+from ..utils.fold import fold_norm_into_conv, fold_norms, norm_as_affine
 from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
                    check_images, checkpointed, renamed_arguments)
 
 
-def residual_and_step(block: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                      h: Optional[torch.Tensor], out_conv: nn.Module,
-                      shared: nn.Module) -> Tuple[torch.Tensor, ...]:
+def residual_and_step(block: nn.Module,
+                      x: torch.Tensor,
+                      y: torch.Tensor,
+                      h: Optional[torch.Tensor],
+                      out_conv: nn.Module,
+                      shared: nn.Module,
+                      step: Callable = rla_step) -> Tuple[torch.Tensor, ...]:
     """What an inverted residual block does after its branch output ``y``
     (of :class:`RLAInvertedResidual` and its inference form): the ECA, the
-    residual sum and the RLA step that ``y`` feeds."""
+    residual sum and the RLA step that ``y`` feeds (``step``, called as
+    :func:`~mmrla.models.utils.rla_cell.rla_step`)."""
     if block.eca is not None:
         y = block.eca(y)
     # Out of place, so the RLA path sees the branch output y, as in the
@@ -36,8 +43,8 @@ def residual_and_step(block: nn.Module, x: torch.Tensor, y: torch.Tensor,
     out = x + y if block.use_res_connect else y
     if block.rla_norm is None:
         return out, None
-    return out, rla_step(block.rla_cell, h, out_conv(y), block.stride,
-                         block.rla_norm, shared)
+    return out, step(block.rla_cell, h, out_conv(y), block.stride,
+                     block.rla_norm, shared)
 
 
 class RLAInvertedResidual(BaseModule):
@@ -180,7 +187,11 @@ class RLAInvertedResidualDeploy(nn.Module):
     parts. So the ``hidden + k`` channel copy is never written, and the
     state runs channels_last, where oneDNN's depthwise convs are several
     times faster on CPU than in NCHW (docs/performance.md). The zero state
-    before the first block contributes a constant per output channel.
+    before the first block contributes a constant per output channel, and
+    the first step is taken from the update alone; the later steps pool
+    ``h`` and apply the block's RLA norm with the ops of
+    :mod:`~mmrla.models.utils.export_ops`, so that ONNX Runtime runs the
+    whole backbone in its NCHWc layout (docs/deployment.md).
 
     Args:
         block (RLAInvertedResidual): The block in eval mode; see
@@ -212,6 +223,10 @@ class RLAInvertedResidualDeploy(nn.Module):
         self.rla_channel = block.rla_channel
         self.rla_cell = block.rla_cell
         self.rla_norm = block.rla_norm
+        # The norm of the steps from a state (the first step's follows the
+        # update conv, into which ONNX Runtime folds it).
+        self.rla_affine = AffineNorm(block.rla_norm) \
+            if norm_as_affine(block.rla_norm) is not None else None
         self.eca = block.eca
         self.expand_conv = block.expand_conv
         if self.expand_conv is not None:
@@ -284,7 +299,8 @@ class RLAInvertedResidualDeploy(nn.Module):
         e = x if self.expand_conv is None else self.expand_conv(x)
         y = self.linear_e(self.act(self.depthwise_e(e)))
         y = y + self._hidden_part(self.rla_cell.hidden(h))
-        return residual_and_step(self, x, y, h, out_conv, shared)
+        return residual_and_step(self, x, y, h, out_conv, shared,
+                                 partial(export_step, affine=self.rla_affine))
 
 
 @MODELS.register_module()

@@ -226,6 +226,7 @@ def test_bad_input_raises_clear_error(x):
     dict(),
     dict(eca_kernel_sizes=ECA, share_recurrent_conv=False),
     dict(out_indices=(1, 2, 4)),
+    dict(cell_cfg=dict(type='PostActRLACell')),
 ])
 def test_deploy_equals_eval_in_float64(kwargs):
     model = randomize_(RLAMobileNetV2(**kwargs))
