@@ -22,6 +22,11 @@ DOCS = osp.join(REPO, 'docs', 'own_data.md')
 OWN = osp.join(REPO, 'configs', 'own_data')
 
 # What the walks shrink, per command; the rest is the page's.
+# Loaders in the test's own process, for both tasks.
+IN_PROCESS_LOADERS = [
+    f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
+    for k in ('num_workers=0', 'persistent_workers=False')
+]
 DET_SMALL = [
     'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
     'model.train_cfg.rpn_proposal.max_per_img=100',
@@ -30,10 +35,7 @@ DET_SMALL = [
     'train_dataloader.dataset.pipeline.2.scale=(64,64)',
     'val_dataloader.dataset.pipeline.1.scale=(64,64)',
     'test_dataloader.dataset.pipeline.1.scale=(64,64)'
-] + [
-    f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
-    for k in ('num_workers=0', 'persistent_workers=False')
-]
+] + IN_PROCESS_LOADERS
 CLS_SMALL = [
     'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
     'train_dataloader.batch_size=4', 'val_dataloader.batch_size=4',
@@ -43,10 +45,7 @@ CLS_SMALL = [
     'val_dataloader.dataset.pipeline.2.crop_size=32',
     'test_dataloader.dataset.pipeline.1.scale=36',
     'test_dataloader.dataset.pipeline.2.crop_size=32'
-] + [
-    f'{s}_dataloader.{k}' for s in ('train', 'val', 'test')
-    for k in ('num_workers=0', 'persistent_workers=False')
-]
+] + IN_PROCESS_LOADERS
 
 
 def walk(title: str) -> List[str]:

@@ -20,7 +20,7 @@ from mmpretrain.models.utils import make_divisible
 from mmrla.registry import MODELS
 from ..utils import ECALayer, RLACell, build_rla_cell, rla_step
 from ..utils.export_ops import AffineNorm, export_step
-from ..utils.fold import fold_norm_into_conv, fold_norms, norm_as_affine
+from ..utils.fold import fold_norm_into_conv, fold_norms
 from .base import (DEFAULT_INIT_CFG, RLABackbone, build_update_conv,
                    check_images, checkpointed, renamed_arguments)
 
@@ -225,8 +225,7 @@ class RLAInvertedResidualDeploy(nn.Module):
         self.rla_norm = block.rla_norm
         # The norm of the steps from a state (the first step's follows the
         # update conv, into which ONNX Runtime folds it).
-        self.rla_affine = AffineNorm(block.rla_norm) \
-            if norm_as_affine(block.rla_norm) is not None else None
+        self.rla_affine = AffineNorm.of(block.rla_norm)
         self.eca = block.eca
         self.expand_conv = block.expand_conv
         if self.expand_conv is not None:

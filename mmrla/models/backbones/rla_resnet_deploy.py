@@ -24,7 +24,6 @@ import torch
 import torch.nn as nn
 
 from ..utils.export_ops import AffineNorm, SplitConv1x1, export_step
-from ..utils.fold import norm_as_affine
 from ..utils.rla_cell import State
 
 
@@ -121,8 +120,7 @@ class RLABottleneckDeploy(nn.Module):
             if block.hidden_channels else None
         # The norm of the steps from a state (the first block's, from the
         # zero state, ONNX Runtime folds into its update conv).
-        self.rla_norm = AffineNorm(block.rla_norm) \
-            if norm_as_affine(block.rla_norm) is not None else None
+        self.rla_affine = AffineNorm.of(block.rla_norm)
         self.stacked = self.split = None
         if next_conv1 is not None:
             mid = next_conv1.out_channels
@@ -181,7 +179,7 @@ class RLABottleneckDeploy(nn.Module):
         (:func:`~mmrla.models.utils.export_ops.export_step`)."""
         block = self.block
         return export_step(block.rla_cell, state, update, block.stride,
-                           block.rla_norm, shared, self.rla_norm,
+                           block.rla_norm, shared, self.rla_affine,
                            block.update_position, block.hidden_pool)
 
 

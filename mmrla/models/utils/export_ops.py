@@ -151,15 +151,30 @@ class AffineNorm(nn.Module):
     """An eval-mode batch norm as :class:`ChannelAffine`.
 
     Args:
-        norm (nn.Module): A batch norm in eval mode with running
-            statistics (see :func:`~mmrla.models.utils.fold.norm_as_affine`).
+        scale (Tensor): Scale per channel, shape (C, ).
+        shift (Tensor): Shift per channel, shape (C, ).
     """
 
-    def __init__(self, norm: nn.Module) -> None:
+    def __init__(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
         super().__init__()
-        scale, shift = norm_as_affine(norm)
         self.register_buffer('scale', scale.detach().clone())
         self.register_buffer('shift', shift.detach().clone())
+
+    @classmethod
+    def of(cls, norm: nn.Module) -> Optional['AffineNorm']:
+        """The :class:`AffineNorm` of ``norm``, a batch norm in eval mode
+        with running statistics; None for another norm (see
+        :func:`~mmrla.models.utils.fold.norm_as_affine`).
+
+        Example:
+            >>> import torch
+            >>> norm = torch.nn.BatchNorm2d(4).eval()
+            >>> x = torch.rand(1, 4, 2, 2)
+            >>> bool(torch.allclose(AffineNorm.of(norm)(x), norm(x)))
+            True
+        """
+        affine = norm_as_affine(norm)
+        return None if affine is None else cls(*affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ChannelAffine.apply(x, self.scale, self.shift)
